@@ -25,9 +25,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import InfoFlowError, PromptLengthError
+from .graph import FlowGraph
 from .interventions import Corrupt, Intervention, Zero, corrupt_output, corrupt_scores, edit_masks
 from .metrics import Metric, as_metric
 from .models import attention_modules, load_model
+from .strategies import Full, Strategy
 
 if TYPE_CHECKING:
     import torch
@@ -74,6 +76,9 @@ class FlowEngine:
 
         self.model = load_model(model) if isinstance(model, str) else model
         self.hf_model = self.model._module
+        if self.hf_model.config._attn_implementation != "eager":
+            # Only eager attention computes the softmax as a reachable call, under the explicit mask.
+            self.hf_model.set_attn_implementation("eager")
         self.tokenizer = self.model.tokenizer
         self.intervention = intervention if intervention is not None else Zero()
         if not isinstance(self.intervention, Intervention):
@@ -96,7 +101,7 @@ class FlowEngine:
         self.forward_passes = 0
         self.interventions = 0
         self.seconds = 0.0
-        self._call_site = _call_site_name(self.model, self._attention_paths[0], self.input_ids)
+        self._call_site = _call_site_name(self.model, self._attention_paths[0])
 
         start = time.perf_counter()
         with torch.no_grad():
@@ -128,10 +133,16 @@ class FlowEngine:
         results: list[float] = []
         start = time.perf_counter()
         with torch.no_grad(), tqdm(total=len(groups), desc=desc, unit="edge", disable=not self.progress, leave=False) as bar:
-            for first in range(0, len(groups), self.batch_size):
-                batch = groups[first : first + self.batch_size]
+            while len(results) < len(groups):
+                batch = groups[len(results) : len(results) + self.batch_size]
                 edit = edit_masks(batch, self.n, self.hf_model.device)
-                logits = self._trace(self.input_ids.expand(len(batch), -1), edit)
+                try:
+                    logits = self._trace(self.input_ids.expand(len(batch), -1), edit)
+                except torch.OutOfMemoryError:
+                    if self.batch_size == 1:
+                        raise
+                    self.batch_size //= 2  # the estimate was too generous for this device: retry smaller
+                    continue
                 values = self._score(logits, self.clean_logits)
                 results.extend((self.clean_metric - values.double()).tolist())
                 bar.update(len(batch))
@@ -236,7 +247,7 @@ def _context_length(config: Any) -> int | None:
     return None
 
 
-def _call_site_name(model: Any, path: str, input_ids: torch.Tensor) -> str:
+def _call_site_name(model: Any, path: str) -> str:
     """nnsight's name for the call of the attention function (``attention_interface_1`` in transformers 5)."""
     envoy = model
     for part in path.split("."):
@@ -245,3 +256,74 @@ def _call_site_name(model: Any, path: str, input_ids: torch.Tensor) -> str:
     if not names:
         raise InfoFlowError(f"nnsight found no call of the attention function in {path}: this model is not supported.")
     return names[-1]
+
+
+def compute_flow(
+    model: TransformersModel | str,
+    prompt: str,
+    metric: Metric | Callable[..., Any] | None = None,
+    intervention: Intervention | None = None,
+    *,
+    answer: str | None = None,
+    distractor: str | None = None,
+    strategy: Strategy | None = None,
+    threshold: float = 0.0,
+    layers: Sequence[int] | None = None,
+    batch_size: int | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    progress: bool = True,
+) -> FlowGraph:
+    """Compute the information-flow graph of ``prompt``: the effect of every edge the strategy picks.
+
+    Args:
+        model: a model from :func:`load_model`, or a name/path for it (``"smollm2-135m"``).
+        prompt: the clean prompt.
+        metric: a :class:`Metric` or a callable on final-position logits ``(batch, vocab) -> (batch,)``;
+            by default ``LogitDiff(answer, distractor)`` when both are given, else the KL divergence.
+        intervention: ``Zero()`` (default), ``Dampen(alpha)``, ``Crop()`` or ``Corrupt(prompt)``.
+        answer: the token the model should predict (one token, e.g. ``" Mary"``).
+        distractor: the token it should not (e.g. ``" John"``).
+        strategy: which edges to measure; ``Full()`` (every token pair) by default.
+        threshold: keep only edges with ``|effect| >= threshold``.
+        layers: the layers to intervene in (default: all of them).
+        batch_size: edges per forward pass (default: from ``memory_budget``).
+        memory_budget: bytes of activations one forward pass may use.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        A :class:`FlowGraph` with the tokens, nodes, edges, clean metric, provenance and stats.
+
+    Examples:
+        >>> graph = compute_flow("smollm2-135m", "When Mary and John went to the store, John gave a book to",
+        ...                      answer=" Mary", distractor=" John")
+        >>> graph.top(10).to_pandas()
+    """
+    strategy = strategy if strategy is not None else Full()
+    if not isinstance(strategy, Strategy):
+        raise InfoFlowError(f"strategy must be a Strategy such as Full(); got {strategy!r}.")
+    if not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold < 0:
+        raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
+    engine = FlowEngine(
+        model, prompt, as_metric(metric, answer, distractor), intervention,
+        layers=layers, batch_size=batch_size, memory_budget=memory_budget, progress=progress,
+    )
+    nodes, edges = strategy.run(engine)
+    graph = FlowGraph(
+        tokens=engine.tokens,
+        nodes=nodes,
+        edges=edges,
+        clean_metric=engine.clean_metric,
+        provenance={
+            "model": engine.hf_model.infoflow_name if hasattr(engine.hf_model, "infoflow_name") else type(engine.hf_model).__name__,
+            "prompt": prompt,
+            "intervention": engine.intervention.params(),
+            "intervention_text": engine.intervention.describe(),
+            "metric": engine.metric.describe(),
+            "strategy": strategy.params(),
+            "threshold": threshold,
+            "layers": None if layers is None else engine.layers,
+        },
+        stats={"forward_passes": engine.forward_passes, "interventions": engine.interventions,
+               "seconds": round(engine.seconds, 3), "batch_size": engine.batch_size},
+    )
+    return graph.filter(threshold) if threshold > 0 else graph

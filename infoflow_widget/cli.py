@@ -1,0 +1,135 @@
+"""The ``infoflow`` command line: the same engine as the Python API, for scripts.
+
+Results go to ``--out`` (or stdout with ``--out -``); progress bars and messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import InfoFlowError
+
+OUT_SUFFIXES = (".json", ".csv", ".html")
+
+
+def parse_layers(text: str) -> list[int]:
+    """Parse a layer selection such as ``"0-5"`` or ``"0,2,10-12"`` (ranges are inclusive)."""
+    layers: list[int] = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            layers.extend(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise InfoFlowError(f"--layers {text!r} is not a layer list: write e.g. 0-5 or 0,2,10-12.") from None
+    return layers
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``infoflow``."""
+    parser = argparse.ArgumentParser(prog="infoflow", description="Information-flow graphs of language models.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("models", help="list the bundled offline models")
+    graph = commands.add_parser("graph", help="compute an information-flow graph")
+    graph.add_argument("--model", default="smollm2-135m", help="bundled name, folder, .gguf file or hub id")
+    prompt = graph.add_mutually_exclusive_group(required=True)
+    prompt.add_argument("--prompt", help="the clean prompt")
+    prompt.add_argument("--prompt-file", type=Path, help="read the clean prompt from a file")
+    graph.add_argument("--answer", help='the token to predict, e.g. " Mary" (one token)')
+    graph.add_argument("--distractor", help='the competing token, e.g. " John"')
+    graph.add_argument("--intervention", choices=["zero", "dampen", "crop", "corrupt"], default="zero")
+    graph.add_argument("--alpha", type=float, help="dampening scalar (dampen only), >= 0")
+    graph.add_argument("--corrupted", help="corrupted prompt of the same token length (corrupt only)")
+    graph.add_argument("--strategy", choices=["full"], default="full")
+    graph.add_argument("--threshold", type=float, default=0.0, help="keep edges with |effect| >= threshold")
+    graph.add_argument("--layers", help="layers to intervene in, e.g. 0-5 (default: all)")
+    graph.add_argument("--batch-size", type=int, help="edges per forward pass (default: from memory)")
+    graph.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
+    graph.add_argument("--dtype", help="float32 (default), bfloat16 or float16")
+    graph.add_argument("--top-k", type=int, default=10, help="edges drawn in the .html figure")
+    graph.add_argument("--out", required=True, help="graph.json, graph.csv, graph.html, or - for JSON on stdout")
+    graph.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _intervention(args: argparse.Namespace) -> object:
+    from .interventions import Corrupt, Crop, Dampen, Zero
+
+    if args.alpha is not None and args.intervention != "dampen":
+        raise InfoFlowError("--alpha applies only to --intervention dampen.")
+    if args.corrupted is not None and args.intervention != "corrupt":
+        raise InfoFlowError("--corrupted applies only to --intervention corrupt.")
+    if args.intervention == "dampen":
+        return Dampen(0.5 if args.alpha is None else args.alpha)
+    if args.intervention == "corrupt":
+        if args.corrupted is None:
+            raise InfoFlowError("--intervention corrupt needs --corrupted \"...\" (same token length as the prompt).")
+        return Corrupt(args.corrupted)
+    return Crop() if args.intervention == "crop" else Zero()
+
+
+def run_graph(args: argparse.Namespace) -> None:
+    """Check every argument, compute the graph, and write it."""
+    from .engine import compute_flow
+    from .metrics import as_metric
+    from .models import load_model
+    from .strategies import STRATEGIES
+
+    if args.out != "-" and Path(args.out).suffix not in OUT_SUFFIXES:
+        raise InfoFlowError(f"--out {args.out!r}: use a file ending in {', '.join(OUT_SUFFIXES)}, or - for stdout.")
+    prompt = args.prompt if args.prompt is not None else _read(args.prompt_file)
+    intervention = _intervention(args)
+    metric = as_metric(None, args.answer, args.distractor)
+    layers = parse_layers(args.layers) if args.layers else None
+    if args.top_k < 1:
+        raise InfoFlowError(f"--top-k must be at least 1; got {args.top_k}.")
+    model = load_model(args.model, device=args.device, dtype=args.dtype)
+    graph = compute_flow(
+        model, prompt, metric, intervention, strategy=STRATEGIES[args.strategy](), threshold=args.threshold,
+        layers=layers, batch_size=args.batch_size, progress=not args.quiet,
+    )
+    if args.out == "-":
+        json.dump(graph.to_dict(), sys.stdout)
+        sys.stdout.write("\n")
+        return
+    graph.save(args.out, top_k=args.top_k)
+    print(f"infoflow: wrote {args.out} ({len(graph.edges)} edges, {graph.stats['forward_passes']} forward passes, "
+          f"{graph.stats['seconds']:.1f} s)", file=sys.stderr)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise InfoFlowError(f"Cannot read --prompt-file {path}: {exc.strerror}.") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``infoflow``; returns the exit status (0 on success, 2 on bad input, 1 on other failures)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "models":
+            from .models import BUNDLED_MODELS, DEFAULT_MODEL
+
+            for name, bundled in BUNDLED_MODELS.items():
+                default = " (default)" if name == DEFAULT_MODEL else ""
+                print(f"{name}{default}\t{bundled.distribution}\t{bundled.install}")
+            return 0
+        run_graph(args)
+        return 0
+    except InfoFlowError as exc:
+        print(f"infoflow: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a CLI user gets one line, not a torch traceback
+        if args.debug:
+            raise
+        print(f"infoflow: failed: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,366 @@
+"""The information-flow graph: token spans as nodes, measured attention edges between them.
+
+Plain data with no torch import, so saved graphs can be loaded, filtered and drawn without a model.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import numbers
+import os
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InfoFlowError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+FORMAT = "infoflow-graph/1"
+"""The ``format`` tag of :meth:`FlowGraph.to_dict`; bump it when the layout changes."""
+
+SAVE_SUFFIXES = (".json", ".csv", ".html")
+"""File suffixes :meth:`FlowGraph.save` understands."""
+
+PANDAS_COLUMNS = [
+    "source", "target", "source_span", "target_span", "source_text", "target_text",
+    "effect", "abs_effect", "level", "rank",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Node:
+    """A span ``[start, end)`` of token positions; a token-level graph has one node per token.
+
+    Attributes:
+        start: first token position in the span.
+        end: one past the last token position.
+    """
+
+    start: int
+    end: int
+
+    @property
+    def label(self) -> str:
+        """The span as ``"start:end"``, as in the figures (e.g. ``"522:535"``)."""
+        return f"{self.start}:{self.end}"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A measured attention edge from the ``source`` node to the ``target`` node.
+
+    Attributes:
+        source: index of the source node in :attr:`FlowGraph.nodes`.
+        target: index of the target node in :attr:`FlowGraph.nodes`.
+        effect: ``metric(clean) - metric(intervened)``; positive means the connection helps the metric.
+        level: depth of the span level the edge was measured at (0 = top level, or tokens in a full graph).
+    """
+
+    source: int
+    target: int
+    effect: float
+    level: int = 0
+
+
+def _magnitude(edge: Edge) -> float:
+    # NaN would make sorting meaningless, so such edges rank last instead.
+    return -1.0 if math.isnan(edge.effect) else abs(edge.effect)
+
+
+@dataclass(repr=False)
+class FlowGraph:
+    """An information-flow graph: tokens, span nodes, and edges with their measured effects.
+
+    Attributes:
+        tokens: each token of the prompt, decoded on its own.
+        nodes: the spans that edges connect.
+        edges: the measured edges.
+        clean_metric: the metric on the unmodified run.
+        provenance: how the graph was made (model, prompt, intervention, metric, strategy, layers, ...).
+        stats: cost of making it (forward_passes, interventions, seconds, ...).
+    """
+
+    tokens: list[str]
+    nodes: list[Node]
+    edges: list[Edge]
+    clean_metric: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"FlowGraph({len(self.tokens)} tokens, {len(self.nodes)} nodes, {len(self.edges)} edges, "
+            f"clean_metric={self.clean_metric:.4g})"
+        )
+
+    # --- selection -------------------------------------------------------------------------------
+
+    def ranked(self) -> list[Edge]:
+        """The edges by ``|effect|``, largest first; ties keep their order and NaN effects come last."""
+        return sorted(self.edges, key=_magnitude, reverse=True)
+
+    def top(self, k: int) -> FlowGraph:
+        """A copy holding only the ``k`` edges of largest ``|effect|`` (nodes and tokens all kept).
+
+        Args:
+            k: how many edges to keep; 0 keeps none, more than there are keeps all.
+
+        Raises:
+            InfoFlowError: ``k`` is negative or not an integer.
+        """
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
+            raise InfoFlowError(f"top(k) needs a whole number k >= 0 of edges to keep, got {k!r}.")
+        return self._with_edges(self.ranked()[: int(k)], top_k=int(k))
+
+    def filter(self, threshold: float) -> FlowGraph:
+        """A copy holding only the edges with ``|effect| >= threshold``.
+
+        Args:
+            threshold: the smallest ``|effect|`` to keep, a number >= 0.
+
+        Raises:
+            InfoFlowError: ``threshold`` is negative or NaN.
+        """
+        if not isinstance(threshold, numbers.Real) or math.isnan(threshold) or threshold < 0:
+            raise InfoFlowError(
+                f"filter(threshold) needs a number >= 0 (the smallest |effect| to keep), got {threshold!r}."
+            )
+        kept = [e for e in self.edges if abs(e.effect) >= threshold]
+        return self._with_edges(kept, filter_threshold=float(threshold))
+
+    def _with_edges(self, edges: list[Edge], **provenance: Any) -> FlowGraph:
+        return replace(
+            self,
+            tokens=list(self.tokens),
+            nodes=list(self.nodes),
+            edges=edges,
+            provenance={**self.provenance, **provenance},
+            stats=dict(self.stats),
+        )
+
+    # --- views -----------------------------------------------------------------------------------
+
+    def node_text(self, index: int) -> str:
+        """The text of node ``index``: its tokens joined."""
+        node = self.nodes[index]
+        return "".join(self.tokens[node.start : node.end])
+
+    def edge_text(self, edge: Edge) -> tuple[str, str]:
+        """The texts of the edge's source and target spans."""
+        return self.node_text(edge.source), self.node_text(edge.target)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per edge, ranked by ``|effect|`` (rank 1 = largest).
+
+        Columns: ``source``, ``target`` (node indices), ``source_span``, ``target_span`` (labels),
+        ``source_text``, ``target_text``, ``effect``, ``abs_effect``, ``level``, ``rank``.
+        """
+        import pandas as pd
+
+        rows = []
+        for rank, edge in enumerate(self.ranked(), start=1):
+            source_text, target_text = self.edge_text(edge)
+            rows.append((
+                edge.source, edge.target, self.nodes[edge.source].label, self.nodes[edge.target].label,
+                source_text, target_text, edge.effect, abs(edge.effect), edge.level, rank,
+            ))  # fmt: skip
+        return pd.DataFrame(rows, columns=PANDAS_COLUMNS)
+
+    def matrix(self) -> list[list[float | None]]:
+        """The effects as a node-by-node matrix: ``m[target][source]``, rows are targets, columns sources.
+
+        Cells without an edge are None. If two edges share a cell, the one of larger ``|effect|`` wins.
+        """
+        m: list[list[float | None]] = [[None] * len(self.nodes) for _ in self.nodes]
+        for edge in reversed(self.ranked()):  # the largest is written last, so it wins
+            m[edge.target][edge.source] = edge.effect
+        return m
+
+    def heatmap(self) -> go.Figure:
+        """A plotly heatmap of :meth:`matrix`: sources along x, targets along y, red hurts, green helps."""
+        import plotly.graph_objects as go
+
+        from .report import GREEN, RED, describe, visible
+
+        m = self.matrix()
+        # plotly reads tags in labels and hover text, so token text is escaped like any HTML.
+        texts = [f"{n.label} {html.escape(visible(self.node_text(i)))}" for i, n in enumerate(self.nodes)]
+        hover = [
+            ["" if z is None else f"{texts[s]} → {texts[t]}<br>effect {z:+.4g}" for s, z in enumerate(row)]
+            for t, row in enumerate(m)
+        ]
+        p = self.provenance
+        title = f"{describe(p.get('metric', 'metric'))} under {describe(p.get('intervention', 'intervention'))}"
+        fig = go.Figure(
+            go.Heatmap(
+                z=m,
+                x=texts,
+                y=[n.label for n in self.nodes],
+                text=hover,
+                hovertemplate="%{text}<extra></extra>",
+                colorscale=[[0.0, RED], [0.5, "#ffffff"], [1.0, GREEN]],
+                zmid=0,
+                colorbar={"title": {"text": "effect"}},
+                hoverongaps=False,
+            )
+        )
+        fig.update_layout(
+            title=f"{html.escape(title)} (clean metric {self.clean_metric:.4g})",
+            xaxis={"title": {"text": "source"}, "type": "category"},
+            yaxis={"title": {"text": "target"}, "type": "category", "autorange": "reversed"},
+        )
+        return fig
+
+    # --- serialisation ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The graph as plain JSON-ready data, tagged ``"format": "infoflow-graph/1"``."""
+        return {
+            "format": FORMAT,
+            "tokens": list(self.tokens),
+            "clean_metric": float(self.clean_metric),
+            "nodes": [{"start": n.start, "end": n.end, "label": n.label} for n in self.nodes],
+            "edges": [
+                {"source": e.source, "target": e.target, "effect": float(e.effect), "level": e.level}
+                for e in self.edges
+            ],
+            "stats": dict(self.stats),
+            "provenance": dict(self.provenance),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FlowGraph:
+        """Rebuild a graph from :meth:`to_dict` output.
+
+        Raises:
+            InfoFlowError: the format tag is unknown, a key is missing, or an edge names a node that is not there.
+        """
+        if not isinstance(d, dict):
+            raise InfoFlowError(f"A saved FlowGraph is a dict, got {type(d).__name__}.")
+        for key in ("format", "tokens", "clean_metric", "nodes", "edges"):
+            if key not in d:
+                raise InfoFlowError(f"The saved graph has no {key!r} key; is it a FlowGraph saved by to_dict/save?")
+        if d["format"] != FORMAT:
+            raise InfoFlowError(f"Unknown graph format {d['format']!r}; this version reads {FORMAT!r}.")
+        nodes = [Node(int(n["start"]), int(n["end"])) for n in _records(d["nodes"], "nodes", ("start", "end"))]
+        edges = [
+            Edge(int(e["source"]), int(e["target"]), float(e["effect"]), int(e.get("level", 0)))
+            for e in _records(d["edges"], "edges", ("source", "target", "effect"))
+        ]
+        for i, e in enumerate(edges):
+            if not (0 <= e.source < len(nodes) and 0 <= e.target < len(nodes)):
+                raise InfoFlowError(
+                    f"edges[{i}] joins nodes {e.source} -> {e.target}, but there are {len(nodes)} nodes."
+                )
+        return cls(
+            tokens=[str(t) for t in d["tokens"]],
+            nodes=nodes,
+            edges=edges,
+            clean_metric=float(d["clean_metric"]),
+            provenance=dict(d.get("provenance", {})),
+            stats=dict(d.get("stats", {})),
+        )
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The graph as JSON text; floats are written exactly, so :meth:`load` gives back equal numbers.
+
+        Raises:
+            InfoFlowError: an effect or the clean metric is NaN or infinite, or provenance/stats are not JSON data.
+        """
+        bad = [i for i, e in enumerate(self.edges) if not math.isfinite(e.effect)]
+        if bad:
+            first = self.edges[bad[0]].effect
+            raise InfoFlowError(
+                f"{len(bad)} edge effect(s) are NaN or infinite (first: edges[{bad[0]}] = {first}) and JSON cannot "
+                "hold them: drop those edges first, or save as .csv."
+            )
+        try:
+            return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+        except (TypeError, ValueError) as err:
+            raise InfoFlowError(
+                f"The graph cannot be written as JSON: {err}. Keep provenance and stats to plain finite data."
+            ) from err
+
+    def save(self, path: str | os.PathLike[str], top_k: int = 10) -> Path:
+        """Write the graph to ``path``; the suffix picks the format: ``.json``, ``.csv`` (edge table) or ``.html``.
+
+        The file is written to a temporary file beside it and then moved into place, so an error never
+        leaves a half-written file.
+
+        Args:
+            path: the file to write.
+            top_k: for ``.html`` only, how many of the strongest edges the report draws and lists.
+
+        Returns:
+            The path written.
+
+        Raises:
+            InfoFlowError: the suffix is not supported, or the graph cannot be written in that format.
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in SAVE_SUFFIXES:
+            raise InfoFlowError(f"Cannot save to {path.name!r}: use one of the suffixes {', '.join(SAVE_SUFFIXES)}.")
+        if suffix == ".json":
+            text = self.to_json(indent=1)
+        elif suffix == ".csv":
+            text = self.to_pandas().to_csv(index=False)
+        else:
+            from .report import to_html
+
+            text = to_html(self, top_k=top_k)
+        write_atomic(path, text)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> FlowGraph:
+        """Read a graph written by :meth:`save` to a ``.json`` file.
+
+        Raises:
+            InfoFlowError: the file is not JSON or not a saved FlowGraph.
+        """
+        path = Path(path)
+        if path.suffix.lower() != ".json":
+            raise InfoFlowError(f"Only .json files can be loaded back into a FlowGraph, not {path.name!r}.")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise InfoFlowError(f"{path} is not valid JSON: {err}.") from err
+        return cls.from_dict(data)
+
+
+def _records(items: Any, name: str, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    if not isinstance(items, list):
+        raise InfoFlowError(f"The saved graph's {name!r} must be a list, got {type(items).__name__}.")
+    for i, item in enumerate(items):
+        missing = [k for k in keys if not isinstance(item, dict) or k not in item]
+        if missing:
+            raise InfoFlowError(f"{name}[{i}] has no {missing[0]!r} key.")
+    return items
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` as UTF-8 through a temporary file in the same folder and ``os.replace``.
+
+    Readers therefore see either the old file or the whole new one, never a partial write.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    # os.open with 0o666 lets the umask set the permissions, as a plain open() would (mkstemp forces 0o600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        # newline="" keeps the text's own line endings (the CSV writer has already chosen them).
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,77 @@
+"""Shared fixtures: tiny random models of five architectures, and the bundled real models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+WORDS = "when mary and john went to the store , gave a book felix sarah diego bob alice".split()
+ARCHITECTURES = ["gpt2", "gpt_neox", "llama", "qwen2", "gemma3"]
+
+
+def word_tokenizer():
+    """A whitespace word-level tokenizer over WORDS, built offline."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate([*WORDS, "[UNK]"])}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
+
+
+def tiny_config(arch: str):
+    """A small random config; Gemma 3 gets a sliding window of 4, soft-capping and grouped-query attention."""
+    from transformers import GPT2Config, Gemma3TextConfig, GPTNeoXConfig, LlamaConfig, Qwen2Config
+
+    vocab = len(WORDS) + 1
+    common = dict(vocab_size=vocab, bos_token_id=None, eos_token_id=None, pad_token_id=None)
+    if arch == "gpt2":
+        return GPT2Config(n_embd=32, n_layer=3, n_head=4, n_positions=64, **common)
+    if arch == "gpt_neox":
+        return GPTNeoXConfig(hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=64,
+                             max_position_embeddings=64, **common)
+    if arch == "llama":
+        return LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                           num_key_value_heads=2, max_position_embeddings=64, **common)
+    if arch == "qwen2":
+        return Qwen2Config(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                           num_key_value_heads=2, max_position_embeddings=64, **common)
+    return Gemma3TextConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                            num_key_value_heads=1, head_dim=8, max_position_embeddings=64, sliding_window=4,
+                            layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                            attn_logit_softcapping=5.0, query_pre_attn_scalar=8, **common)
+
+
+def make_tiny(arch: str, attn_implementation: str = "sdpa"):
+    """A tiny random model, loaded with transformers' default SDPA attention like a user's model."""
+    from transformers import AutoModelForCausalLM
+
+    from infoflow_widget import wrap_model
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(tiny_config(arch), attn_implementation=attn_implementation)
+    with torch.no_grad():  # random init is near-uniform attention; sharpen it so edges differ
+        for name, param in model.named_parameters():
+            if "q_proj" in name or "k_proj" in name or "c_attn" in name or "query_key_value" in name:
+                param.mul_(4.0)
+    return wrap_model(model, word_tokenizer(), name=f"tiny-{arch}")
+
+
+@pytest.fixture(scope="session", params=ARCHITECTURES)
+def tiny_model(request):
+    return make_tiny(request.param)
+
+
+@pytest.fixture(scope="session")
+def smollm():
+    from infoflow_widget import load_model
+
+    return load_model("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def gemma():
+    from infoflow_widget import load_model
+
+    return load_model("gemma-3-270m")

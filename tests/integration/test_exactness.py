@@ -1,0 +1,71 @@
+"""Every batched engine result equals the one-intervention-per-pass reference, on five architectures."""
+
+from __future__ import annotations
+
+import pytest
+
+from infoflow_widget import Corrupt, Crop, Dampen, FlowEngine, LogitDiff, Zero
+from infoflow_widget.reference import reference_effects
+
+PROMPT = "when mary and john went to the store , john gave a book to"
+CORRUPTED = "when felix and sarah went to the store , diego gave a book to"
+METRIC = LogitDiff("mary", "john")
+INTERVENTIONS = [Zero(), Dampen(0.3), Dampen(1.8), Crop(), Corrupt(CORRUPTED)]
+N = 14
+TOKEN_EDGES = [([j], [i]) for i in range(N) for j in range(i + 1)]
+GROUP_EDGES = [([0, 1, 2], [3, 4, 5]), ([1, 3], [9, 13]), ([4, 5, 6, 7], [7, 8]), ([10, 11], [2, 3]), (list(range(N)), [N - 1])]
+
+
+@pytest.mark.parametrize("intervention", INTERVENTIONS, ids=lambda iv: f"{iv.kind}{getattr(iv, 'alpha', '')}")
+def test_batched_equals_one_edge_per_pass(tiny_model, intervention):
+    engine = FlowEngine(tiny_model, PROMPT, METRIC, intervention, batch_size=32, progress=False)
+    groups = TOKEN_EDGES + GROUP_EDGES
+    batched = engine.effects(groups)
+    clean, reference = reference_effects(tiny_model, PROMPT, METRIC, intervention, groups)
+    assert engine.forward_passes == 1 + (intervention.kind == "corrupt") + -(-len(groups) // 32)
+    assert clean == pytest.approx(engine.clean_metric, abs=1e-5)
+    assert batched == pytest.approx(reference, abs=1e-4)
+    assert max(abs(e) for e in batched) > 1e-3, "the tiny model should show some non-zero effects"
+
+
+@pytest.mark.parametrize("intervention", [Zero(), Corrupt(CORRUPTED)], ids=["zero", "corrupt"])
+def test_layer_subset_matches_reference(tiny_model, intervention):
+    engine = FlowEngine(tiny_model, PROMPT, METRIC, intervention, layers=[1, 2], progress=False)
+    groups = TOKEN_EDGES[::3]
+    _, reference = reference_effects(tiny_model, PROMPT, METRIC, intervention, groups, layers=[1, 2])
+    assert engine.effects(groups) == pytest.approx(reference, abs=1e-4)
+    everywhere = FlowEngine(tiny_model, PROMPT, METRIC, intervention, progress=False).effects(groups)
+    assert engine.effects(groups) != pytest.approx(everywhere, abs=1e-6)
+
+
+def test_batch_size_does_not_change_results(tiny_model):
+    one = FlowEngine(tiny_model, PROMPT, METRIC, Crop(), batch_size=1, progress=False)
+    many = FlowEngine(tiny_model, PROMPT, METRIC, Crop(), batch_size=50, progress=False)
+    assert one.effects(TOKEN_EDGES) == pytest.approx(many.effects(TOKEN_EDGES), abs=1e-4)
+    assert one.forward_passes == 1 + len(TOKEN_EDGES)
+    assert many.forward_passes == 1 + 3
+
+
+def test_dampen_limits():
+    from conftest import make_tiny
+
+    model = make_tiny("llama")
+    zero = FlowEngine(model, PROMPT, METRIC, Zero(), progress=False).effects(TOKEN_EDGES)
+    assert FlowEngine(model, PROMPT, METRIC, Dampen(0.0), progress=False).effects(TOKEN_EDGES) == pytest.approx(zero, abs=1e-6)
+    assert FlowEngine(model, PROMPT, METRIC, Dampen(1.0), progress=False).effects(TOKEN_EDGES) == pytest.approx([0.0] * len(TOKEN_EDGES), abs=1e-6)
+
+
+def test_sliding_window_is_respected():
+    """Gemma 3's local layers see 4 positions here: edges further apart carry nothing in those layers."""
+    from conftest import make_tiny
+
+    model = make_tiny("gemma3")
+    engine = FlowEngine(model, PROMPT, METRIC, Zero(), layers=[0, 2], progress=False)
+    effects = dict(zip(map(str, TOKEN_EDGES), engine.effects(TOKEN_EDGES)))
+    far = [e for (s, t) in TOKEN_EDGES if t[0] - s[0] >= 4 for e in [effects[str((s, t))]]]
+    near = [e for (s, t) in TOKEN_EDGES if t[0] - s[0] < 4 for e in [effects[str((s, t))]]]
+    assert far and max(abs(e) for e in far) < 1e-6  # batched matmuls round differently, nothing more
+    assert max(abs(e) for e in near) > 1e-3
+    # the global layer does see far positions
+    full = FlowEngine(model, PROMPT, METRIC, Zero(), layers=[1], progress=False).effects([([0], [13])])
+    assert abs(full[0]) > 0.0
