@@ -94,7 +94,7 @@ def loop_path(x: float, radius: float = LOOP_RADIUS, baseline: float = 0.0) -> s
 def stroke_style(effect: float, max_abs: float) -> tuple[float, float]:
     """The ``(stroke width, opacity)`` of an arc, both growing with ``|effect| / max_abs``."""
     share = abs(effect) / max_abs if max_abs > 0 else 0.0
-    return 1.0 + 6.0 * share, 0.3 + 0.7 * share
+    return 1.2 + 4.8 * share, 0.3 + 0.7 * share
 
 
 def edge_colour(effect: float) -> str:
@@ -155,8 +155,8 @@ def arc_svg(graph: FlowGraph, top_k: int = 10) -> str:
     ]
     for name, colour in (("pos", GREEN), ("neg", RED)):
         out.append(
-            f'<marker id="arrow-{name}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-            f'markerUnits="userSpaceOnUse" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="{colour}"/></marker>'
+            f'<marker id="arrow-{name}" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="2.8" markerHeight="2.8" '
+            f'markerUnits="strokeWidth" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="{colour}"/></marker>'
         )
     out.append("</defs>")
 
@@ -262,13 +262,13 @@ def to_html(graph: FlowGraph, path: str | os.PathLike[str] | None = None, top_k:
     title = "Information-flow graph"
     if graph.provenance.get("model"):
         title += f" — {describe(graph.provenance['model'])}"
-    heatmap = graph.heatmap().to_html(include_plotlyjs=True, full_html=False)
+    heatmap = graph.heatmap().to_html(include_plotlyjs=True, full_html=False, config={"displaylogo": False})
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 {_details(graph)}
-<h2>Top {top_k} edges</h2>
+<h2>Top {min(top_k, len(graph.edges))} edges</h2>
 {_LEGEND}
 <div class="scroll">{arc_svg(graph, top_k)}</div>
 <h2>Effect matrix</h2>

@@ -1,0 +1,81 @@
+"""Loading: bundled models by short name, the conversion cache, folders, .gguf files and bad names."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from infoflow_widget import BUNDLED_MODELS, UnsupportedModelError, load_model
+from infoflow_widget.models import cache_dir
+
+pytestmark = pytest.mark.slow
+
+
+def test_bundled_smollm_is_llama_with_eager_attention(smollm):
+    hf = smollm._module
+    assert hf.config.model_type == "llama"
+    assert hf.config._attn_implementation == "eager"
+    assert hf.config.num_hidden_layers == 30
+    assert hf.infoflow_name == "smollm2-135m"
+
+
+def test_cached_conversion_is_reused(smollm):
+    folders = list((cache_dir() / "models").glob("smollm2-135m-*"))
+    assert len(folders) == 1
+    manifest = folders[0] / "manifest.json"
+    stamp = manifest.stat().st_mtime_ns
+    load_model("smollm2-135m")
+    assert manifest.stat().st_mtime_ns == stamp, "a second load must not convert again"
+
+
+def test_corrupt_cache_is_rebuilt_not_loaded(smollm, tmp_path, monkeypatch):
+    source = next((cache_dir() / "models").glob("smollm2-135m-*"))
+    monkeypatch.setenv("INFOFLOW_CACHE", str(tmp_path))
+    copy = tmp_path / "models" / source.name
+    shutil.copytree(source, copy)
+    weights = copy / "model.safetensors"
+    with weights.open("r+b") as f:  # a partial download / interrupted write
+        f.truncate(weights.stat().st_size // 2)
+    with pytest.warns(UserWarning, match="incomplete or corrupt"):
+        model = load_model("smollm2-135m")
+    assert weights.stat().st_size == (source / "model.safetensors").stat().st_size
+    assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".")], "no temporary folder left"
+    ids = model.tokenizer("When Mary", return_tensors="pt")["input_ids"]
+    assert model._module(ids).logits.isfinite().all()
+
+
+def test_local_folder_and_gguf_file(smollm, tmp_path, monkeypatch):
+    folder = next((cache_dir() / "models").glob("smollm2-135m-*"))
+    from_folder = load_model(folder)
+    assert from_folder._module.config.model_type == "llama"
+    assert from_folder.infoflow_name if hasattr(from_folder, "infoflow_name") else True
+    monkeypatch.setenv("INFOFLOW_CACHE", str(tmp_path))
+    gguf = BUNDLED_MODELS["smollm2-135m"].gguf_path(tmp_path)
+    from_gguf = load_model(gguf)
+    assert next((tmp_path / "models").glob("SmolLM2-135M-Instruct.Q4_1-*/manifest.json"))
+    ids = smollm.tokenizer("When Mary and John", return_tensors="pt")["input_ids"]
+    assert (from_gguf._module(ids).logits - smollm._module(ids).logits).abs().max() < 1e-4
+
+
+def test_unknown_name_lists_bundled_models():
+    with pytest.raises(UnsupportedModelError, match="smollm2-135m, gemma-3-270m|gemma-3-270m, smollm2-135m"):
+        load_model("not-a-model")
+
+
+def test_unreachable_hub_id_says_what_to_do(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UnsupportedModelError, match="bundled model"):
+        load_model("nobody-here/no-such-model")
+
+
+def test_bundled_gemma_is_gemma3_and_solves_ioi(gemma):
+    from infoflow_widget import FlowEngine, LogitDiff
+
+    hf = gemma._module
+    assert hf.config.model_type.startswith("gemma3")
+    assert hf.config.sliding_window == 512
+    engine = FlowEngine(gemma, "When Mary and John went to the store, John gave a book to",
+                        LogitDiff(" Mary", " John"), progress=False)
+    assert engine.tokens[0] == "<bos>"
+    assert engine.clean_metric > 0
