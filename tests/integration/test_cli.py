@@ -1,0 +1,87 @@
+"""The `infoflow` command, run as a user runs it: a subprocess on the bundled default model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+PROMPT = "When Mary and John went to the store, John gave a book to"
+
+
+def infoflow(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "infoflow_widget.cli", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_json_to_stdout_has_the_documented_keys():
+    done = infoflow("graph", "--prompt", PROMPT, "--answer", " Mary", "--distractor", " John", "--out", "-")
+    assert done.returncode == 0, done.stderr
+    graph = json.loads(done.stdout)  # stdout holds the JSON alone: bars and logs went to stderr
+    assert {"tokens", "clean_metric", "nodes", "edges", "stats"} <= graph.keys()
+    assert graph["tokens"][:3] == ["When", " Mary", " and"]
+    assert graph["clean_metric"] == pytest.approx(5.93, abs=0.05)
+    assert all(node.keys() >= {"start", "end"} for node in graph["nodes"])
+    assert len(graph["edges"]) == 105
+    assert all(0 <= e["source"] <= e["target"] < len(graph["nodes"]) for e in graph["edges"])
+    assert graph["stats"]["forward_passes"] >= 2 and graph["stats"]["seconds"] > 0
+
+
+def test_html_csv_and_json_files(tmp_path):
+    args = ["graph", "--prompt", PROMPT, "--answer", " Mary", "--distractor", " John", "--intervention", "dampen",
+            "--alpha", "0.5", "--layers", "0-5", "--threshold", "0.01", "--quiet"]
+    for suffix in (".html", ".csv", ".json"):
+        out = tmp_path / f"graph{suffix}"
+        done = infoflow(*args, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        assert out.stat().st_size > 0
+    assert "<svg" in (tmp_path / "graph.html").read_text()
+    assert (tmp_path / "graph.csv").read_text().startswith("source,target")
+    graph = json.loads((tmp_path / "graph.json").read_text())
+    assert graph["provenance"]["layers"] == [0, 1, 2, 3, 4, 5]
+    assert graph["provenance"]["intervention"] == {"kind": "dampen", "alpha": 0.5}
+    assert all(abs(e["effect"]) >= 0.01 for e in graph["edges"])
+
+
+def test_corrupt_from_the_cli():
+    done = infoflow("graph", "--prompt", PROMPT, "--answer", " Mary", "--distractor", " John", "--intervention",
+                    "corrupt", "--corrupted", "When Felix and Sarah went to the store, Diego gave a book to", "--out", "-")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["provenance"]["intervention"]["kind"] == "corrupt"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prompt", ""], "prompt is empty"),
+        (["--prompt", PROMPT, "--model", "gpt-17"], "Bundled models: gemma-3-270m, smollm2-135m"),
+        (["--prompt", PROMPT, "--answer", " Maryanne", "--distractor", " John"], "not one"),
+        (["--prompt", PROMPT, "--intervention", "corrupt", "--corrupted", "When Mary went"], "must tokenize to the same length"),
+        (["--prompt", PROMPT, "--intervention", "dampen", "--alpha", "-1"], "alpha >= 0"),
+        (["--prompt", PROMPT, "--intervention", "dampen", "--alpha", "nan"], "alpha >= 0"),
+        (["--prompt", PROMPT, "--layers", "0-40"], "this model has layers 0..29"),
+        (["--prompt", PROMPT, "--layers", "zero"], "not a layer list"),
+        (["--prompt", "word " * 9000], "longer than the model's context of 8192"),
+        (["--prompt", PROMPT, "--alpha", "0.5"], "--alpha applies only to --intervention dampen"),
+    ],
+)
+def test_bad_input_prints_one_message_and_exits_non_zero(tmp_path, args, message):
+    out = tmp_path / "graph.json"
+    done = infoflow("graph", *args, "--out", str(out))
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()
+
+
+def test_unknown_output_suffix_fails_before_loading():
+    done = infoflow("graph", "--prompt", PROMPT, "--out", "graph.png")
+    assert done.returncode == 2 and ".json, .csv, .html" in done.stderr
+
+
+def test_models_lists_bundled_models():
+    done = infoflow("models")
+    assert done.returncode == 0
+    assert "smollm2-135m (default)" in done.stdout and "gemma-3-270m" in done.stdout

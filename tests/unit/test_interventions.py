@@ -1,0 +1,191 @@
+"""Interventions on attention edges, tested on small random tensors (no model)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from infoflow_widget.errors import InfoFlowError
+from infoflow_widget.interventions import (
+    Corrupt,
+    Crop,
+    Dampen,
+    Zero,
+    corrupt_output,
+    corrupt_scores,
+    edit_masks,
+)
+
+N = 6
+
+
+def causal_scores(batch: int = 1, heads: int = 2, n: int = N, seed: int = 0) -> torch.Tensor:
+    """Random (batch, head, n, n) scores with -inf above the diagonal."""
+    torch.manual_seed(seed)
+    scores = torch.randn(batch, heads, n, n, dtype=torch.float64)
+    return scores.masked_fill(~torch.ones(n, n, dtype=torch.bool).tril(), float("-inf"))
+
+
+def causal_pattern(batch: int = 1, heads: int = 2, n: int = N, seed: int = 0) -> torch.Tensor:
+    return causal_scores(batch, heads, n, seed).softmax(-1)
+
+
+# ---------------------------------------------------------------- edit_masks
+
+
+def test_edit_masks_marks_exactly_the_causal_target_source_cells():
+    groups = [([1], [3]), ([0, 2, 5], [2, 4]), ([4], [1])]
+    mask = edit_masks(groups, N)
+    assert mask.shape == (3, 1, N, N) and mask.dtype == torch.bool
+    expected = [{(3, 1)}, {(2, 0), (2, 2), (4, 0), (4, 2)}, set()]  # 5 -> 2, 5 -> 4 and 4 -> 1 are acausal
+    for row, cells in enumerate(expected):
+        assert {tuple(c) for c in mask[row, 0].nonzero().tolist()} == cells
+
+
+# ---------------------------------------------------------------- Zero and Dampen
+
+
+def test_zero_removes_edited_mass_without_renormalising():
+    pattern = causal_pattern()
+    edit = edit_masks([([0, 2], [3, 4])], N)
+    out = Zero().edit_pattern(pattern, edit)
+    cells = edit.expand_as(pattern)
+    assert torch.all(out[cells] == 0)
+    assert torch.equal(out[~cells], pattern[~cells])
+    removed = (pattern * edit).sum(-1)
+    assert torch.allclose(out.sum(-1), pattern.sum(-1) - removed, atol=1e-12)
+    assert removed[0, :, 3].min() > 0  # so the row sum really did drop
+
+
+@pytest.mark.parametrize("alpha", [0.25, 2.0])
+def test_dampen_scales_only_edited_cells(alpha):
+    pattern = causal_pattern(seed=1)
+    edit = edit_masks([([1], [4])], N)
+    out = Dampen(alpha).edit_pattern(pattern, edit)
+    assert torch.equal(out[..., 4, 1], pattern[..., 4, 1] * alpha)
+    cells = edit.expand_as(pattern)
+    assert torch.equal(out[~cells], pattern[~cells])
+
+
+def test_dampen_zero_is_zero_and_one_is_identity():
+    pattern = causal_pattern(batch=2, seed=2)
+    edit = edit_masks([([0, 1], [2, 5]), ([3], [3])], N)
+    assert torch.equal(Dampen(0).edit_pattern(pattern, edit), Zero().edit_pattern(pattern, edit))
+    assert torch.equal(Dampen(1.0).edit_pattern(pattern, edit), pattern)
+
+
+@pytest.mark.parametrize("alpha", [-0.1, float("nan"), float("inf"), "0.5"])
+def test_dampen_rejects_bad_alpha(alpha):
+    with pytest.raises(InfoFlowError, match="alpha"):
+        Dampen(alpha)
+
+
+# ---------------------------------------------------------------- Crop
+
+
+def cropped_softmax(scores: torch.Tensor, row: int, last_removed: int) -> torch.Tensor:
+    """Softmax of one query row with keys 0..last_removed masked, computed independently."""
+    masked = scores[..., row, :].clone()
+    masked[..., : last_removed + 1] = float("-inf")
+    return masked.softmax(-1)
+
+
+def test_crop_token_edge_renormalises_over_later_keys():
+    scores = causal_scores(seed=3)
+    pattern = scores.softmax(-1)
+    out = Crop().edit_pattern(pattern, edit_masks([([2], [4])], N))
+    assert torch.all(out[..., 4, :3] == 0)
+    assert torch.allclose(out[..., 4, :].sum(-1), torch.ones(2, dtype=torch.float64))
+    assert torch.allclose(out[..., 4, :], cropped_softmax(scores, 4, 2), atol=1e-12)
+    others = [r for r in range(N) if r != 4]
+    assert torch.equal(out[..., others, :], pattern[..., others, :])
+
+
+def test_crop_group_edge_removes_up_to_last_causal_source():
+    scores = causal_scores(seed=4)
+    pattern = scores.softmax(-1)
+    out = Crop().edit_pattern(pattern, edit_masks([([0, 2, 4], [3, 5])], N))
+    assert torch.allclose(out[..., 3, :], cropped_softmax(scores, 3, 2), atol=1e-12)  # source 4 is after 3
+    assert torch.allclose(out[..., 5, :], cropped_softmax(scores, 5, 4), atol=1e-12)
+    assert torch.equal(out[..., :3, :], pattern[..., :3, :])
+
+
+def test_crop_self_edge_leaves_an_empty_row():
+    pattern = causal_pattern(seed=5)
+    out = Crop().edit_pattern(pattern, edit_masks([([3], [3])], N))
+    assert not torch.isnan(out).any()
+    assert torch.all(out[..., 3, :] == 0)
+    assert torch.equal(out[..., 4, :], pattern[..., 4, :])
+
+
+# ---------------------------------------------------------------- Corrupt
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n"])
+def test_corrupt_needs_a_prompt(prompt):
+    with pytest.raises(InfoFlowError, match="corrupted prompt"):
+        Corrupt(prompt)
+
+
+def test_corrupt_scores_uses_corrupted_keys_on_edited_cells_only():
+    torch.manual_seed(6)
+    batch, heads, d = 2, 2, 3
+    query = torch.randn(batch, heads, N, d, dtype=torch.float64)
+    key = torch.randn(batch, heads, N, d, dtype=torch.float64)
+    corrupt_key = torch.randn(1, heads, N, d, dtype=torch.float64)
+    scores = query @ key.transpose(-1, -2)
+    edit = edit_masks([([1, 2], [4]), ([0], [0, 5])], N)
+    out = corrupt_scores(scores, query, corrupt_key.transpose(-1, -2), edit)
+    for b in range(batch):
+        for h in range(heads):
+            for i in range(N):
+                for j in range(N):
+                    k = corrupt_key[0, h, j] if edit[b, 0, i, j] else key[b, h, j]
+                    assert torch.isclose(out[b, h, i, j], (query[b, h, i] * k).sum(), atol=1e-12)
+
+
+def test_corrupt_output_swaps_values_of_edited_cells_only():
+    torch.manual_seed(7)
+    batch, heads, d = 2, 2, 3
+    pattern = causal_pattern(batch, heads, seed=7)
+    value = torch.randn(batch, heads, N, d, dtype=torch.float64)
+    corrupt_value = torch.randn(1, heads, N, d, dtype=torch.float64)
+    output = pattern @ value
+    edit = edit_masks([([1, 3], [3, 5]), ([2], [2])], N)
+    out = corrupt_output(output, pattern, value, corrupt_value, edit)
+    for b in range(batch):
+        for h in range(heads):
+            for i in range(N):
+                expected = sum(
+                    pattern[b, h, i, j] * (corrupt_value[0, h, j] if edit[b, 0, i, j] else value[b, h, j])
+                    for j in range(N)
+                )
+                assert torch.allclose(out[b, h, i], expected, atol=1e-12)
+                if not edit[b, 0, i].any():
+                    assert torch.equal(out[b, h, i], output[b, h, i])
+
+
+# ---------------------------------------------------------------- params / describe
+
+
+@pytest.mark.parametrize(
+    "intervention, expected",
+    [
+        (Zero(), {"kind": "zero"}),
+        (Dampen(0.3), {"kind": "dampen", "alpha": 0.3}),
+        (Crop(), {"kind": "crop"}),
+        (Corrupt("john gave mary"), {"kind": "corrupt", "corrupted_prompt": "john gave mary"}),
+    ],
+)
+def test_params_and_describe(intervention, expected):
+    params = intervention.params()
+    assert params == expected
+    assert json.loads(json.dumps(params)) == expected
+    text = intervention.describe()
+    assert isinstance(text, str) and text.startswith(expected["kind"])
+    if "alpha" in expected:
+        assert "0.3" in text
+    if "corrupted_prompt" in expected:
+        assert "john gave mary" in text
