@@ -48,7 +48,7 @@ class Metric:
 
     def params(self) -> dict[str, Any]:
         """The metric as plain JSON data."""
-        return {"name": type(self).__name__, **{k: v for k, v in self.__dict__.items() if isinstance(v, (str, int, float))}}
+        return {"kind": type(self).__name__, **{k: v for k, v in self.__dict__.items() if isinstance(v, (str, int, float))}}
 
 
 @dataclass(frozen=True)

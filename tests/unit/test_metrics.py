@@ -140,11 +140,5 @@ def test_custom_describe_and_params():
     assert json.loads(json.dumps(params)) == params and "first" in params.values()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Metric.params() puts the class under 'name', and Custom's own `name` field overwrites it: "
-    "Custom(fn, 'first').params() == {'name': 'first'}, so the metric's kind is lost (a Custom named "
-    "'KLDivergence' reads exactly like KLDivergence().params()).",
-)
 def test_custom_params_keep_the_metric_kind():
     assert Custom(lambda logits: logits[:, 0], "KLDivergence").params() != KLDivergence().params()
