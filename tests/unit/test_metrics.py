@@ -128,7 +128,7 @@ def test_describe_and_params(metric, words):
     text = metric.describe()
     assert isinstance(text, str) and all(w in text for w in words)
     params = metric.params()
-    assert params["name"] == type(metric).__name__
+    assert params["kind"] == type(metric).__name__
     assert json.loads(json.dumps(params)) == params
     assert all(w in json.dumps(params) for w in words if w != "KL")
 
