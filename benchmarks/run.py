@@ -49,8 +49,10 @@ def full_ioi_graph(model) -> dict[str, float]:
 
 
 def main() -> None:
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}"
+    )
     model = load_model("smollm2-135m")
     r = full_ioi_graph(model)
     print("\n1. Full IOI graph, Zero, smollm2-135m (fp32, CPU)")
@@ -58,8 +60,10 @@ def main() -> None:
     print(f"   {'one edge per pass (loop)':<28}{r['loop_s']:>9.2f}{r['loop_passes']:>8}")
     print(f"   {'engine, batch size 1':<28}{r['single_s']:>9.2f}{r['edges']:>8}")
     print(f"   {'batched engine':<28}{r['engine_s']:>9.2f}{r['engine_passes']:>8}")
-    print(f"   speed-up: {r['speedup']:.1f}x over the loop ({r['single_s'] / r['engine_s']:.1f}x over batch size 1) "
-          f"on {r['edges']} edges; max |difference| {r['max_abs_diff']:.1e}")
+    print(
+        f"   speed-up: {r['speedup']:.1f}x over the loop ({r['single_s'] / r['engine_s']:.1f}x over batch size 1) "
+        f"on {r['edges']} edges; max |difference| {r['max_abs_diff']:.1e}"
+    )
 
 
 if __name__ == "__main__":

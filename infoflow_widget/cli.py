@@ -67,7 +67,7 @@ def _intervention(args: argparse.Namespace) -> object:
         return Dampen(0.5 if args.alpha is None else args.alpha)
     if args.intervention == "corrupt":
         if args.corrupted is None:
-            raise InfoFlowError("--intervention corrupt needs --corrupted \"...\" (same token length as the prompt).")
+            raise InfoFlowError('--intervention corrupt needs --corrupted "..." (same token length as the prompt).')
         return Corrupt(args.corrupted)
     return Crop() if args.intervention == "crop" else Zero()
 
@@ -89,16 +89,26 @@ def run_graph(args: argparse.Namespace) -> None:
         raise InfoFlowError(f"--top-k must be at least 1; got {args.top_k}.")
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     graph = compute_flow(
-        model, prompt, metric, intervention, strategy=STRATEGIES[args.strategy](), threshold=args.threshold,
-        layers=layers, batch_size=args.batch_size, progress=not args.quiet,
+        model,
+        prompt,
+        metric,
+        intervention,
+        strategy=STRATEGIES[args.strategy](),
+        threshold=args.threshold,
+        layers=layers,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
     )
     if args.out == "-":
         json.dump(graph.to_dict(), sys.stdout)
         sys.stdout.write("\n")
         return
     graph.save(args.out, top_k=args.top_k)
-    print(f"infoflow: wrote {args.out} ({len(graph.edges)} edges, {graph.stats['forward_passes']} forward passes, "
-          f"{graph.stats['seconds']:.1f} s)", file=sys.stderr)
+    print(
+        f"infoflow: wrote {args.out} ({len(graph.edges)} edges, {graph.stats['forward_passes']} forward passes, "
+        f"{graph.stats['seconds']:.1f} s)",
+        file=sys.stderr,
+    )
 
 
 def _read(path: Path) -> str:

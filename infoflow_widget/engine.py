@@ -82,7 +82,9 @@ class FlowEngine:
         self.tokenizer = self.model.tokenizer
         self.intervention = intervention if intervention is not None else Zero()
         if not isinstance(self.intervention, Intervention):
-            raise InfoFlowError(f"intervention must be Zero(), Dampen(alpha), Crop() or Corrupt(prompt); got {intervention!r}.")
+            raise InfoFlowError(
+                f"intervention must be Zero(), Dampen(alpha), Crop() or Corrupt(prompt); got {intervention!r}."
+            )
         self.metric = as_metric(metric)
         self.progress = progress
         self.prompt = prompt
@@ -129,10 +131,12 @@ class FlowEngine:
         groups = [(list(s), list(t)) for s, t in groups]
         for sources, targets in groups:
             if not sources or not targets or min(sources + targets) < 0 or max(sources + targets) >= self.n:
-                raise InfoFlowError(f"Edge groups need non-empty positions in 0..{self.n - 1}; got {sources} -> {targets}.")
+                raise InfoFlowError(
+                    f"Edge groups need non-empty positions in 0..{self.n - 1}; got {sources} -> {targets}."
+                )
         results: list[float] = []
         start = time.perf_counter()
-        with torch.no_grad(), tqdm(total=len(groups), desc=desc, unit="edge", disable=not self.progress, leave=False) as bar:
+        with torch.no_grad(), tqdm(total=len(groups), desc=desc, unit="edge", disable=not self.progress) as bar:
             while len(results) < len(groups):
                 batch = groups[len(results) : len(results) + self.batch_size]
                 edit = edit_masks(batch, self.n, self.hf_model.device)
@@ -162,7 +166,9 @@ class FlowEngine:
                         query = site.torch_matmul_0.inputs[0][0]
                         site.torch_matmul_0.output = corrupt_scores(site.torch_matmul_0.output, query, keys_t, edit)
                         args = site.torch_matmul_1.inputs[0]
-                        site.torch_matmul_1.output = corrupt_output(site.torch_matmul_1.output, args[0], args[1], values, edit)
+                        site.torch_matmul_1.output = corrupt_output(
+                            site.torch_matmul_1.output, args[0], args[1], values, edit
+                        )
                     else:
                         pattern = site.nn_functional_softmax_0.output
                         site.nn_functional_softmax_0.output = self.intervention.edit_pattern(pattern, edit)
@@ -230,11 +236,13 @@ def _check_same_length(clean: torch.Tensor, corrupt: torch.Tensor, tokenizer: An
     a, b = clean[0].tolist(), corrupt[0].tolist()
     if len(a) == len(b):
         return
-    first = next((k for k, (x, y) in enumerate(zip(a, b)) if tokenizer.decode([x]) != tokenizer.decode([y])), min(len(a), len(b)))
+    first = next(
+        (k for k, (x, y) in enumerate(zip(a, b)) if tokenizer.decode([x]) != tokenizer.decode([y])), min(len(a), len(b))
+    )
     raise PromptLengthError(
         f"The corrupted prompt is {len(b)} tokens but the clean prompt is {len(a)}: they must tokenize to the same "
         f"length. The tokenizations differ from position {first} "
-        f"({tokenizer.decode(a[first:first + 3])!r} vs {tokenizer.decode(b[first:first + 3])!r}); "
+        f"({tokenizer.decode(a[first : first + 3])!r} vs {tokenizer.decode(b[first : first + 3])!r}); "
         "swap words for words of the same token count."
     )
 
@@ -248,7 +256,7 @@ def _context_length(config: Any) -> int | None:
 
 
 def _call_site_name(model: Any, path: str) -> str:
-    """nnsight's name for the call of the attention function (``attention_interface_1`` in transformers 5)."""
+    """Nnsight's name for the call of the attention function (``attention_interface_1`` in transformers 5)."""
     envoy = model
     for part in path.split("."):
         envoy = envoy[int(part)] if part.isdigit() else getattr(envoy, part)
@@ -304,8 +312,14 @@ def compute_flow(
     if not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold < 0:
         raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
     engine = FlowEngine(
-        model, prompt, as_metric(metric, answer, distractor), intervention,
-        layers=layers, batch_size=batch_size, memory_budget=memory_budget, progress=progress,
+        model,
+        prompt,
+        as_metric(metric, answer, distractor),
+        intervention,
+        layers=layers,
+        batch_size=batch_size,
+        memory_budget=memory_budget,
+        progress=progress,
     )
     nodes, edges = strategy.run(engine)
     graph = FlowGraph(
@@ -314,7 +328,7 @@ def compute_flow(
         edges=edges,
         clean_metric=engine.clean_metric,
         provenance={
-            "model": engine.hf_model.infoflow_name if hasattr(engine.hf_model, "infoflow_name") else type(engine.hf_model).__name__,
+            "model": getattr(engine.hf_model, "infoflow_name", type(engine.hf_model).__name__),
             "prompt": prompt,
             "intervention": engine.intervention.params(),
             "intervention_text": engine.intervention.describe(),
@@ -323,7 +337,11 @@ def compute_flow(
             "threshold": threshold,
             "layers": None if layers is None else engine.layers,
         },
-        stats={"forward_passes": engine.forward_passes, "interventions": engine.interventions,
-               "seconds": round(engine.seconds, 3), "batch_size": engine.batch_size},
+        stats={
+            "forward_passes": engine.forward_passes,
+            "interventions": engine.interventions,
+            "seconds": round(engine.seconds, 3),
+            "batch_size": engine.batch_size,
+        },
     )
     return graph.filter(threshold) if threshold > 0 else graph

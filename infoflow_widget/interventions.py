@@ -58,9 +58,15 @@ class Dampen(Intervention):
     kind: ClassVar[str] = "dampen"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.alpha, (int, float)) or math.isnan(self.alpha) or self.alpha < 0 or math.isinf(self.alpha):
+        if (
+            not isinstance(self.alpha, (int, float))
+            or math.isnan(self.alpha)
+            or self.alpha < 0
+            or math.isinf(self.alpha)
+        ):
             raise InfoFlowError(
-                f"Dampen needs a finite alpha >= 0 (0 knocks attention out, 1 leaves it, >1 amplifies); got {self.alpha!r}."
+                "Dampen needs a finite alpha >= 0 (0 knocks attention out, 1 leaves it, >1 amplifies); "
+                f"got {self.alpha!r}."
             )
 
     def describe(self) -> str:
@@ -117,7 +123,9 @@ class Corrupt(Intervention):
         return f"corrupt: i sees key and value j of the prompt {self.corrupted_prompt!r}"
 
 
-def corrupt_scores(scores: torch.Tensor, query: torch.Tensor, corrupt_key_t: torch.Tensor, edit: torch.Tensor) -> torch.Tensor:
+def corrupt_scores(
+    scores: torch.Tensor, query: torch.Tensor, corrupt_key_t: torch.Tensor, edit: torch.Tensor
+) -> torch.Tensor:
     """Replace the raw scores q_i . k_j of edited edges by q_i . k'_j (``corrupt_key_t`` is K'^T)."""
     import torch
 

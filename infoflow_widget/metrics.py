@@ -48,7 +48,10 @@ class Metric:
 
     def params(self) -> dict[str, Any]:
         """The metric as plain JSON data."""
-        return {"kind": type(self).__name__, **{k: v for k, v in self.__dict__.items() if isinstance(v, (str, int, float))}}
+        return {
+            "kind": type(self).__name__,
+            **{k: v for k, v in self.__dict__.items() if isinstance(v, (str, int, float))},
+        }
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,8 @@ class Custom(Metric):
             if not hasattr(values, "shape") or tuple(values.shape) != (logits.shape[0],):
                 raise InfoFlowError(
                     f"The custom metric {self.name!r} must return a tensor of shape (batch,) = ({logits.shape[0]},) "
-                    f"from logits of shape {tuple(logits.shape)}; got {getattr(values, 'shape', type(values).__name__)}."
+                    f"from logits of shape {tuple(logits.shape)}; "
+                    f"got {getattr(values, 'shape', type(values).__name__)}."
                 )
             return values
 
@@ -154,7 +158,9 @@ class Custom(Metric):
         return self.name
 
 
-def as_metric(metric: Metric | Callable[..., Any] | None, answer: str | None = None, distractor: str | None = None) -> Metric:
+def as_metric(
+    metric: Metric | Callable[..., Any] | None, answer: str | None = None, distractor: str | None = None
+) -> Metric:
     """Turn the user's choice into a Metric: a Metric, a callable, an answer (and distractor), or KL."""
     if metric is not None and (answer is not None or distractor is not None):
         raise InfoFlowError("Give either a metric or an answer/distractor pair, not both.")

@@ -191,8 +191,14 @@ def _parse_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
         return torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
-    names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+    names = {
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+    }
     if dtype not in names:
         raise InfoFlowError(f"Unknown dtype {dtype!r}: use one of {', '.join(names)}.")
     return names[dtype]
@@ -249,8 +255,7 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    print(f"infoflow: converting {gguf.name} once (de-quantising GGUF); later loads use the cache.",
-          file=sys.stderr)
+    print(f"infoflow: converting {gguf.name} once (de-quantising GGUF); later loads use the cache.", file=sys.stderr)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # The de-quantised weights are plain tensors; dropping the quantizer lets transformers save them.

@@ -4,8 +4,9 @@ Every fast path of the engine is tested against this module. It shares nothing w
 batching, masks or nnsight sites: for one edge group it temporarily wraps the model's own eager
 attention function, lets it compute the true pattern, edits that pattern by direct indexing, and
 recomputes the head outputs as pattern @ values. The wrapper is registered through transformers'
-attention interface, with eager attention's explicit causal and sliding-window masks. Corrupt calls the eager function a second time
-with the corrupted keys and values swapped in, and keeps that call's output at the target rows.
+attention interface, with eager attention's explicit causal and sliding-window masks. Corrupt
+calls the eager function a second time with the corrupted keys and values swapped in, and keeps
+that call's output at the target rows.
 """
 
 from __future__ import annotations

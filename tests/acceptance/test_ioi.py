@@ -19,13 +19,25 @@ def roles(tokens: list[str]) -> dict[str, int]:
     """Locate the IOI roles from the tokenization (a BOS token would shift every position)."""
     answer, subject = CASE["answer"], CASE["distractor"]
     s1 = tokens.index(subject)
-    return {"IO": tokens.index(answer), "S1": s1, "S1+1": s1 + 1, "S2": tokens.index(subject, s1 + 1), "END": len(tokens) - 1}
+    return {
+        "IO": tokens.index(answer),
+        "S1": s1,
+        "S1+1": s1 + 1,
+        "S2": tokens.index(subject, s1 + 1),
+        "END": len(tokens) - 1,
+    }
 
 
 @pytest.fixture(scope="module")
 def zero_graph(smollm):
-    return compute_flow(smollm, CASE["prompt"], intervention=Zero(), answer=CASE["answer"],
-                        distractor=CASE["distractor"], progress=False)
+    return compute_flow(
+        smollm,
+        CASE["prompt"],
+        intervention=Zero(),
+        answer=CASE["answer"],
+        distractor=CASE["distractor"],
+        progress=False,
+    )
 
 
 def test_clean_metric(zero_graph):
@@ -46,8 +58,14 @@ def test_expected_edges_with_sign_and_rank(zero_graph, bucket):
 
 
 def test_corrupt_shows_name_movers_without_hemorrhage(smollm):
-    graph = compute_flow(smollm, CASE["prompt"], intervention=Corrupt(CASE["corrupted"]), answer=CASE["answer"],
-                         distractor=CASE["distractor"], progress=False)
+    graph = compute_flow(
+        smollm,
+        CASE["prompt"],
+        intervention=Corrupt(CASE["corrupted"]),
+        answer=CASE["answer"],
+        distractor=CASE["distractor"],
+        progress=False,
+    )
     role = roles(graph.tokens)
     top = {(e.source, e.target): e.effect for e in graph.ranked()[:10]}
     assert top[(role["IO"], role["END"])] > 0
@@ -57,7 +75,9 @@ def test_corrupt_shows_name_movers_without_hemorrhage(smollm):
     assert all(abs(e.effect) < 1e-4 for e in graph.edges if e.source == 0)
 
 
-@pytest.mark.parametrize("intervention", [Zero(), Dampen(1.5), Crop(), Corrupt(CASE["corrupted"])], ids=lambda iv: iv.kind)
+@pytest.mark.parametrize(
+    "intervention", [Zero(), Dampen(1.5), Crop(), Corrupt(CASE["corrupted"])], ids=lambda iv: iv.kind
+)
 def test_engine_matches_reference_on_real_model(smollm, intervention):
     from infoflow_widget import FlowEngine
 

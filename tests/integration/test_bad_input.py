@@ -68,7 +68,12 @@ def test_clear_error_before_any_work(model, forward_calls, kwargs, message):
 
 def test_corrupted_length_error_names_first_difference(model):
     with pytest.raises(PromptLengthError, match="differ from position 2"):
-        FlowEngine(model, PROMPT, LogitDiff("mary", "john"), Corrupt("when mary mary and john went to the store , john gave a book to"))
+        FlowEngine(
+            model,
+            PROMPT,
+            LogitDiff("mary", "john"),
+            Corrupt("when mary mary and john went to the store , john gave a book to"),
+        )
 
 
 @pytest.mark.parametrize("alpha", [-0.5, math.nan, math.inf, "1"])
@@ -85,7 +90,9 @@ def test_unknown_model_name_lists_bundled_models():
 def test_model_without_reachable_attention():
     from transformers import AutoModelForCausalLM, MambaConfig
 
-    mamba = AutoModelForCausalLM.from_config(MambaConfig(vocab_size=20, hidden_size=16, num_hidden_layers=1, state_size=4))
+    mamba = AutoModelForCausalLM.from_config(
+        MambaConfig(vocab_size=20, hidden_size=16, num_hidden_layers=1, state_size=4)
+    )
     with pytest.raises(UnsupportedModelError, match="Cannot reach the attention pattern of MambaForCausalLM"):
         wrap_model(mamba, word_tokenizer())
 

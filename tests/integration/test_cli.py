@@ -13,7 +13,9 @@ PROMPT = "When Mary and John went to the store, John gave a book to"
 
 
 def infoflow(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "infoflow_widget.cli", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "infoflow_widget.cli", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_json_to_stdout_has_the_documented_keys():
@@ -30,8 +32,24 @@ def test_json_to_stdout_has_the_documented_keys():
 
 
 def test_html_csv_and_json_files(tmp_path):
-    args = ["graph", "--prompt", PROMPT, "--answer", " Mary", "--distractor", " John", "--intervention", "dampen",
-            "--alpha", "0.5", "--layers", "0-5", "--threshold", "0.01", "--quiet"]
+    args = [
+        "graph",
+        "--prompt",
+        PROMPT,
+        "--answer",
+        " Mary",
+        "--distractor",
+        " John",
+        "--intervention",
+        "dampen",
+        "--alpha",
+        "0.5",
+        "--layers",
+        "0-5",
+        "--threshold",
+        "0.01",
+        "--quiet",
+    ]
     for suffix in (".html", ".csv", ".json"):
         out = tmp_path / f"graph{suffix}"
         done = infoflow(*args, "--out", str(out))
@@ -46,8 +64,21 @@ def test_html_csv_and_json_files(tmp_path):
 
 
 def test_corrupt_from_the_cli():
-    done = infoflow("graph", "--prompt", PROMPT, "--answer", " Mary", "--distractor", " John", "--intervention",
-                    "corrupt", "--corrupted", "When Felix and Sarah went to the store, Diego gave a book to", "--out", "-")
+    done = infoflow(
+        "graph",
+        "--prompt",
+        PROMPT,
+        "--answer",
+        " Mary",
+        "--distractor",
+        " John",
+        "--intervention",
+        "corrupt",
+        "--corrupted",
+        "When Felix and Sarah went to the store, Diego gave a book to",
+        "--out",
+        "-",
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["provenance"]["intervention"]["kind"] == "corrupt"
 
@@ -58,7 +89,10 @@ def test_corrupt_from_the_cli():
         (["--prompt", ""], "prompt is empty"),
         (["--prompt", PROMPT, "--model", "gpt-17"], "Bundled models: gemma-3-270m, smollm2-135m"),
         (["--prompt", PROMPT, "--answer", " Maryanne", "--distractor", " John"], "not one"),
-        (["--prompt", PROMPT, "--intervention", "corrupt", "--corrupted", "When Mary went"], "must tokenize to the same length"),
+        (
+            ["--prompt", PROMPT, "--intervention", "corrupt", "--corrupted", "When Mary went"],
+            "must tokenize to the same length",
+        ),
         (["--prompt", PROMPT, "--intervention", "dampen", "--alpha", "-1"], "alpha >= 0"),
         (["--prompt", PROMPT, "--intervention", "dampen", "--alpha", "nan"], "alpha >= 0"),
         (["--prompt", PROMPT, "--layers", "0-40"], "this model has layers 0..29"),

@@ -13,7 +13,13 @@ METRIC = LogitDiff("mary", "john")
 INTERVENTIONS = [Zero(), Dampen(0.3), Dampen(1.8), Crop(), Corrupt(CORRUPTED)]
 N = 14
 TOKEN_EDGES = [([j], [i]) for i in range(N) for j in range(i + 1)]
-GROUP_EDGES = [([0, 1, 2], [3, 4, 5]), ([1, 3], [9, 13]), ([4, 5, 6, 7], [7, 8]), ([10, 11], [2, 3]), (list(range(N)), [N - 1])]
+GROUP_EDGES = [
+    ([0, 1, 2], [3, 4, 5]),
+    ([1, 3], [9, 13]),
+    ([4, 5, 6, 7], [7, 8]),
+    ([10, 11], [2, 3]),
+    (list(range(N)), [N - 1]),
+]
 
 
 @pytest.mark.parametrize("intervention", INTERVENTIONS, ids=lambda iv: f"{iv.kind}{getattr(iv, 'alpha', '')}")
@@ -51,8 +57,12 @@ def test_dampen_limits():
 
     model = make_tiny("llama")
     zero = FlowEngine(model, PROMPT, METRIC, Zero(), progress=False).effects(TOKEN_EDGES)
-    assert FlowEngine(model, PROMPT, METRIC, Dampen(0.0), progress=False).effects(TOKEN_EDGES) == pytest.approx(zero, abs=1e-6)
-    assert FlowEngine(model, PROMPT, METRIC, Dampen(1.0), progress=False).effects(TOKEN_EDGES) == pytest.approx([0.0] * len(TOKEN_EDGES), abs=1e-6)
+    assert FlowEngine(model, PROMPT, METRIC, Dampen(0.0), progress=False).effects(TOKEN_EDGES) == pytest.approx(
+        zero, abs=1e-6
+    )
+    assert FlowEngine(model, PROMPT, METRIC, Dampen(1.0), progress=False).effects(TOKEN_EDGES) == pytest.approx(
+        [0.0] * len(TOKEN_EDGES), abs=1e-6
+    )
 
 
 def test_sliding_window_is_respected():

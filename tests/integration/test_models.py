@@ -49,7 +49,7 @@ def test_local_folder_and_gguf_file(smollm, tmp_path, monkeypatch):
     folder = next((cache_dir() / "models").glob("smollm2-135m-*"))
     from_folder = load_model(folder)
     assert from_folder._module.config.model_type == "llama"
-    assert from_folder.infoflow_name if hasattr(from_folder, "infoflow_name") else True
+    assert from_folder._module.infoflow_name == str(folder)
     monkeypatch.setenv("INFOFLOW_CACHE", str(tmp_path))
     gguf = BUNDLED_MODELS["smollm2-135m"].gguf_path(tmp_path)
     from_gguf = load_model(gguf)
@@ -75,7 +75,8 @@ def test_bundled_gemma_is_gemma3_and_solves_ioi(gemma):
     hf = gemma._module
     assert hf.config.model_type.startswith("gemma3")
     assert hf.config.sliding_window == 512
-    engine = FlowEngine(gemma, "When Mary and John went to the store, John gave a book to",
-                        LogitDiff(" Mary", " John"), progress=False)
+    engine = FlowEngine(
+        gemma, "When Mary and John went to the store, John gave a book to", LogitDiff(" Mary", " John"), progress=False
+    )
     assert engine.tokens[0] == "<bos>"
     assert engine.clean_metric > 0
