@@ -79,3 +79,14 @@ def test_sliding_window_is_respected():
     # the global layer does see far positions
     full = FlowEngine(model, PROMPT, METRIC, Zero(), layers=[1], progress=False).effects([([0], [13])])
     assert abs(full[0]) > 0.0
+
+
+def test_memory_budget_sets_the_batch_size():
+    from conftest import make_tiny
+
+    model = make_tiny("qwen2")
+    roomy = FlowEngine(model, PROMPT, METRIC, Zero(), progress=False)
+    tight = FlowEngine(model, PROMPT, METRIC, Zero(), memory_budget=200_000, progress=False)
+    assert roomy.batch_size == 128 and 1 <= tight.batch_size < 20
+    assert tight.effects(TOKEN_EDGES) == pytest.approx(roomy.effects(TOKEN_EDGES), abs=1e-4)
+    assert tight.forward_passes - 1 == -(-len(TOKEN_EDGES) // tight.batch_size)
