@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -56,6 +59,27 @@ def test_local_folder_and_gguf_file(smollm, tmp_path, monkeypatch):
     assert next((tmp_path / "models").glob("SmolLM2-135M-Instruct.Q4_1-*/manifest.json"))
     ids = smollm.tokenizer("When Mary and John", return_tensors="pt")["input_ids"]
     assert (from_gguf._module(ids).logits - smollm._module(ids).logits).abs().max() < 1e-4
+
+
+def test_hub_id_from_the_local_hub_cache(smollm, tmp_path):
+    """A hub id loads offline when its files are in the Hugging Face cache (laid out here by hand)."""
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--infoflow-test--smollm2"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    for file in next((cache_dir() / "models").glob("smollm2-135m-*")).iterdir():
+        (snapshot / file.name).symlink_to(file)
+    # huggingface_hub reads its cache location at import, so load in a fresh interpreter.
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    code = (
+        "from infoflow_widget import load_model; m = load_model('infoflow-test/smollm2')._module; "
+        "print(m.config.model_type, m.infoflow_name)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["llama", "infoflow-test/smollm2"]
 
 
 def test_unknown_name_lists_bundled_models():
