@@ -17,12 +17,15 @@ from .graph import Edge, FlowGraph, Node
 from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
 from .metrics import Custom, KLDivergence, Logit, LogitDiff, LogProb, Metric, Prob
 from .models import BUNDLED_MODELS, load_model, wrap_model
-from .strategies import Full, Strategy
+from .strategies import Backtrack, BacktrackBisect, Bisect, Full, Split, Strategy
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BUNDLED_MODELS",
+    "Backtrack",
+    "BacktrackBisect",
+    "Bisect",
     "Corrupt",
     "Crop",
     "Custom",
@@ -40,6 +43,7 @@ __all__ = [
     "Metric",
     "Node",
     "Prob",
+    "Split",
     "PromptLengthError",
     "Strategy",
     "UnsupportedModelError",

@@ -44,8 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--intervention", choices=["zero", "dampen", "crop", "corrupt"], default="zero")
     graph.add_argument("--alpha", type=float, help="dampening scalar (dampen only), >= 0")
     graph.add_argument("--corrupted", help="corrupted prompt of the same token length (corrupt only)")
-    graph.add_argument("--strategy", choices=["full"], default="full")
-    graph.add_argument("--threshold", type=float, default=0.0, help="keep edges with |effect| >= threshold")
+    graph.add_argument(
+        "--strategy", choices=["full", "backtrack", "bisect", "split", "backtrack-bisect"], default="full"
+    )
+    graph.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        help="full: keep edges with |effect| >= threshold; other strategies: descend only past it",
+    )
     graph.add_argument("--layers", help="layers to intervene in, e.g. 0-5 (default: all)")
     graph.add_argument("--batch-size", type=int, help="edges per forward pass (default: from memory)")
     graph.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
@@ -87,14 +94,17 @@ def run_graph(args: argparse.Namespace) -> None:
     layers = parse_layers(args.layers) if args.layers else None
     if args.top_k < 1:
         raise InfoFlowError(f"--top-k must be at least 1; got {args.top_k}.")
+    # Full filters its finished graph by the threshold; the search strategies prune with it as they go.
+    full = args.strategy == "full"
+    strategy = STRATEGIES[args.strategy]() if full else STRATEGIES[args.strategy](threshold=args.threshold)
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     graph = compute_flow(
         model,
         prompt,
         metric,
         intervention,
-        strategy=STRATEGIES[args.strategy](),
-        threshold=args.threshold,
+        strategy=strategy,
+        threshold=args.threshold if full else 0.0,
         layers=layers,
         batch_size=args.batch_size,
         progress=not args.quiet,

@@ -29,7 +29,7 @@ from .graph import FlowGraph
 from .interventions import Corrupt, Intervention, Zero, corrupt_output, corrupt_scores, edit_masks
 from .metrics import Metric, as_metric
 from .models import attention_modules, load_model
-from .strategies import Full, Strategy
+from .strategies import Full, Strategy, cost_stats
 
 if TYPE_CHECKING:
     import torch
@@ -342,6 +342,8 @@ def compute_flow(
             "interventions": engine.interventions,
             "seconds": round(engine.seconds, 3),
             "batch_size": engine.batch_size,
+            **cost_stats(engine),
         },
+        _engine=engine,
     )
     return graph.filter(threshold) if threshold > 0 else graph

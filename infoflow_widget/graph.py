@@ -92,6 +92,8 @@ class FlowGraph:
     clean_metric: float
     provenance: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    # The engine that measured the graph, for expand(); never serialised, so a loaded graph has none.
+    _engine: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return (
@@ -143,6 +145,40 @@ class FlowGraph:
             provenance={**self.provenance, **provenance},
             stats=dict(self.stats),
         )
+
+    def expand(self, edge: Edge) -> FlowGraph:
+        """The token-level edges inside one span edge, measured now with the engine that made this graph.
+
+        Every token j of the source span to every token i of the target span with j <= i, in one
+        batched call. The result is a token graph over those positions; its stats count this expansion only.
+
+        Args:
+            edge: an edge of this graph.
+
+        Raises:
+            InfoFlowError: the graph has no engine (it was loaded from a file), or the edge is not one of its edges.
+        """
+        if self._engine is None:
+            raise InfoFlowError(
+                "This graph has no model attached (it was loaded from a file or built by hand), so expand() cannot "
+                "measure anything: recompute it with compute_flow(...) and expand that graph."
+            )
+        if not isinstance(edge, Edge) or not (
+            0 <= edge.source < len(self.nodes) and 0 <= edge.target < len(self.nodes)
+        ):
+            raise InfoFlowError(f"expand(edge) needs one of this graph's edges; got {edge!r}.")
+        from .strategies import SpanPair
+
+        engine, strategy = self._engine, SpanPair(self.nodes[edge.source], self.nodes[edge.target])
+        before = (engine.forward_passes, engine.interventions, engine.seconds)
+        nodes, edges = strategy.run(engine)
+        stats = {
+            "forward_passes": engine.forward_passes - before[0],
+            "interventions": engine.interventions - before[1],
+            "seconds": round(engine.seconds - before[2], 3),
+        }
+        provenance = {**self.provenance, "expanded_from": strategy.params()}
+        return FlowGraph(list(self.tokens), nodes, edges, self.clean_metric, provenance, stats, _engine=engine)
 
     # --- views -----------------------------------------------------------------------------------
 

@@ -1,23 +1,49 @@
 """Search strategies: which (sources, targets) groups of positions the engine measures.
 
 A strategy turns an engine into nodes (spans of positions) and edges between them. ``Full``
-measures every pair of token positions j <= i: n(n+1)/2 interventions.
+measures every pair of token positions j <= i: n(n+1)/2 interventions. The others (the write-up's
+appendix C) skip pairs whose connection is expected to be weak, but never estimate: every edge they
+report is the engine's exact effect for that pair of spans (all positions of the source span to all
+positions of the target span). Each search level is measured in one batched ``engine.effects`` call.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import math
+import numbers
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from .errors import InfoFlowError
 from .graph import Edge, Node
+from .spans import (
+    Pair,
+    check_pair,
+    child_pairs,
+    cut_positions,
+    halves,
+    pairs_within,
+    partition,
+    tokens_of,
+)
 
 if TYPE_CHECKING:
     from .engine import FlowEngine
+
+PROSE_DELIMITERS: tuple[tuple[str, ...], ...] = (("\n\n",), ("\n",), (".", "!", "?", ";"))
+"""Paragraphs, lines, sentences (then tokens)."""
+
+CODE_DELIMITERS: tuple[tuple[str, ...], ...] = (("\n\n",), ("\n",))
+"""Blocks separated by blank lines, then lines (then tokens)."""
 
 
 @dataclass(frozen=True)
 class Strategy:
     """Base class of the search strategies."""
+
+    name: ClassVar[str] = "strategy"
 
     def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
         """Measure the strategy's edges with ``engine`` and return the graph's nodes and edges."""
@@ -25,12 +51,105 @@ class Strategy:
 
     def params(self) -> dict[str, Any]:
         """The strategy as plain JSON data."""
-        return {"name": type(self).__name__.lower(), **self.__dict__}
+        return {"name": self.name, **self.__dict__}
+
+
+def full_cost(n: int) -> int:
+    """Interventions of the full token graph of ``n`` positions: n(n+1)/2."""
+    return n * (n + 1) // 2
+
+
+def cost_stats(engine: FlowEngine) -> dict[str, Any]:
+    """The engine's work so far against the full graph's: for a graph's ``stats``."""
+    full = full_cost(engine.n)
+    return {"full_interventions": full, "fraction_of_full": round(engine.interventions / full, 4)}
+
+
+@dataclass
+class _Search:
+    """The span pairs one run has measured, with effect and level; each pair is measured at most once."""
+
+    engine: FlowEngine
+    name: str
+    measured: dict[Pair, tuple[float, int]] = field(default_factory=dict)
+
+    def measure(self, pairs: Sequence[Pair], levels: int | Sequence[int]) -> list[float]:
+        """The effects of ``pairs``, measuring the new ones in one batched call."""
+        levels = [levels] * len(pairs) if isinstance(levels, int) else list(levels)
+        new = {pair: level for pair, level in zip(pairs, levels) if pair not in self.measured}
+        if new:
+            groups = [
+                (range(s.start, s.end), range(t.start, t.end)) for s, t in (check_pair(*p, self.engine.n) for p in new)
+            ]
+            depth = min(new.values())
+            effects = self.engine.effects(groups, desc=f"{self.name} level {depth}")
+            self.measured.update({pair: (e, new[pair]) for pair, e in zip(new, effects)})
+        return [self.measured[pair][0] for pair in pairs]
+
+    def result(self, base: Sequence[Node] = ()) -> tuple[list[Node], list[Edge]]:
+        """Nodes (``base`` and every measured span, parents before children) and edges."""
+        spans = {*base, *(span for pair in self.measured for span in pair)}
+        nodes = sorted(spans, key=lambda node: (node.start, -node.end))
+        index = {node: i for i, node in enumerate(nodes)}
+        edges = [Edge(index[s], index[t], e, level) for (s, t), (e, level) in self.measured.items()]
+        return nodes, edges
+
+
+def _check_threshold(value: Any, strategy: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise InfoFlowError(
+            f"{strategy}(threshold=...) needs a finite number >= 0 (edges with |effect| above it are followed); "
+            f"got {value!r}."
+        )
+
+
+def _check_min_size(value: Any, strategy: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InfoFlowError(f"{strategy}(min_size=...) needs a whole number of tokens >= 1; got {value!r}.")
+
+
+def _warn_pruned(strategy: str, threshold: float, effects: Sequence[float]) -> None:
+    largest = max((abs(e) for e in effects if not math.isnan(e)), default=float("nan"))
+    warnings.warn(
+        f"{strategy}: no edge of the first level has |effect| > {threshold} (the largest is {largest:.4g}), so the "
+        "graph holds only the first level; lower the threshold to search further.",
+        stacklevel=3,
+    )
+
+
+def _strong(pairs: Sequence[Pair], effects: Sequence[float], threshold: float) -> list[Pair]:
+    # NaN compares false, so a NaN edge is never followed.
+    return [pair for pair, e in zip(pairs, effects) if abs(e) > threshold]
+
+
+def _descend(
+    search: _Search, top: Sequence[Node], children: Callable[[Node, int], list[Node]], threshold: float, depth: int
+) -> None:
+    """Measure all pairs of the ``top`` parts, then refine strong pairs level by level down to ``depth``.
+
+    A pair whose spans both stay whole at a level is carried down unmeasured (its effect is known),
+    so levels that do not split a span cost nothing and cannot loop.
+    """
+    frontier = pairs_within(top)
+    effects = search.measure(frontier, 0)
+    if depth > 0 and not _strong(frontier, effects, threshold):
+        _warn_pruned(search.name, threshold, effects)
+    for level in range(1, depth + 1):
+        frontier = [
+            child
+            for s, t in _strong(frontier, effects, threshold)
+            for child in child_pairs(s, t, children(s, level), children(t, level))
+        ]
+        if not frontier:
+            return
+        effects = search.measure(frontier, level)
 
 
 @dataclass(frozen=True)
 class Full(Strategy):
     """Every pair of token positions j <= i, self-edges included."""
+
+    name: ClassVar[str] = "full"
 
     def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
         """Measure all n(n+1)/2 token edges."""
@@ -40,4 +159,249 @@ class Full(Strategy):
         return nodes, [Edge(j, i, effect) for (j, i), effect in zip(pairs, effects)]
 
 
-STRATEGIES: dict[str, type[Strategy]] = {"full": Full}
+@dataclass(frozen=True)
+class Backtrack(Strategy):
+    """Token edges, searched backwards from the last position.
+
+    All edges into the last position are measured; every source with ``|effect| > threshold`` becomes a
+    target whose incoming edges are measured in the next round, until no new position qualifies. With
+    threshold 0 this reaches every position the last one depends on. An edge's level is its round
+    (0 = edges into the last position).
+
+    Args:
+        threshold: follow sources with ``|effect|`` above this (a finite number >= 0).
+    """
+
+    name: ClassVar[str] = "backtrack"
+    threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_threshold(self.threshold, "Backtrack")
+
+    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+        """Backtrack from the last position; one batched call per round."""
+        search = _Search(engine, self.name)
+        targets, done, level = [engine.n - 1], set(), 0
+        while targets:
+            done.update(targets)
+            pairs = [(Node(j, j + 1), Node(i, i + 1)) for i in targets for j in range(i + 1)]
+            effects = search.measure(pairs, level)
+            targets = sorted({s.start for s, _ in _strong(pairs, effects, self.threshold)} - done)
+            if level == 0 and not targets:
+                _warn_pruned(self.name, self.threshold, effects)
+            level += 1
+        return search.result(tokens_of(Node(0, engine.n)))
+
+
+@dataclass(frozen=True)
+class Bisect(Strategy):
+    """Span edges between halves, refined where the parents' connection is strong.
+
+    The prompt is split in two halves and the edges left->left, left->right and right->right are
+    measured. Each part is halved again, and the pairs of children are measured only under a parent
+    edge with ``|effect| > threshold`` (under P->P: c1->c1, c1->c2, c2->c2; under P->Q: every child of P
+    to every child of Q). Parts of at most ``min_size`` tokens are not split. An edge's level is its
+    halving depth (0 = the two halves).
+
+    Args:
+        threshold: refine edges with ``|effect|`` above this (a finite number >= 0).
+        min_size: parts of this many tokens or fewer are leaves (an integer >= 1).
+    """
+
+    name: ClassVar[str] = "bisect"
+    threshold: float = 0.0
+    min_size: int = 1
+
+    def __post_init__(self) -> None:
+        _check_threshold(self.threshold, "Bisect")
+        _check_min_size(self.min_size, "Bisect")
+
+    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+        """Bisect level by level; one batched call per level."""
+        search = _Search(engine, self.name)
+        top = self._split(Node(0, engine.n), 0)
+        if len(top) == 1:
+            warnings.warn(
+                f"Bisect: the prompt has {engine.n} tokens, not more than min_size={self.min_size}, so it stays one "
+                "part and the graph is its single self-edge.",
+                stacklevel=2,
+            )
+        search_depth = _halving_depth(max(p.end - p.start for p in top), self.min_size)
+        _descend(search, top, self._split, self.threshold, search_depth)
+        return search.result(top)
+
+    def _split(self, span: Node, level: int) -> list[Node]:
+        return halves(span) if span.end - span.start > self.min_size else [span]
+
+
+def _halving_depth(size: int, min_size: int) -> int:
+    """How many halvings bring a part of ``size`` tokens down to ``min_size`` or fewer."""
+    depth = 0
+    while size > min_size:
+        size, depth = (size + 1) // 2, depth + 1
+    return depth
+
+
+@dataclass(frozen=True)
+class Split(Strategy):
+    r"""Span edges between parts of a delimiter hierarchy, refined where the connection is strong.
+
+    Each level of ``delimiters`` is a tuple of strings; a part ends at the token that holds a
+    delimiter's last character. All pairs of top-level parts are measured; a pair with ``|effect| >
+    threshold`` is refined by partitioning both its parts by the next level, and so on down to tokens.
+    An edge's level is the index of its delimiter level (``len(delimiters)`` = tokens).
+
+    Args:
+        delimiters: the hierarchy, coarsest first, e.g. ``(("\n\n",), ("\n",), (".", "!", "?", ";"))``.
+        threshold: refine pairs with ``|effect|`` above this (a finite number >= 0).
+
+    Examples:
+        >>> Split.code(threshold=0.5)  # blocks, then lines, then tokens
+        >>> Split(((";",),))           # statements, then tokens
+    """
+
+    name: ClassVar[str] = "split"
+    delimiters: tuple[tuple[str, ...], ...] = PROSE_DELIMITERS
+    threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "delimiters", _check_delimiters(self.delimiters))
+        _check_threshold(self.threshold, "Split")
+
+    @classmethod
+    def prose(cls, threshold: float = 0.0) -> Split:
+        """Paragraphs (blank lines), lines, sentences (``. ! ? ;``), then tokens."""
+        return cls(PROSE_DELIMITERS, threshold)
+
+    @classmethod
+    def code(cls, threshold: float = 0.0) -> Split:
+        """Blocks separated by blank lines, lines, then tokens."""
+        return cls(CODE_DELIMITERS, threshold)
+
+    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+        """Split level by level; one batched call per level."""
+        cuts = [cut_positions(engine.tokens, level) for level in self.delimiters]
+        self._warn_unused(cuts, engine.n)
+        depth = len(self.delimiters)
+
+        def children(span: Node, level: int) -> list[Node]:
+            return partition(span, cuts[level]) if level < depth else tokens_of(span)
+
+        top = children(Node(0, engine.n), 0)
+        search = _Search(engine, self.name)
+        _descend(search, top, children, self.threshold, depth)
+        return search.result(top)
+
+    def _warn_unused(self, cuts: list[set[int]], n: int) -> None:
+        unused = [k for k, c in enumerate(cuts) if not any(p < n - 1 for p in c)]
+        for k in unused:
+            effect = f"the top level is one part 0:{n}" if k == 0 else "that level splits nothing further"
+            warnings.warn(
+                f"Split: none of the delimiters {self.delimiters[k]!r} (level {k}) occurs before the prompt's last "
+                f"token, so {effect}.",
+                stacklevel=3,
+            )
+
+
+def _check_delimiters(delimiters: Any) -> tuple[tuple[str, ...], ...]:
+    """The hierarchy as a tuple of tuples of non-empty strings; a level given as one string is one delimiter."""
+    if isinstance(delimiters, str) or not isinstance(delimiters, Sequence):
+        raise InfoFlowError(
+            f'Split(delimiters=...) needs a sequence of levels, each a tuple of strings, e.g. (("\\n\\n",), '
+            f'("\\n",)); got {delimiters!r}.'
+        )
+    levels = tuple((level,) if isinstance(level, str) else tuple(level) for level in delimiters)
+    for k, level in enumerate(levels):
+        if not level or not all(isinstance(d, str) and d for d in level):
+            raise InfoFlowError(
+                f"Split(delimiters=...) level {k} must be a non-empty tuple of non-empty strings; got {level!r}."
+            )
+    return levels
+
+
+@dataclass(frozen=True)
+class BacktrackBisect(Strategy):
+    """Backtracking from the last position, finding each target's sources by bisection.
+
+    For a target position t, the edges from the two halves of ``[0, t]`` into t are measured; a half
+    with ``|effect| > threshold`` is halved again (a span of at most ``min_size`` tokens is split
+    straight into its tokens), down to single tokens. Token sources above the threshold become
+    targets themselves. Each round measures the current spans of every open target in one batched
+    call. An edge's level is its halving depth (0 = a half of ``[0, t]``).
+
+    Args:
+        threshold: follow spans and sources with ``|effect|`` above this (a finite number >= 0).
+        min_size: spans this long or shorter are split into tokens rather than halves (an integer >= 1).
+    """
+
+    name: ClassVar[str] = "backtrack-bisect"
+    threshold: float = 0.0
+    min_size: int = 1
+
+    def __post_init__(self) -> None:
+        _check_threshold(self.threshold, "BacktrackBisect")
+        _check_min_size(self.min_size, "BacktrackBisect")
+
+    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+        """Rounds of bisection over every open target; one batched call per round."""
+        search = _Search(engine, self.name)
+        queued = {engine.n - 1}
+        frontier = self._start(engine.n - 1)
+        first = True
+        while frontier:
+            pairs = [(s, t) for s, t, _ in frontier]
+            effects = search.measure(pairs, [d for _, _, d in frontier])
+            strong = [item for item, e in zip(frontier, effects) if abs(e) > self.threshold]
+            if first and not strong:
+                _warn_pruned(self.name, self.threshold, effects)
+            first, frontier = False, []
+            for source, target, depth in strong:
+                if source.end - source.start > 1:
+                    frontier += [(c, target, depth + 1) for c in self._split(source)]
+                elif source.start not in queued:
+                    queued.add(source.start)
+                    frontier += self._start(source.start)
+        return search.result(tokens_of(Node(0, engine.n)))
+
+    def _start(self, target: int) -> list[tuple[Node, Node, int]]:
+        """The first spans to measure into ``target``: the halves of ``[0, target]`` (or the token itself)."""
+        whole = Node(0, target + 1)
+        first = [whole] if target == 0 else self._split(whole)
+        return [(span, Node(target, target + 1), 0) for span in first]
+
+    def _split(self, span: Node) -> list[Node]:
+        return halves(span) if span.end - span.start > self.min_size else tokens_of(span)
+
+
+@dataclass(frozen=True)
+class SpanPair(Strategy):
+    """Every token edge inside one span pair: each token j of ``source`` to each token i of ``target``, j <= i.
+
+    Used by :meth:`FlowGraph.expand` to drill down into a span edge.
+    """
+
+    name: ClassVar[str] = "span-pair"
+    source: Node = Node(0, 1)
+    target: Node = Node(0, 1)
+
+    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+        """Measure the token edges of the pair in one batched call."""
+        check_pair(self.source, self.target, engine.n)
+        pairs = [(s, t) for t in tokens_of(self.target) for s in tokens_of(self.source) if s.start <= t.start]
+        search = _Search(engine, self.name)
+        search.measure(pairs, 0)
+        return search.result()
+
+    def params(self) -> dict[str, Any]:
+        """The strategy as plain JSON data (spans as labels)."""
+        return {"name": self.name, "source": self.source.label, "target": self.target.label}
+
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    "full": Full,
+    "backtrack": Backtrack,
+    "bisect": Bisect,
+    "split": Split,
+    "backtrack-bisect": BacktrackBisect,
+}
+"""The strategies by CLI name; each builds with its defaults."""

@@ -115,6 +115,30 @@ def test_unknown_output_suffix_fails_before_loading():
     assert done.returncode == 2 and ".json, .csv, .html" in done.stderr
 
 
+def test_search_strategy_from_the_cli():
+    done = infoflow(
+        "graph",
+        "--prompt",
+        PROMPT,
+        "--answer",
+        " Mary",
+        "--distractor",
+        " John",
+        "--strategy",
+        "backtrack",
+        "--threshold",
+        "2",
+        "--quiet",
+        "--out",
+        "-",
+    )
+    assert done.returncode == 0, done.stderr
+    graph = json.loads(done.stdout)
+    assert graph["provenance"]["strategy"] == {"name": "backtrack", "threshold": 2.0}
+    assert graph["stats"]["interventions"] < graph["stats"]["full_interventions"] == 105
+    assert {e["target"] for e in graph["edges"]} >= {13}
+
+
 def test_models_lists_bundled_models():
     done = infoflow("models")
     assert done.returncode == 0
