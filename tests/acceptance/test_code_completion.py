@@ -1,0 +1,42 @@
+"""The write-up's code-completion case (../shared/cases/code_completion.json) on the bundled Gemma-3-270M.
+
+The prompt is 563 tokens: longer than the 512-position window of Gemma 3's local layers, which the
+engine sees through eager attention's explicit sliding-window mask. Here only the line edges into the
+last line are measured (42 group interventions); the full line graph is the strategies' benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from infoflow_widget import FlowEngine, LogitDiff, Node, Zero
+from infoflow_widget.spans import cut_positions, partition
+
+pytestmark = pytest.mark.slow
+CASES = Path(__file__).resolve().parents[3] / "shared" / "cases"
+CASE = json.loads((CASES / "code_completion.json").read_text())
+EXPECTED = CASE["expected_with_zero_pattern_newline_split_on_gemma_3_270m"]
+
+
+def test_definitions_flow_into_the_call(gemma):
+    prompt = (CASES / CASE["prompt_file"]).read_text().rstrip("\n")
+    engine = FlowEngine(gemma, prompt, LogitDiff(CASE["answer"], CASE["distractor"]), Zero(), progress=False)
+    assert engine.n > 512 and engine.clean_metric > 0  # the clean model prefers 'bar'
+    lines = partition(Node(0, engine.n), cut_positions(engine.tokens, ("\n",)))
+    last = lines[-1]
+    effects = engine.effects([(range(p.start, p.end), range(last.start, last.end)) for p in lines])
+    text = ["".join(engine.tokens[p.start : p.end]).removeprefix("<bos>") for p in lines]
+    ranked = sorted(range(len(lines)), key=lambda k: -abs(effects[k]))
+
+    def rank_of(start: str) -> int:
+        return next(r for r, k in enumerate(ranked) if text[k].lstrip().startswith(start))
+
+    for expected in EXPECTED["in_top_5_by_abs_effect"]:
+        rank = rank_of(expected["source_chunk_starts_with"])
+        assert rank < 5, f"{expected} is at rank {rank + 1}"
+        assert (effects[ranked[rank]] > 0) == (expected["sign"] == "+")
+    for expected in EXPECTED["positive"]:
+        assert effects[ranked[rank_of(expected["source_chunk_starts_with"])]] > 0
