@@ -189,10 +189,7 @@ class FlowEngine:
         return saved
 
     def _sites(self, layer: int) -> Any:
-        envoy = self.model
-        for part in self._attention_paths[layer].split("."):
-            envoy = envoy[int(part)] if part.isdigit() else getattr(envoy, part)
-        return getattr(envoy.source, self._call_site).source
+        return getattr(_envoy(self.model, self._attention_paths[layer]).source, self._call_site).source
 
     def _tokenize(self, text: str, role: str) -> torch.Tensor:
         if not isinstance(text, str) or not text.strip():
@@ -257,10 +254,7 @@ def _context_length(config: Any) -> int | None:
 
 def _call_site_name(model: Any, path: str) -> str:
     """Nnsight's name for the call of the attention function (``attention_interface_1`` in transformers 5)."""
-    envoy = model
-    for part in path.split("."):
-        envoy = envoy[int(part)] if part.isdigit() else getattr(envoy, part)
-    names = re.findall(r"^\s*(attention_interface_\d+)\s+->", str(envoy.source), flags=re.MULTILINE)
+    names = re.findall(r"^\s*(attention_interface_\d+)\s+->", str(_envoy(model, path).source), flags=re.MULTILINE)
     if not names:
         raise InfoFlowError(f"nnsight found no call of the attention function in {path}: this model is not supported.")
     return names[-1]
@@ -347,3 +341,11 @@ def compute_flow(
         _engine=engine,
     )
     return graph.filter(threshold) if threshold > 0 else graph
+
+
+def _envoy(model: Any, path: str) -> Any:
+    """The nnsight envoy of the submodule at a dotted ``path`` such as ``model.layers.3.self_attn``."""
+    envoy = model
+    for part in path.split("."):
+        envoy = envoy[int(part)] if part.isdigit() else getattr(envoy, part)
+    return envoy
