@@ -86,3 +86,26 @@ def test_engine_matches_reference_on_real_model(smollm, intervention):
     engine = FlowEngine(smollm, CASE["prompt"], metric, intervention, progress=False)
     _, reference = reference_effects(smollm, CASE["prompt"], metric, intervention, groups)
     assert engine.effects(groups) == pytest.approx(reference, abs=1e-4)
+
+
+def test_backtracking_finds_every_expected_edge_with_fewer_interventions(smollm, zero_graph):
+    from infoflow_widget import Backtrack
+
+    graph = compute_flow(
+        smollm,
+        CASE["prompt"],
+        intervention=Zero(),
+        answer=CASE["answer"],
+        distractor=CASE["distractor"],
+        strategy=Backtrack(threshold=1.0),
+        progress=False,
+    )
+    assert graph.stats["interventions"] < 105
+    role = roles(graph.tokens)
+    full = {(e.source, e.target): e.effect for e in zero_graph.edges}
+    found = {(graph.nodes[e.source].start, graph.nodes[e.target].start): e.effect for e in graph.edges}
+    assert all(found[pair] == pytest.approx(full[pair], abs=1e-4) for pair in found)
+    expected = CASE["expected_with_zero_pattern_on_smollm2_135m"]
+    for edge in expected["in_top_10_by_abs_effect"] + expected["in_top_15_by_abs_effect"]:
+        effect = found[(role[edge["source"]], role[edge["target"]])]
+        assert (effect > 0) == (edge["sign"] == "+"), edge
