@@ -28,48 +28,29 @@ def tiny_config(arch: str):
     common = dict(vocab_size=vocab, bos_token_id=None, eos_token_id=None, pad_token_id=None)
     if arch == "gpt2":
         return GPT2Config(n_embd=32, n_layer=3, n_head=4, n_positions=64, **common)
-    if arch == "gpt_neox":
-        return GPTNeoXConfig(
-            hidden_size=32,
-            num_hidden_layers=3,
-            num_attention_heads=4,
-            intermediate_size=64,
-            max_position_embeddings=64,
-            **common,
-        )
-    if arch == "llama":
-        return LlamaConfig(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=3,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=64,
-            **common,
-        )
-    if arch == "qwen2":
-        return Qwen2Config(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=3,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=64,
-            **common,
-        )
-    return Gemma3TextConfig(
+    # The shared shape of the decoder configs; each architecture adds what it has of its own.
+    decoder = dict(
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=3,
         num_attention_heads=4,
+        max_position_embeddings=64,
+        **common,
+    )
+    if arch == "gpt_neox":
+        return GPTNeoXConfig(**decoder)
+    if arch == "llama":
+        return LlamaConfig(num_key_value_heads=2, **decoder)
+    if arch == "qwen2":
+        return Qwen2Config(num_key_value_heads=2, **decoder)
+    return Gemma3TextConfig(
         num_key_value_heads=1,
         head_dim=8,
-        max_position_embeddings=64,
         sliding_window=4,
         layer_types=["sliding_attention", "full_attention", "sliding_attention"],
         attn_logit_softcapping=5.0,
         query_pre_attn_scalar=8,
-        **common,
+        **decoder,
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 PROMPT = "When Mary and John went to the store, John gave a book to"
+IOI = ["--prompt", PROMPT, "--answer", " Mary", "--distractor", " John"]
 
 
 def infoflow(*args: str) -> subprocess.CompletedProcess[str]:
@@ -19,7 +20,7 @@ def infoflow(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_json_to_stdout_has_the_documented_keys():
-    done = infoflow("graph", "--prompt", PROMPT, "--answer", " Mary", "--distractor", " John", "--out", "-")
+    done = infoflow("graph", *IOI, "--out", "-")
     assert done.returncode == 0, done.stderr
     graph = json.loads(done.stdout)  # stdout holds the JSON alone: bars and logs went to stderr
     assert {"tokens", "clean_metric", "nodes", "edges", "stats"} <= graph.keys()
@@ -34,12 +35,7 @@ def test_json_to_stdout_has_the_documented_keys():
 def test_html_csv_and_json_files(tmp_path):
     args = [
         "graph",
-        "--prompt",
-        PROMPT,
-        "--answer",
-        " Mary",
-        "--distractor",
-        " John",
+        *IOI,
         "--intervention",
         "dampen",
         "--alpha",
@@ -66,12 +62,7 @@ def test_html_csv_and_json_files(tmp_path):
 def test_corrupt_from_the_cli():
     done = infoflow(
         "graph",
-        "--prompt",
-        PROMPT,
-        "--answer",
-        " Mary",
-        "--distractor",
-        " John",
+        *IOI,
         "--intervention",
         "corrupt",
         "--corrupted",
@@ -118,12 +109,7 @@ def test_unknown_output_suffix_fails_before_loading():
 def test_search_strategy_from_the_cli():
     done = infoflow(
         "graph",
-        "--prompt",
-        PROMPT,
-        "--answer",
-        " Mary",
-        "--distractor",
-        " John",
+        *IOI,
         "--strategy",
         "backtrack",
         "--threshold",
