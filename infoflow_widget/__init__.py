@@ -12,7 +12,7 @@ Examples:
 """
 
 from .engine import FlowEngine, compute_flow
-from .errors import InfoFlowError, PromptLengthError, UnsupportedModelError
+from .errors import ComputationCancelled, InfoFlowError, PromptLengthError, UnsupportedModelError
 from .graph import Edge, FlowGraph, Node
 from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
 from .metrics import Custom, KLDivergence, Logit, LogitDiff, LogProb, Metric, Prob
@@ -26,6 +26,7 @@ __all__ = [
     "Backtrack",
     "BacktrackBisect",
     "Bisect",
+    "ComputationCancelled",
     "Corrupt",
     "Crop",
     "Custom",

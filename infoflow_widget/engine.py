@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import InfoFlowError, PromptLengthError
+from .errors import ComputationCancelled, InfoFlowError, PromptLengthError
 from .graph import FlowGraph
 from .interventions import Corrupt, Intervention, Zero, corrupt_output, corrupt_scores, edit_masks
 from .metrics import Metric, as_metric
@@ -57,7 +58,9 @@ class FlowEngine:
         layers: indices of the layers to intervene in (default: all).
         batch_size: edges per forward pass (default: from ``memory_budget``).
         memory_budget: bytes of activations one forward pass may use.
-        progress: show a tqdm bar on stderr.
+        progress: True for a tqdm bar on stderr, False for none, or a callable
+            ``progress(done, total, desc)`` called after each forward pass.
+        cancel: an event; once set, the next batch raises :class:`ComputationCancelled`.
     """
 
     def __init__(
@@ -70,7 +73,8 @@ class FlowEngine:
         layers: Sequence[int] | None = None,
         batch_size: int | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
-        progress: bool = True,
+        progress: bool | Callable[[int, int, str], None] = True,
+        cancel: threading.Event | None = None,
     ) -> None:
         import torch
 
@@ -87,6 +91,7 @@ class FlowEngine:
             )
         self.metric = as_metric(metric)
         self.progress = progress
+        self.cancel = cancel
         self.prompt = prompt
         self.input_ids = self._tokenize(prompt, "prompt")
         self.n = self.input_ids.shape[1]
@@ -136,8 +141,11 @@ class FlowEngine:
                 )
         results: list[float] = []
         start = time.perf_counter()
-        with torch.no_grad(), tqdm(total=len(groups), desc=desc, unit="edge", disable=not self.progress) as bar:
+        bar_wanted = self.progress is True
+        with torch.no_grad(), tqdm(total=len(groups), desc=desc, unit="edge", disable=not bar_wanted) as bar:
             while len(results) < len(groups):
+                if self.cancel is not None and self.cancel.is_set():
+                    raise ComputationCancelled(f"{desc}: cancelled after {len(results)} of {len(groups)} edges")
                 batch = groups[len(results) : len(results) + self.batch_size]
                 edit = edit_masks(batch, self.n, self.hf_model.device)
                 try:
@@ -150,6 +158,8 @@ class FlowEngine:
                 values = self._score(logits, self.clean_logits)
                 results.extend((self.clean_metric - values.double()).tolist())
                 bar.update(len(batch))
+                if callable(self.progress):
+                    self.progress(len(results), len(groups), desc)
         self.interventions += len(groups)
         self.seconds += time.perf_counter() - start
         return results
@@ -273,7 +283,8 @@ def compute_flow(
     layers: Sequence[int] | None = None,
     batch_size: int | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    progress: bool = True,
+    progress: bool | Callable[[int, int, str], None] = True,
+    cancel: threading.Event | None = None,
 ) -> FlowGraph:
     """Compute the information-flow graph of ``prompt``: the effect of every edge the strategy picks.
 
@@ -290,7 +301,8 @@ def compute_flow(
         layers: the layers to intervene in (default: all of them).
         batch_size: edges per forward pass (default: from ``memory_budget``).
         memory_budget: bytes of activations one forward pass may use.
-        progress: show a progress bar on stderr.
+        progress: True for a progress bar on stderr, False for none, or ``progress(done, total, desc)``.
+        cancel: an event that stops the computation (raising :class:`ComputationCancelled`) once set.
 
     Returns:
         A :class:`FlowGraph` with the tokens, nodes, edges, clean metric, provenance and stats.
@@ -314,6 +326,7 @@ def compute_flow(
         batch_size=batch_size,
         memory_budget=memory_budget,
         progress=progress,
+        cancel=cancel,
     )
     nodes, edges = strategy.run(engine)
     graph = FlowGraph(

@@ -13,3 +13,7 @@ class UnsupportedModelError(InfoFlowError):
 
 class PromptLengthError(InfoFlowError):
     """A corrupted prompt tokenizes to another length than the clean prompt."""
+
+
+class ComputationCancelled(Exception):  # noqa: N818 - a signal, not a failure
+    """A computation stopped because its ``cancel`` event was set (for example by a newer widget request)."""

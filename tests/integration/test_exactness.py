@@ -90,3 +90,23 @@ def test_memory_budget_sets_the_batch_size():
     assert roomy.batch_size == 128 and 1 <= tight.batch_size < 20
     assert tight.effects(TOKEN_EDGES) == pytest.approx(roomy.effects(TOKEN_EDGES), abs=1e-4)
     assert tight.forward_passes - 1 == -(-len(TOKEN_EDGES) // tight.batch_size)
+
+
+def test_progress_callback_and_cancellation():
+    import threading
+
+    from conftest import make_tiny
+
+    from infoflow_widget import ComputationCancelled, compute_flow
+
+    model = make_tiny("llama")
+    calls = []
+    compute_flow(model, PROMPT, METRIC, batch_size=40, progress=lambda done, total, desc: calls.append((done, total)))
+    assert calls == [(40, 105), (80, 105), (105, 105)]
+    cancel = threading.Event()
+
+    def stop_after_first(done, total, desc):
+        cancel.set()
+
+    with pytest.raises(ComputationCancelled, match="cancelled after 40 of 105"):
+        compute_flow(model, PROMPT, METRIC, batch_size=40, progress=stop_after_first, cancel=cancel)
