@@ -107,12 +107,13 @@ class FlowEngine:
         self.batch_size = batch_size or self._batch_from_budget(memory_budget)
         self.forward_passes = 0
         self.interventions = 0
+        self.positions = 0  # token positions computed by all forward passes
         self.seconds = 0.0
         self._call_site = _call_site_name(self.model, self._attention_paths[0])
 
         start = time.perf_counter()
         with torch.no_grad():
-            self.clean_logits = self._trace(self.input_ids, None)[0]
+            self.clean_logits = self._clean_run()
             if isinstance(self.intervention, Corrupt):
                 self._corrupt_kv = self._save_keys_values(self.corrupt_ids)
         self.clean_metric = float(self._score(self.clean_logits[None], self.clean_logits)[0])
@@ -139,52 +140,100 @@ class FlowEngine:
                 raise InfoFlowError(
                     f"Edge groups need non-empty positions in 0..{self.n - 1}; got {sources} -> {targets}."
                 )
-        results: list[float] = []
-        start = time.perf_counter()
+        order = sorted(range(len(groups)), key=lambda k: min(groups[k][1]))
+        starts = [min(groups[k][1]) for k in order]
+        results: dict[int, float] = {}
+        begin = time.perf_counter()
         bar_wanted = self.progress is True
         with torch.no_grad(), tqdm(total=len(groups), desc=desc, unit="edge", disable=not bar_wanted) as bar:
-            while len(results) < len(groups):
+            plan = _plan_batches(starts, self.n, self.batch_size)
+            while plan:
                 if self.cancel is not None and self.cancel.is_set():
                     raise ComputationCancelled(f"{desc}: cancelled after {len(results)} of {len(groups)} edges")
-                batch = groups[len(results) : len(results) + self.batch_size]
-                edit = edit_masks(batch, self.n, self.hf_model.device)
+                first, last = plan[0]
+                rows = order[first:last]
+                edit = edit_masks([groups[k] for k in rows], self.n, self.hf_model.device)
                 try:
-                    logits = self._trace(self.input_ids.expand(len(batch), -1), edit)
+                    logits = self._trace(edit, starts[first])
                 except torch.OutOfMemoryError:
                     if self.batch_size == 1:
                         raise
-                    self.batch_size //= 2  # the estimate was too generous for this device: retry smaller
+                    self.batch_size //= 2  # the estimate was too generous for this device: plan smaller batches
+                    plan = [(first + a, first + b) for a, b in _plan_batches(starts[first:], self.n, self.batch_size)]
                     continue
+                plan.pop(0)
                 values = self._score(logits, self.clean_logits)
-                results.extend((self.clean_metric - values.double()).tolist())
-                bar.update(len(batch))
+                results.update(zip(rows, (self.clean_metric - values.double()).tolist()))
+                bar.update(len(rows))
                 if callable(self.progress):
                     self.progress(len(results), len(groups), desc)
         self.interventions += len(groups)
-        self.seconds += time.perf_counter() - start
-        return results
+        self.seconds += time.perf_counter() - begin
+        return [results[k] for k in range(len(groups))]
 
-    def _trace(self, input_ids: torch.Tensor, edit: torch.Tensor | None) -> torch.Tensor:
-        """One forward pass; with an edit mask, the intervention applied in every chosen layer."""
+    def _trace(self, edit: torch.Tensor, start: int) -> torch.Tensor:
+        """One forward pass of a batch of edge groups, reusing the clean run before position ``start``.
+
+        No group targets a position before ``start``, so those positions are exactly as in the clean
+        run: their keys and values come from it as a cache, and only positions ``start..n-1`` are
+        computed. Query rows of the patterns are then ``start..n-1``; key columns are the last
+        positions the layer sees (all n, or fewer on a sliding-window layer), hence the slicing.
+        """
+        import torch
+
+        batch = edit.shape[0]
+        edit = edit[:, :, start:]
+        # nnsight would build an attention mask over the computed positions only: give the whole one.
+        mask = torch.ones(batch, self.n, dtype=torch.long, device=edit.device)
+        kwargs: dict[str, Any] = {"logits_to_keep": 1, "attention_mask": mask}
+        if start > 0:
+            kwargs["cache"] = self._prefix_cache(start, batch)
         corrupt = isinstance(self.intervention, Corrupt)
-        with self.model.trace(input_ids, logits_to_keep=1):
-            if edit is not None:
-                for layer in self.layers:
-                    site = self._sites(layer)
-                    if corrupt:
-                        keys_t, values = self._corrupt_kv[layer]
-                        query = site.torch_matmul_0.inputs[0][0]
-                        site.torch_matmul_0.output = corrupt_scores(site.torch_matmul_0.output, query, keys_t, edit)
-                        args = site.torch_matmul_1.inputs[0]
-                        site.torch_matmul_1.output = corrupt_output(
-                            site.torch_matmul_1.output, args[0], args[1], values, edit
-                        )
-                    else:
-                        pattern = site.nn_functional_softmax_0.output
-                        site.nn_functional_softmax_0.output = self.intervention.edit_pattern(pattern, edit)
+        with self.model.trace(self.input_ids[:, start:].expand(batch, -1), **kwargs):
+            for layer in self.layers:
+                site = self._sites(layer)
+                if corrupt:
+                    keys_t, values = self._corrupt_kv[layer]
+                    query = site.torch_matmul_0.inputs[0][0]  # nnsight needs sites in execution order
+                    scores = site.torch_matmul_0.output
+                    seen = self.n - scores.shape[-1]
+                    layer_edit = edit[..., seen:]
+                    site.torch_matmul_0.output = corrupt_scores(scores, query, keys_t[..., seen:], layer_edit)
+                    args = site.torch_matmul_1.inputs[0]
+                    site.torch_matmul_1.output = corrupt_output(
+                        site.torch_matmul_1.output, args[0], args[1], values[:, :, seen:], layer_edit
+                    )
+                else:
+                    pattern = site.nn_functional_softmax_0.output
+                    layer_edit = edit[..., self.n - pattern.shape[-1] :]
+                    site.nn_functional_softmax_0.output = self.intervention.edit_pattern(pattern, layer_edit)
             logits = self.model.output.logits[:, -1].save()
         self.forward_passes += 1
+        self.positions += batch * (self.n - start)
         return logits.float()
+
+    def _clean_run(self) -> torch.Tensor:
+        """The clean final-position logits; keeps every layer's keys and values for prefix reuse."""
+        saved = []
+        with self.model.trace(self.input_ids, logits_to_keep=1):
+            for path in self._attention_paths:
+                args = getattr(_envoy(self.model, path).source, self._call_site).inputs[0]
+                saved.append((args[2].save(), args[3].save()))  # (module, query, key, value, mask, ...)
+            logits = self.model.output.logits[:, -1].save()
+        self.forward_passes += 1
+        self.positions += self.n
+        self._clean_kv = saved
+        return logits[0].float()
+
+    def _prefix_cache(self, start: int, batch: int) -> Any:
+        """A cache holding the clean keys and values of positions 0..start-1 for ``batch`` rows."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.hf_model.config)
+        for layer, (keys, values) in enumerate(self._clean_kv):
+            size = (batch, -1, -1, -1)
+            cache.update(keys[:, :, :start].expand(size), values[:, :, :start].expand(size), layer)
+        return cache
 
     def _save_keys_values(self, input_ids: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The transposed keys and the values that enter eager attention, per layer (batch of one)."""
@@ -362,3 +411,28 @@ def _envoy(model: Any, path: str) -> Any:
     for part in path.split("."):
         envoy = envoy[int(part)] if part.isdigit() else getattr(envoy, part)
     return envoy
+
+
+PASS_OVERHEAD_POSITIONS = 64
+"""One forward pass costs about as much as computing this many more token positions (2-core CPU)."""
+
+
+def _plan_batches(starts: Sequence[int], n: int, cap: int) -> list[tuple[int, int]]:
+    """Split groups sorted by first target into batches of at most ``cap`` rows, minimising the cost.
+
+    A batch of rows ``a..b-1`` starts at ``starts[a]`` and computes ``(b - a) * (n - starts[a])`` token
+    positions, plus a fixed cost per pass: dynamic programming over the split points finds the
+    cheapest plan (late targets share short suffixes, early ones pay for long ones).
+    """
+    best = [0.0] + [math.inf] * len(starts)
+    split = [0] * (len(starts) + 1)
+    for b in range(1, len(starts) + 1):
+        for a in range(max(0, b - cap), b):
+            cost = best[a] + PASS_OVERHEAD_POSITIONS + (b - a) * (n - starts[a])
+            if cost < best[b]:
+                best[b], split[b] = cost, a
+    plan, b = [], len(starts)
+    while b > 0:
+        plan.append((split[b], b))
+        b = split[b]
+    return plan[::-1]

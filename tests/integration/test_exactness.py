@@ -28,7 +28,7 @@ def test_batched_equals_one_edge_per_pass(tiny_model, intervention):
     groups = TOKEN_EDGES + GROUP_EDGES
     batched = engine.effects(groups)
     clean, reference = reference_effects(tiny_model, PROMPT, METRIC, intervention, groups)
-    assert engine.forward_passes == 1 + (intervention.kind == "corrupt") + -(-len(groups) // 32)
+    assert engine.forward_passes >= 1 + (intervention.kind == "corrupt") + -(-len(groups) // 32)
     assert clean == pytest.approx(engine.clean_metric, abs=1e-5)
     assert batched == pytest.approx(reference, abs=1e-4)
     assert max(abs(e) for e in batched) > 1e-3, "the tiny model should show some non-zero effects"
@@ -49,7 +49,10 @@ def test_batch_size_does_not_change_results(tiny_model):
     many = FlowEngine(tiny_model, PROMPT, METRIC, Crop(), batch_size=50, progress=False)
     assert one.effects(TOKEN_EDGES) == pytest.approx(many.effects(TOKEN_EDGES), abs=1e-4)
     assert one.forward_passes == 1 + len(TOKEN_EDGES)
-    assert many.forward_passes == 1 + 3
+    assert 1 + 3 <= many.forward_passes < one.forward_passes
+    # prefix reuse: a batch computes only the positions from its earliest target on
+    minimum = sum((i + 1) * (N - i) for i in range(N))
+    assert one.positions - N == minimum < many.positions - N < len(TOKEN_EDGES) * N
 
 
 def test_dampen_limits():
@@ -89,7 +92,7 @@ def test_memory_budget_sets_the_batch_size():
     tight = FlowEngine(model, PROMPT, METRIC, Zero(), memory_budget=200_000, progress=False)
     assert roomy.batch_size == 128 and 1 <= tight.batch_size < 20
     assert tight.effects(TOKEN_EDGES) == pytest.approx(roomy.effects(TOKEN_EDGES), abs=1e-4)
-    assert tight.forward_passes - 1 == -(-len(TOKEN_EDGES) // tight.batch_size)
+    assert tight.forward_passes - 1 >= -(-len(TOKEN_EDGES) // tight.batch_size)
 
 
 def test_progress_callback_and_cancellation():
@@ -102,11 +105,13 @@ def test_progress_callback_and_cancellation():
     model = make_tiny("llama")
     calls = []
     compute_flow(model, PROMPT, METRIC, batch_size=40, progress=lambda done, total, desc: calls.append((done, total)))
-    assert calls == [(40, 105), (80, 105), (105, 105)]
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and done[-1] == 105 and {t for _, t in calls} == {105}
+    assert all(0 < b - a <= 40 for a, b in zip([0, *done], done))
     cancel = threading.Event()
 
     def stop_after_first(done, total, desc):
         cancel.set()
 
-    with pytest.raises(ComputationCancelled, match="cancelled after 40 of 105"):
+    with pytest.raises(ComputationCancelled, match=f"cancelled after {done[0]} of 105"):
         compute_flow(model, PROMPT, METRIC, batch_size=40, progress=stop_after_first, cancel=cancel)
