@@ -1,0 +1,267 @@
+// The anywidget front end: header, controls, status, the arc diagram, legend and exports.
+
+import { buildControls } from "./controls.js";
+import { downloadJson, downloadPng, downloadSvg } from "./export.js";
+import { formatEffect, nodeText, visible } from "./format.js";
+import { GREEN, RED } from "./layout.js";
+import { drawFlow, highlightToken } from "./render.js";
+import "./widget.css";
+
+const ZOOMS = [0.35, 0.5, 0.65, 0.8, 1, 1.25, 1.5, 2];
+const WRAP_FROM = 80; // prompts of more tokens start wrapped, so they need no sideways scrolling
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function button(text, title, onClick) {
+  const b = el("button", "if-button", text);
+  b.type = "button";
+  b.title = title;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function legend(maxAbs) {
+  const sample = (color, width, opacity) =>
+    `<svg width="34" height="12"><path d="M2,10 C2,1 32,1 32,10" fill="none" stroke="${color}" ` +
+    `stroke-width="${width}" stroke-opacity="${opacity}"/></svg>`;
+  const box = el("div", "if-legend");
+  box.innerHTML =
+    `<span>${sample(GREEN, 3, 0.9)} helps the metric (effect &gt; 0)</span>` +
+    `<span>${sample(RED, 3, 0.9)} hurts it (effect &lt; 0)</span>` +
+    `<span>${sample("currentColor", 0.75, 0.3)}${sample("currentColor", 5.5, 0.95)} width and opacity: |effect| up to ` +
+    `${maxAbs ? maxAbs.toPrecision(3) : "–"}</span>` +
+    `<span>arcs run source → target (arrowhead)</span>`;
+  return box;
+}
+
+function render({ model, el: host }) {
+  const root = el("div", "if-root");
+  const header = el("div", "if-header");
+  const status = el("div", "if-status");
+  const bar = el("div", "if-progress");
+  const barFill = el("div", "if-progress-fill");
+  const statusText = el("span", "if-status-text");
+  const errorBox = el("div", "if-error");
+  const toolbar = el("div", "if-toolbar");
+  const canvas = el("div", "if-canvas");
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  const legendSlot = el("div");
+  const tooltip = el("div", "if-tooltip");
+  bar.append(barFill);
+  status.append(bar, statusText);
+  canvas.append(svg);
+
+  const view = { zoom: 1, wrap: null, threshold: null, hover: null };
+  const drilled = []; // token graphs opened from span edges, innermost last
+  let drawn = { edges: [], maxAbs: 0 };
+
+  const shownGraph = () => drilled[drilled.length - 1] ?? model.get("graph");
+
+  function redraw() {
+    const graph = shownGraph();
+    if (!graph || !graph.tokens) {
+      svg.replaceChildren();
+      legendSlot.replaceChildren();
+      header.textContent = model.get("computing") ? "Computing the first graph…" : "";
+      return;
+    }
+    const wrap = view.wrap ?? graph.tokens.length >= WRAP_FROM;
+    drawn = drawFlow(svg, graph, {
+      threshold: view.threshold ?? model.get("threshold"),
+      topK: model.get("top_k"),
+      zoom: view.zoom,
+      wrapWidth: wrap && canvas.clientWidth > 0 ? canvas.clientWidth : null,
+    });
+    wrapBox.checked = wrap;
+    back.hidden = drilled.length === 0;
+    renderHeader(graph);
+    legendSlot.replaceChildren(legend(drawn.maxAbs));
+    highlightToken(svg, view.hover ?? model.get("selected"));
+  }
+
+  function renderHeader(graph) {
+    const p = graph.provenance ?? {};
+    const s = graph.stats ?? {};
+    header.replaceChildren();
+    const what = el("div", "if-what");
+    what.append(el("b", null, p.metric ?? "metric"), " under ", el("span", null, p.intervention_text ?? ""));
+    const facts = el("div", "if-facts");
+    facts.append(
+      el("span", null, `clean metric ${formatEffect(graph.clean_metric).replace(/^\+/, "")}`),
+      el("span", null, `${graph.tokens.length} tokens · ${graph.edges.length} edges measured, ${drawn.edges.length} shown`),
+      el("span", null, s.forward_passes != null ? `${s.forward_passes} forward passes, ${s.seconds} s` : ""),
+    );
+    if (drilled.length) {
+      const from = p.expanded_from ?? {};
+      facts.append(el("span", "if-drill", `inside span edge ${JSON.stringify(from.source ?? "")} → ${JSON.stringify(from.target ?? "")}`));
+    }
+    header.append(what, facts);
+  }
+
+  function renderStatus() {
+    const computing = model.get("computing");
+    root.classList.toggle("if-computing", computing);
+    barFill.style.width = `${Math.round(100 * (computing ? model.get("progress") : 0))}%`;
+    statusText.textContent = model.get("status");
+    const error = model.get("error");
+    errorBox.textContent = error;
+    errorBox.hidden = !error;
+  }
+
+  function setZoom(step) {
+    const i = ZOOMS.findIndex((z) => z >= view.zoom);
+    view.zoom = ZOOMS[Math.max(0, Math.min(ZOOMS.length - 1, (i < 0 ? ZOOMS.length - 1 : i) + step))];
+    redraw();
+  }
+
+  const wrapBox = el("input");
+  wrapBox.type = "checkbox";
+  wrapBox.addEventListener("change", () => {
+    view.wrap = wrapBox.checked;
+    redraw();
+  });
+  const wrapLabel = el("label", "if-check");
+  wrapLabel.append(wrapBox, " wrap");
+  const back = button("← back", "Back to the span graph", () => {
+    drilled.pop();
+    redraw();
+  });
+  toolbar.append(
+    back,
+    button("−", "Zoom out", () => setZoom(-1)),
+    button("+", "Zoom in", () => setZoom(1)),
+    wrapLabel,
+    el("span", "if-spacer"),
+    button("SVG", "Download the drawing as SVG", () => downloadSvg(svg)),
+    button("PNG", "Download the drawing as PNG", () => downloadPng(svg)),
+    button("JSON", "Download the graph on show as JSON", () => downloadJson(shownGraph())),
+  );
+
+  const controls = buildControls(model, (name, value) => {
+    // A full graph filters in the browser at once; other strategies recompute, after the debounce.
+    if (name === "threshold" && model.get("strategy") === "full") {
+      view.threshold = value;
+      redraw();
+    }
+  });
+
+  // --- pointer: hover highlights, click pins a token or opens a span edge ---------------------------
+  const tokenOf = (target) => target.closest?.(".if-token");
+  svg.addEventListener("mouseover", (event) => {
+    const token = tokenOf(event.target);
+    if (token) {
+      view.hover = Number(token.dataset.pos);
+      highlightToken(svg, view.hover);
+    }
+    if (event.target.classList.contains("if-arc")) showTooltip(event.target, event);
+  });
+  svg.addEventListener("mousemove", (event) => {
+    if (event.target.classList.contains("if-arc")) moveTooltip(event);
+  });
+  svg.addEventListener("mouseout", (event) => {
+    if (event.target.classList.contains("if-arc")) tooltip.hidden = true;
+    if (tokenOf(event.target) && !tokenOf(event.relatedTarget ?? svg)) {
+      view.hover = null;
+      highlightToken(svg, model.get("selected"));
+    }
+  });
+  svg.addEventListener("click", (event) => {
+    const token = tokenOf(event.target);
+    if (token) {
+      const pos = Number(token.dataset.pos);
+      model.set("selected", model.get("selected") === pos ? null : pos);
+      model.save_changes();
+    } else if (event.target.classList.contains("if-arc")) {
+      const edge = shownGraph().edges[Number(event.target.dataset.index)];
+      const graph = shownGraph();
+      const span = (i) => graph.nodes[i].end - graph.nodes[i].start > 1;
+      if (span(edge.source) || span(edge.target)) {
+        model.send({ type: "expand", source: edge.source, target: edge.target, level: drilled.length });
+      }
+    }
+  });
+
+  function showTooltip(arc, event) {
+    const graph = shownGraph();
+    const edge = graph.edges[Number(arc.dataset.index)];
+    const [source, target] = [edge.source, edge.target];
+    const rows = [
+      ["source", `${arc.dataset.source}  ${visible(nodeText(graph, source))}`],
+      ["target", `${arc.dataset.target}  ${visible(nodeText(graph, target))}`],
+      ["effect", formatEffect(edge.effect)],
+      ["rank", `${arc.dataset.rank} of ${graph.edges.length}`],
+    ];
+    tooltip.replaceChildren(...rows.map(([k, v]) => {
+      const row = el("div");
+      row.append(el("span", "if-key", k), el("span", null, v));
+      return row;
+    }));
+    const spans = graph.nodes[source].end - graph.nodes[source].start > 1 || graph.nodes[target].end - graph.nodes[target].start > 1;
+    if (spans) tooltip.append(el("div", "if-hint", "click to measure the token edges inside"));
+    tooltip.hidden = false;
+    moveTooltip(event);
+  }
+
+  function moveTooltip(event) {
+    const box = root.getBoundingClientRect();
+    tooltip.style.left = `${event.clientX - box.left + 14}px`;
+    tooltip.style.top = `${event.clientY - box.top + 14}px`;
+  }
+  tooltip.hidden = true;
+
+  // --- model events --------------------------------------------------------------------------------
+  const onGraph = () => {
+    drilled.length = 0;
+    redraw();
+  };
+  const onThreshold = () => {
+    view.threshold = null;
+    redraw();
+  };
+  const onMessage = (msg) => {
+    if (msg?.type === "expanded" && msg.level === drilled.length) {
+      drilled.push(msg.graph);
+      redraw();
+    }
+  };
+  const handlers = [
+    ["change:graph", onGraph],
+    ["change:threshold", onThreshold],
+    ["change:top_k", redraw],
+    ["change:selected", redraw],
+    ["change:status", renderStatus],
+    ["change:progress", renderStatus],
+    ["change:computing", renderStatus],
+    ["change:error", renderStatus],
+    ["msg:custom", onMessage],
+  ];
+  for (const [event, fn] of handlers) model.on(event, fn);
+
+  // Wrapped rows follow the width of the output area.
+  let lastWidth = 0;
+  const resize = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => {
+    if (Math.abs(canvas.clientWidth - lastWidth) > 4) {
+      lastWidth = canvas.clientWidth;
+      redraw();
+    }
+  });
+  resize?.observe(canvas);
+
+  root.append(header, controls.el, status, errorBox, toolbar, canvas, legendSlot, tooltip);
+  host.append(root);
+  renderStatus();
+  redraw();
+
+  return () => {
+    for (const [event, fn] of handlers) model.off(event, fn);
+    controls.dispose();
+    resize?.disconnect();
+  };
+}
+
+export default { render };

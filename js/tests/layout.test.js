@@ -1,0 +1,174 @@
+import { describe, expect, it } from "vitest";
+import { boxLabel, formatEffect, visible } from "../src/format.js";
+import {
+  GREEN, RED, MARGIN, arcBandFor, arcHeight, arcPath, bracketRows, edgeStyle, filterEdges,
+  layoutStrip, loopPath, nodeAnchor, rankEdges, spanSegments,
+} from "../src/layout.js";
+
+const numbers = (path) => path.match(/-?\d+(\.\d+)?/g).map(Number);
+
+describe("token display", () => {
+  it("makes whitespace visible", () => {
+    expect(visible(" Mary\n\tx")).toBe("·Mary↵⇥x");
+  });
+  it("cuts long tokens with an ellipsis", () => {
+    expect(boxLabel("abcdefghijklmnopqrstuvwxyz", 6)).toBe("abcde…");
+    expect(boxLabel(" to", 6)).toBe("·to");
+  });
+  it("formats effects with their sign", () => {
+    expect(formatEffect(1.23456)).toBe("+1.235");
+    expect(formatEffect(-0.5)).toBe("-0.5000");
+    expect(formatEffect(0.00001234)).toBe("+1.23e-5");
+  });
+});
+
+describe("layoutStrip", () => {
+  const tokens = ["When", " Mary", " and", " John", "\n", " went"];
+
+  it("puts boxes left to right on one row without wrapping", () => {
+    const { boxes, rows } = layoutStrip(tokens, { arcBand: 50 });
+    expect(rows).toBe(1);
+    expect(boxes[0].x).toBe(MARGIN);
+    for (let i = 1; i < boxes.length; i++) {
+      expect(boxes[i].x).toBeGreaterThan(boxes[i - 1].x + boxes[i - 1].width);
+      expect(boxes[i].y).toBe(50);
+    }
+  });
+
+  it("sizes boxes by characters, with a minimum for whitespace tokens", () => {
+    const { boxes } = layoutStrip(tokens);
+    expect(boxes[1].width).toBeGreaterThan(boxes[2].width); // " Mary" is longer than " and"
+    expect(boxes[4].width).toBeGreaterThan(10); // the newline still gets a clickable box
+  });
+
+  it("wraps rows at the given width and keeps every box inside it", () => {
+    const many = Array.from({ length: 200 }, (_, i) => ` tok${i}`);
+    const { boxes, rows, width } = layoutStrip(many, { wrapWidth: 600, arcBand: 40, belowBand: 20 });
+    expect(rows).toBeGreaterThan(5);
+    expect(width).toBeLessThanOrEqual(600);
+    for (const b of boxes) expect(b.x + b.width).toBeLessThanOrEqual(600 - MARGIN);
+    const rowHeight = 40 + 22 + 20;
+    for (const b of boxes) expect(b.y).toBe(b.row * rowHeight + 40);
+    // rows never go back
+    for (let i = 1; i < boxes.length; i++) expect(boxes[i].row).toBeGreaterThanOrEqual(boxes[i - 1].row);
+  });
+
+  it("scales with zoom", () => {
+    const one = layoutStrip(tokens, { zoom: 1 });
+    const half = layoutStrip(tokens, { zoom: 0.5 });
+    expect(half.width).toBeCloseTo(one.width / 2, 5);
+  });
+
+  it("keeps the 563-token code prompt within reach when zoomed out and wrapped", () => {
+    const code = Array.from({ length: 563 }, (_, i) => (i % 9 === 0 ? "\n" : ` x${i}`));
+    const wrapped = layoutStrip(code, { zoom: 0.5, wrapWidth: 900, arcBand: 40 });
+    expect(wrapped.width).toBeLessThanOrEqual(900);
+    expect(wrapped.rows).toBeLessThan(40);
+  });
+});
+
+describe("arc geometry", () => {
+  const { boxes } = layoutStrip(["a", "b", "c", "d", "e", "f", "g", "h"], { arcBand: 100 });
+  const a = nodeAnchor(boxes, { start: 1, end: 2 });
+  const b = nodeAnchor(boxes, { start: 6, end: 7 });
+
+  it("anchors a node at the centre of its span on top of the boxes", () => {
+    expect(a.x).toBeCloseTo(boxes[1].x + boxes[1].width / 2);
+    expect(a.y).toBe(100);
+    const span = nodeAnchor(boxes, { start: 2, end: 5 });
+    expect(span.x).toBeCloseTo((boxes[2].x + boxes[4].x + boxes[4].width) / 2);
+  });
+
+  it("runs from the source to the target, rising above the strip", () => {
+    const [x0, y0, cx1, cy1, cx2, cy2, x1, y1] = numbers(arcPath(a, b));
+    expect([x0, y0]).toEqual([Math.round(a.x * 10) / 10, 100]);
+    expect([x1, y1]).toEqual([Math.round(b.x * 10) / 10, 100]);
+    // vertical tangents at both ends: it leaves the source upwards and lands on the target from above
+    expect(cx1).toBe(x0);
+    expect(cx2).toBe(x1);
+    expect(cy1).toBeLessThan(y0);
+    expect(cy2).toBeLessThan(y1);
+  });
+
+  it("makes farther arcs taller, up to a cap", () => {
+    expect(arcHeight(200)).toBeGreaterThan(arcHeight(50));
+    expect(arcHeight(1e6)).toBe(arcHeight(2e6));
+    const band = arcBandFor([[a, b]]);
+    expect(band).toBeGreaterThan(0.75 * arcHeight(b.x - a.x));
+  });
+
+  it("draws self-edges as a small loop on the token", () => {
+    expect(arcPath(a, a)).toBe(loopPath(a));
+    const [x0, y0, , cy, , , x1, y1] = numbers(loopPath(a));
+    expect(y0).toBe(100);
+    expect(y1).toBe(100);
+    expect(cy).toBeLessThan(100);
+    expect(x0).toBeLessThan(a.x);
+    expect(x1).toBeGreaterThan(a.x);
+  });
+
+  it("connects rows when a prompt wraps: the target end lies on its own row", () => {
+    const wrapped = layoutStrip(Array.from({ length: 40 }, () => " word"), { wrapWidth: 300, arcBand: 60 });
+    const s = nodeAnchor(wrapped.boxes, { start: 0, end: 1 });
+    const t = nodeAnchor(wrapped.boxes, { start: 39, end: 40 });
+    expect(t.row).toBeGreaterThan(s.row);
+    const p = numbers(arcPath(s, t));
+    expect(p[7]).toBe(t.y);
+  });
+});
+
+describe("span brackets", () => {
+  it("stacks nested spans below the spans that hold them", () => {
+    const nodes = [{ start: 0, end: 8 }, { start: 0, end: 4 }, { start: 4, end: 8 }, { start: 0, end: 2 }, { start: 3, end: 4 }];
+    const rows = bracketRows(nodes);
+    expect(rows.get(0)).toBe(0);
+    expect(rows.get(1)).toBe(1);
+    expect(rows.get(2)).toBe(1);
+    expect(rows.get(3)).toBe(2);
+    expect(rows.has(4)).toBe(false); // single tokens get no bracket
+  });
+
+  it("splits a bracket at row breaks", () => {
+    const { boxes } = layoutStrip(Array.from({ length: 30 }, () => " word"), { wrapWidth: 300 });
+    const segments = spanSegments(boxes, { start: 0, end: 30 });
+    expect(segments.length).toBe(boxes[29].row + 1);
+    expect(segments[0].x1).toBe(boxes[0].x);
+  });
+});
+
+describe("colour and width scale", () => {
+  it("is green for positive effects and red for negative", () => {
+    expect(edgeStyle(0.3, 1).color).toBe(GREEN);
+    expect(edgeStyle(-0.3, 1).color).toBe(RED);
+  });
+  it("grows width and opacity with |effect|", () => {
+    const weak = edgeStyle(-0.1, 2);
+    const strong = edgeStyle(-2, 2);
+    expect(strong.width).toBeGreaterThan(weak.width);
+    expect(strong.opacity).toBeGreaterThan(weak.opacity);
+    expect(strong.opacity).toBeLessThanOrEqual(1);
+    expect(edgeStyle(1, 0).width).toBeGreaterThan(0);
+  });
+});
+
+describe("filtering, as FlowGraph.filter(threshold).top(k)", () => {
+  const edges = [
+    { source: 0, target: 1, effect: 0.5 },
+    { source: 0, target: 2, effect: -2 },
+    { source: 1, target: 2, effect: NaN },
+    { source: 2, target: 2, effect: 0.5 },
+    { source: 1, target: 1, effect: 0.01 },
+  ];
+
+  it("ranks by |effect|, ties in their order, NaN last", () => {
+    expect(rankEdges(edges).map((e) => e.index)).toEqual([1, 0, 3, 4, 2]);
+    expect(rankEdges(edges).map((e) => e.rank)).toEqual([1, 2, 3, 4, 5]);
+  });
+  it("keeps |effect| >= threshold, then the k strongest", () => {
+    expect(filterEdges(edges, 0.5).map((e) => e.index)).toEqual([1, 0, 3]);
+    expect(filterEdges(edges, 0, 2).map((e) => e.index)).toEqual([1, 0]);
+    expect(filterEdges(edges, 0.6, 10).map((e) => e.index)).toEqual([1]);
+    expect(filterEdges(edges, 0, 0)).toEqual([]);
+    expect(filterEdges(edges, 0, null).length).toBe(5);
+  });
+});

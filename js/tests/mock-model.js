@@ -1,0 +1,57 @@
+// A stand-in for the anywidget model: traits in a map, change events, and a log of what was sent.
+
+export function mockModel(state) {
+  const values = { ...state };
+  const handlers = new Map();
+  const model = {
+    saved: 0,
+    sent: [],
+    get: (name) => values[name],
+    set(name, value) {
+      values[name] = value;
+      model.emit(`change:${name}`);
+    },
+    save_changes() {
+      model.saved += 1;
+    },
+    send(content) {
+      model.sent.push(content);
+    },
+    on(event, fn) {
+      if (!handlers.has(event)) handlers.set(event, new Set());
+      handlers.get(event).add(fn);
+    },
+    off(event, fn) {
+      handlers.get(event)?.delete(fn);
+    },
+    emit(event, ...args) {
+      for (const fn of handlers.get(event) ?? []) fn(...args);
+    },
+    listeners: () => [...handlers.values()].reduce((n, s) => n + s.size, 0),
+  };
+  return model;
+}
+
+export const IOI_TOKENS = ["When", " Mary", " and", " John", " went", " to", " the", " store", ",", " John", " gave", " a", " book", " to"];
+
+/** A full token graph over `tokens` whose effects are deterministic and of both signs. */
+export function fullGraph(tokens = IOI_TOKENS) {
+  const nodes = tokens.map((_, i) => ({ start: i, end: i + 1, label: `${i}:${i + 1}` }));
+  const edges = [];
+  for (let i = 0; i < tokens.length; i++) {
+    for (let j = 0; j <= i; j++) edges.push({ source: j, target: i, effect: Math.sin(7 * i + 3 * j) / (1 + i - j), level: 0 });
+  }
+  return {
+    format: "infoflow-graph/1", tokens, clean_metric: 3.21, nodes, edges,
+    stats: { forward_passes: 2, interventions: edges.length, seconds: 0.5 },
+    provenance: { metric: "logit(' Mary') - logit(' John')", intervention_text: "zero pattern", strategy: { name: "full" } },
+  };
+}
+
+export function widgetState(graph = fullGraph()) {
+  return {
+    tokens: graph.tokens, graph, intervention: "zero", alpha: 0.5, corrupted_prompt: "", strategy: "full",
+    threshold: 0, top_k: 10, answer: " Mary", distractor: " John", status: "done", progress: 1,
+    computing: false, error: "", selected: null,
+  };
+}

@@ -1,0 +1,175 @@
+// @vitest-environment jsdom
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import widget from "../src/widget.js";
+import { DEBOUNCE_MS } from "../src/controls.js";
+import { fullGraph, mockModel, widgetState } from "./mock-model.js";
+
+let host;
+let cleanup;
+
+function mount(state = widgetState()) {
+  const model = mockModel(state);
+  host = document.createElement("div");
+  document.body.append(host);
+  cleanup = widget.render({ model, el: host });
+  return model;
+}
+
+const arcs = () => host.querySelectorAll(".if-arc");
+const token = (i) => host.querySelector(`.if-token[data-pos="${i}"]`);
+const control = (name) => host.querySelector(`[data-trait="${name}"]`);
+
+afterEach(() => {
+  cleanup?.();
+  host?.remove();
+  vi.useRealTimers();
+});
+
+describe("drawing", () => {
+  it("draws the top-k arcs over a strip of every token, whitespace visible", () => {
+    mount();
+    expect(arcs().length).toBe(10);
+    expect(host.querySelectorAll(".if-token").length).toBe(14);
+    expect(token(1).querySelector("text").textContent).toBe("·Mary");
+    expect(host.querySelector(".if-header").textContent).toContain("clean metric 3.210");
+    expect(host.querySelector(".if-header").textContent).toContain("zero pattern");
+    expect(host.querySelector(".if-legend").textContent).toContain("helps the metric");
+  });
+
+  it("filters by top-k and threshold in the browser, without writing to Python", () => {
+    const model = mount();
+    model.set("top_k", 3);
+    expect(arcs().length).toBe(3);
+    model.set("top_k", null);
+    expect(arcs().length).toBe(105);
+    const strongest = Math.max(...fullGraph().edges.map((e) => Math.abs(e.effect)));
+    model.set("threshold", strongest);
+    expect(arcs().length).toBe(1);
+  });
+
+  it("previews the threshold at once for a full graph, and writes it once after the debounce", () => {
+    vi.useFakeTimers();
+    const model = mount();
+    model.set("top_k", null);
+    const slider = control("threshold");
+    for (const v of ["0.1", "0.3", "0.5"]) {
+      slider.value = v;
+      slider.dispatchEvent(new Event("input"));
+    }
+    const shown = arcs().length;
+    expect(shown).toBeLessThan(105);
+    expect(model.saved).toBe(0);
+    vi.advanceTimersByTime(DEBOUNCE_MS + 10);
+    expect(model.saved).toBe(1);
+    expect(model.get("threshold")).toBeCloseTo(Number(slider.value));
+    expect(arcs().length).toBe(shown);
+  });
+
+  it("debounces alpha: a burst of slider moves is one write", () => {
+    vi.useFakeTimers();
+    const model = mount({ ...widgetState(), intervention: "dampen" });
+    const slider = control("alpha");
+    for (const v of ["0.6", "0.9", "1.3"]) {
+      slider.value = v;
+      slider.dispatchEvent(new Event("input"));
+      vi.advanceTimersByTime(100);
+    }
+    expect(model.saved).toBe(0);
+    vi.advanceTimersByTime(DEBOUNCE_MS);
+    expect(model.saved).toBe(1);
+    expect(model.get("alpha")).toBe(1.3);
+  });
+
+  it("redraws when Python sends a new graph", () => {
+    const model = mount();
+    const before = [...arcs()].map((a) => a.getAttribute("d")).join();
+    const other = fullGraph();
+    other.edges = other.edges.map((e) => ({ ...e, effect: -e.effect * (e.source + 1) }));
+    model.set("graph", other);
+    expect([...arcs()].map((a) => a.getAttribute("d")).join()).not.toBe(before);
+  });
+});
+
+describe("interaction", () => {
+  it("hovering a token highlights its arcs and dims the rest", () => {
+    mount();
+    const svg = host.querySelector("svg");
+    token(13).dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(svg.classList.contains("if-focus")).toBe(true);
+    const hot = host.querySelectorAll(".if-arc.if-hot");
+    expect(hot.length).toBeGreaterThan(0);
+    for (const arc of hot) expect([arc.dataset.source, arc.dataset.target]).toContain("13:14");
+  });
+
+  it("hovering an arc shows source, target, effect and rank", () => {
+    mount();
+    const arc = [...arcs()].find((a) => a.dataset.rank === "1");
+    arc.dispatchEvent(new MouseEvent("mouseover", { bubbles: true, clientX: 10, clientY: 10 }));
+    const tip = host.querySelector(".if-tooltip");
+    expect(tip.hidden).toBe(false);
+    expect(tip.textContent).toContain("rank1 of 105");
+    expect(tip.textContent).toContain(arc.dataset.source);
+  });
+
+  it("clicking a token pins it in the `selected` trait; clicking again unpins", () => {
+    const model = mount();
+    token(4).dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    expect(model.get("selected")).toBe(4);
+    expect(host.querySelector("svg").classList.contains("if-focus")).toBe(true);
+    token(4).dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    expect(model.get("selected")).toBe(null);
+  });
+
+  it("clicking a span arc asks Python to expand it and shows the answer, with a way back", () => {
+    const graph = fullGraph();
+    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }, { source: 1, target: 1, effect: -0.2, level: 0 }];
+    const model = mount(widgetState(graph));
+    expect(host.querySelectorAll(".if-bracket").length).toBe(2);
+    expect(host.querySelector(".if-bracket text").textContent).toBe("0:7");
+    const arc = [...arcs()].find((a) => a.dataset.source === "0:7");
+    arc.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    expect(model.sent).toEqual([{ type: "expand", source: 0, target: 1, level: 0 }]);
+    model.emit("msg:custom", { type: "expanded", level: 0, graph: fullGraph() });
+    expect(host.querySelectorAll(".if-bracket").length).toBe(0);
+    const back = [...host.querySelectorAll("button")].find((b) => b.textContent.includes("back"));
+    expect(back.hidden).toBe(false);
+    back.click();
+    expect(host.querySelectorAll(".if-bracket").length).toBe(2);
+  });
+});
+
+describe("status", () => {
+  it("shows progress while computing and the error text", () => {
+    const model = mount();
+    model.set("computing", true);
+    model.set("progress", 0.5);
+    model.set("status", "full graph: 50 of 105 edges");
+    expect(host.querySelector(".if-progress-fill").style.width).toBe("50%");
+    expect(host.querySelector(".if-status-text").textContent).toContain("50 of 105");
+    const error = host.querySelector(".if-error");
+    expect(error.hidden).toBe(true);
+    model.set("error", "The corrupted prompt is 12 tokens but the clean prompt is 14");
+    expect(error.hidden).toBe(false);
+    expect(error.textContent).toContain("12 tokens");
+  });
+
+  it("shows the corrupted-prompt box only for Corrupt, alpha only for Dampen", () => {
+    const model = mount();
+    const corrupted = control("corrupted_prompt").closest("label");
+    const alpha = control("alpha").closest("label");
+    expect(corrupted.hidden).toBe(true);
+    model.set("intervention", "corrupt");
+    expect(corrupted.hidden).toBe(false);
+    expect(alpha.hidden).toBe(true);
+    model.set("intervention", "dampen");
+    expect(alpha.hidden).toBe(false);
+  });
+
+  it("removes every listener when the view goes away", () => {
+    const model = mount();
+    cleanup();
+    cleanup = null;
+    expect(model.listeners()).toBe(0);
+  });
+});
