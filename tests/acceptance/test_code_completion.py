@@ -40,3 +40,22 @@ def test_definitions_flow_into_the_call(gemma):
         assert (effects[ranked[rank]] > 0) == (expected["sign"] == "+")
     for expected in EXPECTED["positive"]:
         assert effects[ranked[rank_of(expected["source_chunk_starts_with"])]] > 0
+
+
+@pytest.mark.parametrize("kind", ["zero", "crop", "corrupt"])
+def test_prefix_reuse_is_exact_past_the_sliding_window(gemma, kind):
+    """Batches starting beyond position 512 reuse a cache whose local layers hold only the window."""
+    from infoflow_widget import Corrupt, Crop
+    from infoflow_widget.reference import reference_effects
+
+    prompt = (CASES / CASE["prompt_file"]).read_text().rstrip("\n")
+    corrupted = prompt.replace("Point(2, 3), Point(6, 5)", "Point(7, 1), Point(4, 8)").replace(
+        "B(Point(0, 0), 5)", "B(Point(3, 9), 2)"
+    )
+    intervention = {"zero": Zero(), "crop": Crop(), "corrupt": Corrupt(corrupted)}[kind]
+    metric = LogitDiff(CASE["answer"], CASE["distractor"])
+    groups = [([510], [560]), (list(range(492, 511)), [558, 562]), ([3], [562]), ([40, 530], [540, 541]), ([20], [30])]
+    engine = FlowEngine(gemma, prompt, metric, intervention, batch_size=2, progress=False)
+    _, reference = reference_effects(gemma, prompt, metric, intervention, groups)
+    assert engine.effects(groups) == pytest.approx(reference, abs=1e-4)
+    assert engine.positions < (engine.forward_passes - 1) * engine.n  # prefixes were reused
