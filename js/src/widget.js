@@ -33,7 +33,7 @@ function legend(maxAbs) {
   box.innerHTML =
     `<span>${sample(GREEN, 3, 0.9)} helps the metric (effect &gt; 0)</span>` +
     `<span>${sample(RED, 3, 0.9)} hurts it (effect &lt; 0)</span>` +
-    `<span>${sample("currentColor", 0.75, 0.3)}${sample("currentColor", 5.5, 0.95)} width and opacity: |effect| up to ` +
+    `<span>${sample("currentColor", 1, 0.5)}${sample("currentColor", 5.5, 0.95)} width and opacity: |effect| up to ` +
     `${maxAbs ? maxAbs.toPrecision(3) : "–"}</span>` +
     `<span>arcs run source → target (arrowhead)</span>`;
   return box;

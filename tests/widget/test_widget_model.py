@@ -1,0 +1,311 @@
+"""The widget's Python side: traits, recompute triggers, cache, cancellation, errors, drill-down, HTML export."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+
+import pytest
+
+pytest.importorskip("anywidget")
+
+import infoflow_widget.widget as widget_module  # noqa: E402
+from infoflow_widget import InfoFlowError  # noqa: E402
+from infoflow_widget.widget import InfoFlowWidget  # noqa: E402
+
+# A worker thread's exception would be a bug: failures belong in the `error` trait.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
+PROMPT = "when mary and john went to the store , john gave a book to"
+CORRUPTED = "when felix and sarah went to the store , diego gave a book to"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from conftest import make_tiny
+
+    return make_tiny("llama")
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Every compute_flow call the widget makes, by the parameters it got."""
+    made = []
+    real = widget_module.compute_flow
+
+    def counting(*args, **kwargs):
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(widget_module, "compute_flow", counting)
+    return made
+
+
+def make(tiny, **kwargs):
+    widget = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", **kwargs)
+    widget.wait(timeout=30)
+    return widget
+
+
+def test_traits_and_state(tiny):
+    widget = make(tiny, top_k=5)
+    state = widget.get_state()
+    for name in (
+        "tokens",
+        "graph",
+        "intervention",
+        "alpha",
+        "corrupted_prompt",
+        "strategy",
+        "threshold",
+        "top_k",
+        "answer",
+        "distractor",
+        "status",
+        "progress",
+        "computing",
+        "error",
+        "selected",
+    ):
+        assert name in state, name
+    assert state["tokens"] == PROMPT.split()
+    assert state["graph"]["format"] == "infoflow-graph/1"
+    assert len(state["graph"]["edges"]) == 14 * 15 // 2
+    assert state["computing"] is False and state["progress"] == 1.0 and state["error"] == ""
+    assert widget.graph_object.to_dict() == state["graph"]
+    json.dumps(state["graph"])  # plain JSON, as the comm sends it
+    assert "InfoFlowWidget(14 tokens" in repr(widget)
+
+
+def test_importing_the_package_does_not_import_the_widget():
+    import subprocess
+    import sys
+
+    code = "import sys, infoflow_widget; assert 'anywidget' not in sys.modules; infoflow_widget.InfoFlowWidget"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"intervention": "dampen"}, {"kind": "dampen", "alpha": 0.5}),
+        ({"intervention": "crop"}, {"kind": "crop"}),
+        (
+            {"intervention": "corrupt", "corrupted_prompt": CORRUPTED},
+            {"kind": "corrupt", "corrupted_prompt": CORRUPTED},
+        ),
+    ],
+)
+def test_parameter_changes_recompute(tiny, change, expected):
+    widget = make(tiny)
+    with widget.hold_trait_notifications():
+        for name, value in change.items():
+            setattr(widget, name, value)
+    graph = widget.wait(timeout=30)
+    assert graph.provenance["intervention"] == expected
+    assert widget.graph["provenance"]["intervention"] == expected
+
+
+def test_alpha_answer_and_strategy_recompute(tiny, calls):
+    widget = make(tiny, intervention="dampen")
+    widget.alpha = 1.5
+    assert widget.wait(timeout=30).provenance["intervention"]["alpha"] == 1.5
+    widget.distractor = "sarah"
+    assert "sarah" in widget.wait(timeout=30).provenance["metric"]
+    widget.strategy = "backtrack"
+    assert widget.wait(timeout=30).provenance["strategy"]["name"] == "backtrack"
+    assert len(calls) == 4
+
+
+def test_threshold_and_top_k_of_a_full_graph_do_not_recompute(tiny, calls):
+    widget = make(tiny)
+    graph = widget.graph_object
+    widget.threshold = 0.05
+    widget.top_k = 3
+    widget.top_k = None
+    assert widget.wait() is graph
+    assert len(calls) == 1 and not widget.computing
+
+
+def test_threshold_of_a_search_strategy_recomputes(tiny, calls):
+    widget = make(tiny, strategy="backtrack")
+    widget.threshold = 0.01
+    graph = widget.wait(timeout=30)
+    assert len(calls) == 2
+    assert graph.provenance["strategy"] == {"name": "backtrack", "threshold": 0.01}
+
+
+def test_going_back_is_a_cache_hit_without_forward_passes(tiny, calls):
+    widget = make(tiny, intervention="dampen")
+    first = widget.graph_object
+    widget.alpha = 1.2
+    widget.wait(timeout=30)
+    widget.alpha = 0.5
+    assert not widget.computing, "a cache hit shows at once, with no thread"
+    assert widget.graph_object is first
+    assert widget.graph == first.to_dict()
+    assert "cached" in widget.status
+    assert len(calls) == 2
+
+
+def test_a_stale_computation_is_cancelled_and_never_shown(tiny, monkeypatch):
+    """Alpha moves while the first graph computes: the first stops at its next batch and is never drawn."""
+    real = widget_module.compute_flow
+    gate, outcomes = threading.Event(), []
+
+    def gated(*args, **kwargs):
+        if not outcomes:  # the first computation waits until the test has made a newer request
+            gate.wait(10)
+        try:
+            graph = real(*args, **{**kwargs, "batch_size": 8})
+        except BaseException as err:
+            outcomes.append(type(err).__name__)
+            raise
+        outcomes.append("done")
+        return graph
+
+    monkeypatch.setattr(widget_module, "compute_flow", gated)
+    widget = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", intervention="dampen", alpha=0.3)
+    shown = []
+    widget.observe(lambda change: shown.append(change["new"]["provenance"]["intervention"]["alpha"]), "graph")
+    assert widget.computing
+    widget.alpha = 1.7
+    gate.set()
+    graph = widget.wait(timeout=30)
+    assert outcomes == ["ComputationCancelled", "done"]
+    assert graph.provenance["intervention"]["alpha"] == 1.7
+    assert shown == [1.7]
+    assert not widget.computing and widget.progress == 1.0
+
+
+def test_an_older_result_that_finishes_anyway_does_not_overwrite_the_newer(tiny, monkeypatch):
+    real = widget_module.compute_flow
+    gate = threading.Event()
+    first = []
+
+    def gated(*args, **kwargs):
+        if not first:
+            first.append(True)
+            gate.wait(10)
+            kwargs["cancel"] = None  # as if it had passed its last cancellation check
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(widget_module, "compute_flow", gated)
+    widget = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", intervention="dampen", alpha=0.3)
+    widget.alpha = 1.1
+    gate.set()
+    assert widget.wait(timeout=30).provenance["intervention"]["alpha"] == 1.1
+    assert widget.graph["provenance"]["intervention"]["alpha"] == 1.1
+    widget.alpha = 0.3  # the older result was still worth caching
+    assert not widget.computing and widget.graph["provenance"]["intervention"]["alpha"] == 0.3
+
+
+def test_progress_reaches_the_traits(tiny, monkeypatch):
+    monkeypatch.setattr(widget_module, "PROGRESS_INTERVAL", 0.0)
+    widget = make(tiny)
+    seen = []
+    widget.observe(lambda change: seen.append(change["new"]), "progress")
+    widget.intervention = "crop"
+    widget.wait(timeout=30)
+    assert any(0 < p < 1 for p in seen) and seen[-1] == 1.0
+
+
+def test_bad_changes_from_the_controls_land_in_the_error_trait(tiny):
+    widget = make(tiny)
+    shown = widget.graph_object
+    widget.set_state({"intervention": "corrupt", "corrupted_prompt": "when felix and sarah"})  # as the browser does
+    with pytest.raises(InfoFlowError, match="same"):
+        widget.wait(timeout=30)
+    assert "tokens but the clean prompt is 14" in widget.error
+    assert widget.graph_object is shown, "the last good graph stays on show"
+    assert not widget.computing
+    widget.set_state({"corrupted_prompt": CORRUPTED})
+    assert widget.wait(timeout=30).provenance["intervention"]["kind"] == "corrupt"
+    assert widget.error == ""
+    widget.set_state({"intervention": "dampen", "alpha": -1.0})
+    with pytest.raises(InfoFlowError):
+        widget.wait(timeout=30)
+    assert "alpha" in widget.error
+    widget.set_state({"alpha": 0.5, "strategy": "sideways"})
+    with pytest.raises(InfoFlowError):
+        widget.wait(timeout=30)
+    assert "strategy must be one of" in widget.error
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"intervention": "corrupt", "corrupted_prompt": "when felix"}, "same length"),
+        ({"intervention": "dampen", "alpha": -0.5}, "alpha"),
+        ({"intervention": "melt"}, "intervention must be one of"),
+        ({"strategy": "sideways"}, "strategy must be one of"),
+        ({"answer": "mary john"}, "not one"),
+        ({"layers": [99]}, "out of range"),
+    ],
+)
+def test_bad_initial_input_raises_before_any_computation(tiny, calls, kwargs, match):
+    with pytest.raises(InfoFlowError, match=match):
+        InfoFlowWidget(tiny, PROMPT, **{"answer": "mary", "distractor": "john", **kwargs})
+    assert calls == []
+
+
+def test_unknown_keyword_names_the_valid_ones(tiny):
+    with pytest.raises(TypeError, match=r"unknown argument\(s\) alhpa.*valid: model, prompt, answer"):
+        InfoFlowWidget(tiny, PROMPT, alhpa=0.3)
+
+
+def test_selected_is_a_synced_token_position(tiny):
+    widget = make(tiny)
+    widget.set_state({"selected": 3})
+    assert widget.selected == 3
+    widget.set_state({"selected": None})
+    assert widget.selected is None
+
+
+def test_clicking_a_span_edge_sends_its_token_graph(tiny):
+    widget = make(tiny, strategy="bisect")
+    sent = []
+    widget.send = lambda content, buffers=None: sent.append(content)
+    graph = widget.graph_object
+    edge = next(e for e in graph.edges if graph.nodes[e.source].end - graph.nodes[e.source].start > 1)
+    widget._handle_custom_msg({"type": "expand", "source": edge.source, "target": edge.target, "level": 0}, [])
+    widget.wait(timeout=30)
+    assert len(sent) == 1 and sent[0]["type"] == "expanded" and sent[0]["level"] == 0
+    inner = sent[0]["graph"]
+    source, target = graph.nodes[edge.source], graph.nodes[edge.target]
+    assert all(n["end"] - n["start"] == 1 for n in inner["nodes"])
+    assert {n["start"] for n in inner["nodes"]} <= set(range(source.start, target.end))
+    assert inner["provenance"]["expanded_from"]["name"]
+
+
+def test_save_html_is_self_contained_and_offline(tiny, tmp_path):
+    widget = make(tiny, top_k=7)
+    path = widget.save_html(tmp_path / "flow.html")
+    page = path.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", page), "no external scripts"
+    assert not re.search(r"https?://", page.replace("http://www.w3.org/2000/svg", "")), "no network address at all"
+    assert page.count("</script>") == 1, "the inlined bundle and state cannot close the script early"
+    state = json.loads(re.search(r"const state = (.*);\n", page).group(1))
+    assert state["top_k"] == 7 and state["graph"] == widget.graph and "_esm" not in state
+    assert list(tmp_path.iterdir()) == [path], "written through a temporary file, which is gone"
+
+
+@pytest.mark.slow
+def test_ioi_on_smollm2_alpha_change_recomputes_quickly(smollm):
+    import time
+
+    prompt = "When Mary and John went to the store, John gave a book to"
+    widget = InfoFlowWidget(smollm, prompt, answer=" Mary", distractor=" John", intervention="dampen", alpha=0.0)
+    zero_like = widget.wait(timeout=120)
+    top = zero_like.top(10).to_pandas()
+    assert (top["effect"] > 0).any() and (top["effect"] < 0).any()
+    start = time.perf_counter()
+    widget.alpha = 0.5
+    widget.wait(timeout=120)
+    latency = time.perf_counter() - start
+    print(f"alpha change on IOI: {latency:.2f} s")  # noqa: T201 - the figure is worth seeing with -s
+    assert widget.graph_object.provenance["intervention"] == {"kind": "dampen", "alpha": 0.5}
+    start = time.perf_counter()
+    widget.alpha = 0.0
+    assert time.perf_counter() - start < 0.5 and widget.graph_object is zero_like
