@@ -1,69 +1,145 @@
 """Benchmarks, printed as ratios against a baseline measured in the same run.
 
-1. The full 105-edge IOI graph (Zero, smollm2-135m): the batched engine against the
-   one-edge-per-forward-pass reference loop.
+1. Full IOI graph (105 edges, Zero, smollm2-135m): the batched engine against the one-edge-per-
+   forward-pass reference loop, both run in full.
+2. Scaling: full graphs of prompts of 16, 32, 64 and 128 tokens: seconds, forward passes, token
+   positions computed against the minimum an exact full graph needs (sum over targets i of
+   (i+1)(n-i)), and the loop's time estimated from a timed sample of single-edge passes.
+3. Code completion (563 tokens, gemma-3-270m): the newline-split graph of every line pair, against
+   the loop's time estimated from a timed sample of line pairs.
 
-Run with `make bench` (or `.venv/bin/python benchmarks/run.py`).
+Each section runs in its own process so that its peak memory (max RSS) is its own.
+Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3]`.
 """
 
 from __future__ import annotations
 
+import argparse
 import platform
+import resource
+import subprocess
+import sys
 import time
+import warnings
+from pathlib import Path
 
 import torch
 
-from infoflow_widget import FlowEngine, LogitDiff, Zero, load_model
+from infoflow_widget import FlowEngine, LogitDiff, Split, Zero, compute_flow, load_model
 from infoflow_widget.reference import reference_effects
 
 IOI = "When Mary and John went to the store, John gave a book to"
+CODE = Path(__file__).resolve().parents[2] / "shared" / "cases" / "code_completion_prompt.py"
 
 
-def timed(fn):
+def timed(fn, *args, **kwargs):
     start = time.perf_counter()
-    result = fn()
+    result = fn(*args, **kwargs)
     return time.perf_counter() - start, result
 
 
-def full_ioi_graph(model) -> dict[str, float]:
+def token_pairs(n: int) -> list[tuple[list[int], list[int]]]:
+    return [([j], [i]) for i in range(n) for j in range(i + 1)]
+
+
+def minimum_positions(n: int) -> int:
+    return sum((i + 1) * (n - i) for i in range(n))
+
+
+def full_ioi_graph() -> None:
+    model = load_model("smollm2-135m")
     metric = LogitDiff(" Mary", " John")
     engine = FlowEngine(model, IOI, metric, Zero(), progress=False)
-    pairs = [([j], [i]) for i in range(engine.n) for j in range(i + 1)]
+    pairs = token_pairs(engine.n)
     reference_effects(model, IOI, metric, Zero(), pairs[:3])  # warm-up: first calls pay for lazy set-up
     engine.effects(pairs[:3])
-    passes_before = engine.forward_passes
-    engine_s, batched = timed(lambda: engine.effects(pairs))
+    passes = engine.forward_passes
+    engine_s, batched = timed(engine.effects, pairs)
     loop_s, (_, looped) = timed(lambda: reference_effects(model, IOI, metric, Zero(), pairs))
     single = FlowEngine(model, IOI, metric, Zero(), batch_size=1, progress=False)
     single_s, _ = timed(lambda: single.effects(pairs))
-    return {
-        "edges": len(pairs),
-        "engine_s": engine_s,
-        "engine_passes": engine.forward_passes - passes_before,
-        "loop_s": loop_s,
-        "loop_passes": len(pairs) + 1,
-        "speedup": loop_s / engine_s,
-        "single_s": single_s,
-        "max_abs_diff": max(abs(a - b) for a, b in zip(batched, looped)),
-    }
+    print("1. Full IOI graph, Zero, smollm2-135m (fp32)")
+    print(f"   {'path':<28}{'seconds':>9}{'passes':>8}")
+    print(f"   {'one edge per pass (loop)':<28}{loop_s:>9.2f}{len(pairs) + 1:>8}")
+    print(f"   {'engine, batch size 1':<28}{single_s:>9.2f}{len(pairs):>8}")
+    print(f"   {'batched engine':<28}{engine_s:>9.2f}{engine.forward_passes - passes:>8}")
+    diff = max(abs(a - b) for a, b in zip(batched, looped))
+    print(
+        f"   speed-up: {loop_s / engine_s:.1f}x over the loop ({single_s / engine_s:.1f}x over batch size 1); "
+        f"max |difference| {diff:.1e}"
+    )
+
+
+def scaling() -> None:
+    model = load_model("smollm2-135m")
+    words = (IOI + " ") * 20
+    print("2. Scaling: full graphs, Zero, KL metric, smollm2-135m")
+    print(
+        f"   {'tokens':>6}{'edges':>7}{'seconds':>9}{'passes':>8}{'positions':>11}{'minimum':>9}"
+        f"{'x min':>7}{'loop (est.)':>13}{'speed-up':>10}"
+    )
+    for n in (16, 32, 64, 128):
+        ids = model.tokenizer(words)["input_ids"][:n]
+        prompt = model.tokenizer.decode(ids)
+        engine = FlowEngine(model, prompt, None, Zero(), progress=False)
+        pairs = token_pairs(engine.n)
+        sample = pairs[:: max(1, len(pairs) // 8)][:8]
+        sample_s, _ = timed(reference_effects, model, prompt, None, Zero(), sample)
+        loop_s = sample_s / len(sample) * len(pairs)
+        passes, positions = engine.forward_passes, engine.positions
+        seconds, _ = timed(engine.effects, pairs)
+        computed = engine.positions - positions
+        print(
+            f"   {engine.n:>6}{len(pairs):>7}{seconds:>9.1f}{engine.forward_passes - passes:>8}{computed:>11}"
+            f"{minimum_positions(engine.n):>9}{computed / minimum_positions(engine.n):>7.2f}{loop_s:>12.0f}s"
+            f"{loop_s / seconds:>9.1f}x"
+        )
+
+
+def code_completion() -> None:
+    model = load_model("gemma-3-270m")
+    prompt = CODE.read_text().rstrip("\n")
+    metric = LogitDiff("bar", "foo")
+    lines = Split((("\n",),), threshold=1e9)  # every line pair, no descent
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no edge above the threshold": wanted here
+        seconds, graph = timed(lambda: compute_flow(model, prompt, metric, strategy=lines, progress=False))
+    spans = [
+        (
+            range(graph.nodes[e.source].start, graph.nodes[e.source].end),
+            range(graph.nodes[e.target].start, graph.nodes[e.target].end),
+        )
+        for e in graph.edges[::150]
+    ]
+    sample_s, _ = timed(lambda: reference_effects(model, prompt, metric, Zero(), spans))
+    loop_s = sample_s / len(spans) * len(graph.edges)
+    print("3. Code completion, newline split, every line pair, Zero, gemma-3-270m")
+    print(f"   {len(graph.tokens)} tokens, {len(graph.nodes)} lines, {len(graph.edges)} group interventions")
+    print(
+        f"   engine: {seconds:.0f} s in {graph.stats['forward_passes']} passes; one pair per pass (estimated from "
+        f"{len(spans)} timed pairs): {loop_s:.0f} s; speed-up {loop_s / seconds:.1f}x"
+    )
+
+
+SECTIONS = {"1": full_ioi_graph, "2": scaling, "3": code_completion}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        SECTIONS[args.child]()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"   peak memory (max RSS of the process): {peak:.0f} MiB\n", flush=True)
+        return
     print(
-        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}"
+        f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}\n",
+        flush=True,
     )
-    model = load_model("smollm2-135m")
-    r = full_ioi_graph(model)
-    print("\n1. Full IOI graph, Zero, smollm2-135m (fp32, CPU)")
-    print(f"   {'path':<28}{'seconds':>9}{'passes':>8}")
-    print(f"   {'one edge per pass (loop)':<28}{r['loop_s']:>9.2f}{r['loop_passes']:>8}")
-    print(f"   {'engine, batch size 1':<28}{r['single_s']:>9.2f}{r['edges']:>8}")
-    print(f"   {'batched engine':<28}{r['engine_s']:>9.2f}{r['engine_passes']:>8}")
-    print(
-        f"   speed-up: {r['speedup']:.1f}x over the loop ({r['single_s'] / r['engine_s']:.1f}x over batch size 1) "
-        f"on {r['edges']} edges; max |difference| {r['max_abs_diff']:.1e}"
-    )
+    for section in args.sections.split(","):
+        subprocess.run([sys.executable, __file__, "--child", section], check=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Results go to ``--out`` (or stdout with ``--out -``); progress bars and messages
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -45,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--alpha", type=float, help="dampening scalar (dampen only), >= 0")
     graph.add_argument("--corrupted", help="corrupted prompt of the same token length (corrupt only)")
     graph.add_argument(
-        "--strategy", choices=["full", "backtrack", "bisect", "split", "backtrack-bisect"], default="full"
+        "--strategy",
+        choices=["full", "backtrack", "bisect", "split", "backtrack-bisect", "attribution", "attribution-then-exact"],
+        default="full",
     )
     graph.add_argument(
         "--threshold",
@@ -53,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="full: keep edges with |effect| >= threshold; other strategies: descend only past it",
     )
+    graph.add_argument("--verify", type=int, help="attribution-then-exact: edges verified exactly (default 50)")
     graph.add_argument("--layers", help="layers to intervene in, e.g. 0-5 (default: all)")
     graph.add_argument("--batch-size", type=int, help="edges per forward pass (default: from memory)")
     graph.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
@@ -79,6 +83,18 @@ def _intervention(args: argparse.Namespace) -> object:
     return Crop() if args.intervention == "crop" else Zero()
 
 
+def _strategy(args: argparse.Namespace, cls: type) -> object:
+    fields = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, object] = {}
+    if args.strategy != "full" and "threshold" in fields and args.threshold > 0:
+        kwargs["threshold"] = args.threshold
+    if args.verify is not None:
+        if "k" not in fields:
+            raise InfoFlowError("--verify applies only to --strategy attribution-then-exact.")
+        kwargs["k"] = args.verify
+    return cls(**kwargs)
+
+
 def run_graph(args: argparse.Namespace) -> None:
     """Check every argument, compute the graph, and write it."""
     from .engine import compute_flow
@@ -96,7 +112,7 @@ def run_graph(args: argparse.Namespace) -> None:
         raise InfoFlowError(f"--top-k must be at least 1; got {args.top_k}.")
     # Full filters its finished graph by the threshold; the search strategies prune with it as they go.
     full = args.strategy == "full"
-    strategy = STRATEGIES[args.strategy]() if full else STRATEGIES[args.strategy](threshold=args.threshold)
+    strategy = _strategy(args, STRATEGIES[args.strategy])
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     graph = compute_flow(
         model,

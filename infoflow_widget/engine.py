@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .attribution import corrupt_first_order, pattern_first_order
 from .errors import ComputationCancelled, InfoFlowError, PromptLengthError
 from .graph import FlowGraph
 from .interventions import Corrupt, Intervention, Zero, corrupt_output, corrupt_scores, edit_masks
@@ -108,8 +109,11 @@ class FlowEngine:
         self.forward_passes = 0
         self.interventions = 0
         self.positions = 0  # token positions computed by all forward passes
+        self.extra_stats: dict[str, Any] = {}  # figures a strategy reports, merged into the graph's stats
         self.seconds = 0.0
         self._call_site = _call_site_name(self.model, self._attention_paths[0])
+        embeddings = self.hf_model.get_input_embeddings()
+        self._embeddings = next(path for path, module in self.hf_model.named_modules() if module is embeddings)
 
         start = time.perf_counter()
         with torch.no_grad():
@@ -170,6 +174,67 @@ class FlowEngine:
         self.interventions += len(groups)
         self.seconds += time.perf_counter() - begin
         return [results[k] for k in range(len(groups))]
+
+    def estimate(self) -> torch.Tensor:
+        """First-order estimates of every token edge's effect: one forward and one backward pass.
+
+        Returns:
+            A float64 ``(n, n)`` tensor indexed ``[target, source]`` (zero above the diagonal): the
+            gradient of the metric times the change the intervention makes, summed over heads and
+            the chosen layers (see :mod:`infoflow_widget.attribution`).
+        """
+        import torch
+
+        corrupt = isinstance(self.intervention, Corrupt)
+        saved: list[Any] = []
+        frozen = [p for p in self.hf_model.parameters() if p.requires_grad]
+        start = time.perf_counter()
+        try:
+            for p in frozen:  # gradients are wanted at activations only, not at the weights
+                p.requires_grad_(False)
+            with torch.enable_grad(), self.model.trace(self.input_ids, logits_to_keep=1):
+                _envoy(self.model, self._embeddings).output.requires_grad_(True)
+                for layer in self.layers:
+                    site = self._sites(layer)
+                    if corrupt:
+                        query, keys_t = site.torch_matmul_0.inputs[0]
+                        scores = site.torch_matmul_0.output
+                        pattern, values = site.torch_matmul_1.inputs[0]
+                        output = site.torch_matmul_1.output
+                        tensors = (query, keys_t, scores, pattern, values, output)
+                    else:
+                        tensors = (site.nn_functional_softmax_0.output,)
+                    for tensor in tensors:
+                        if tensor.requires_grad:
+                            tensor.retain_grad()
+                    saved.append(tuple(t.save() for t in tensors))
+                logits = self.model.output.logits[:, -1].save()
+            self._score(logits.float(), self.clean_logits).sum().backward()
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+        self.forward_passes += 1
+        self.positions += self.n
+        total = torch.zeros(self.n, self.n, dtype=torch.float64)
+        for layer, tensors in zip(self.layers, saved):
+            if corrupt:
+                query, keys_t, scores, pattern, values, output = tensors
+                corrupt_keys_t, corrupt_values = self._corrupt_kv[layer]
+                total += corrupt_first_order(
+                    query.detach()[0],
+                    keys_t.detach()[0],
+                    corrupt_keys_t[0],
+                    _grad(scores),
+                    pattern.detach()[0],
+                    values.detach()[0],
+                    corrupt_values[0],
+                    _grad(output),
+                ).cpu()
+            else:
+                pattern = tensors[0]
+                total += pattern_first_order(self.intervention, pattern.detach()[0], _grad(pattern)).cpu()
+        self.seconds += time.perf_counter() - start
+        return total
 
     def _trace(self, edit: torch.Tensor, start: int) -> torch.Tensor:
         """One forward pass of a batch of edge groups, reusing the clean run before position ``start``.
@@ -390,6 +455,7 @@ def compute_flow(
             "intervention_text": engine.intervention.describe(),
             "metric": engine.metric.describe(),
             "strategy": strategy.params(),
+            "estimate": any(not edge.exact for edge in edges),
             "threshold": threshold,
             "layers": None if layers is None else engine.layers,
         },
@@ -399,6 +465,8 @@ def compute_flow(
             "seconds": round(engine.seconds, 3),
             "batch_size": engine.batch_size,
             **cost_stats(engine),
+            "positions": engine.positions,
+            **engine.extra_stats,
         },
         _engine=engine,
     )
@@ -436,3 +504,10 @@ def _plan_batches(starts: Sequence[int], n: int, cap: int) -> list[tuple[int, in
         plan.append((split[b], b))
         b = split[b]
     return plan[::-1]
+
+
+def _grad(tensor: torch.Tensor) -> torch.Tensor:
+    """The gradient at a saved activation, batch of one squeezed (zeros where the metric did not reach)."""
+    import torch
+
+    return (tensor.grad if tensor.grad is not None else torch.zeros_like(tensor))[0].detach()

@@ -29,7 +29,7 @@ SAVE_SUFFIXES = (".json", ".csv", ".html")
 
 PANDAS_COLUMNS = [
     "source", "target", "source_span", "target_span", "source_text", "target_text",
-    "effect", "abs_effect", "level", "rank",
+    "effect", "abs_effect", "level", "exact", "rank",
 ]  # fmt: skip
 
 
@@ -60,12 +60,14 @@ class Edge:
         target: index of the target node in :attr:`FlowGraph.nodes`.
         effect: ``metric(clean) - metric(intervened)``; positive means the connection helps the metric.
         level: depth of the span level the edge was measured at (0 = top level, or tokens in a full graph).
+        exact: False for a first-order estimate (attribution) not verified by an intervention.
     """
 
     source: int
     target: int
     effect: float
     level: int = 0
+    exact: bool = True
 
 
 def _magnitude(edge: Edge) -> float:
@@ -195,7 +197,7 @@ class FlowGraph:
         """One row per edge, ranked by ``|effect|`` (rank 1 = largest).
 
         Columns: ``source``, ``target`` (node indices), ``source_span``, ``target_span`` (labels),
-        ``source_text``, ``target_text``, ``effect``, ``abs_effect``, ``level``, ``rank``.
+        ``source_text``, ``target_text``, ``effect``, ``abs_effect``, ``level``, ``exact``, ``rank``.
         """
         import pandas as pd
 
@@ -204,7 +206,7 @@ class FlowGraph:
             source_text, target_text = self.edge_text(edge)
             rows.append((
                 edge.source, edge.target, self.nodes[edge.source].label, self.nodes[edge.target].label,
-                source_text, target_text, edge.effect, abs(edge.effect), edge.level, rank,
+                source_text, target_text, edge.effect, abs(edge.effect), edge.level, edge.exact, rank,
             ))  # fmt: skip
         return pd.DataFrame(rows, columns=PANDAS_COLUMNS)
 
@@ -263,7 +265,7 @@ class FlowGraph:
             "clean_metric": float(self.clean_metric),
             "nodes": [{"start": n.start, "end": n.end, "label": n.label} for n in self.nodes],
             "edges": [
-                {"source": e.source, "target": e.target, "effect": float(e.effect), "level": e.level}
+                {"source": e.source, "target": e.target, "effect": float(e.effect), "level": e.level, "exact": e.exact}
                 for e in self.edges
             ],
             "stats": dict(self.stats),
@@ -286,7 +288,13 @@ class FlowGraph:
             raise InfoFlowError(f"Unknown graph format {d['format']!r}; this version reads {FORMAT!r}.")
         nodes = [Node(int(n["start"]), int(n["end"])) for n in _records(d["nodes"], "nodes", ("start", "end"))]
         edges = [
-            Edge(int(e["source"]), int(e["target"]), float(e["effect"]), int(e.get("level", 0)))
+            Edge(
+                int(e["source"]),
+                int(e["target"]),
+                float(e["effect"]),
+                int(e.get("level", 0)),
+                bool(e.get("exact", True)),
+            )
             for e in _records(d["edges"], "edges", ("source", "target", "effect"))
         ]
         for i, e in enumerate(edges):

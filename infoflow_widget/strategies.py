@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .attribution import agreement
 from .errors import InfoFlowError
 from .graph import Edge, Node
 from .spans import (
@@ -397,11 +398,69 @@ class SpanPair(Strategy):
         return {"name": self.name, "source": self.source.label, "target": self.target.label}
 
 
+@dataclass(frozen=True)
+class Attribution(Strategy):
+    """First-order estimates of every token edge from one forward and one backward pass: not exact.
+
+    Each edge is marked ``exact=False``. See :mod:`infoflow_widget.attribution` for the estimates.
+    """
+
+    name: ClassVar[str] = "attribution"
+
+    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+        """Estimate all n(n+1)/2 token edges at once."""
+        estimate = engine.estimate()
+        nodes = tokens_of(Node(0, engine.n))
+        return nodes, [Edge(j, i, float(estimate[i, j]), exact=False) for i in range(engine.n) for j in range(i + 1)]
+
+
+@dataclass(frozen=True)
+class AttributionThenExact(Strategy):
+    """Estimates of every token edge, then exact interventions for the ``k`` strongest estimates.
+
+    Edges whose estimate reaches ``threshold`` (when given) are verified too. The graph holds every
+    edge: verified ones exact, the rest estimates (``exact=False``); its stats record how well the
+    estimates agreed with the exact values where both exist (correlation, top-10 overlap).
+
+    Args:
+        k: how many edges to verify, strongest estimates first (an integer >= 0).
+        threshold: also verify every edge with ``|estimate| >=`` this.
+    """
+
+    name: ClassVar[str] = "attribution-then-exact"
+    k: int = 50
+    threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 0:
+            raise InfoFlowError(f"AttributionThenExact(k=...) needs a whole number >= 0; got {self.k!r}.")
+        if self.threshold is not None:
+            _check_threshold(self.threshold, "AttributionThenExact")
+
+    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+        """Estimate everything, verify the strongest estimates in batches."""
+        _, estimated = Attribution().run(engine)
+        ranked = sorted(range(len(estimated)), key=lambda k: -abs(estimated[k].effect))
+        chosen = set(ranked[: self.k])
+        if self.threshold is not None:
+            chosen |= {k for k, e in enumerate(estimated) if abs(e.effect) >= self.threshold}
+        verify = sorted(chosen)
+        exact = engine.effects([([estimated[k].source], [estimated[k].target]) for k in verify], desc="verify")
+        edges = list(estimated)
+        for k, effect in zip(verify, exact):
+            edges[k] = Edge(estimated[k].source, estimated[k].target, effect)
+        if verify:
+            engine.extra_stats["agreement"] = agreement([estimated[k].effect for k in verify], exact)
+        return tokens_of(Node(0, engine.n)), edges
+
+
 STRATEGIES: dict[str, type[Strategy]] = {
     "full": Full,
     "backtrack": Backtrack,
     "bisect": Bisect,
     "split": Split,
     "backtrack-bisect": BacktrackBisect,
+    "attribution": Attribution,
+    "attribution-then-exact": AttributionThenExact,
 }
 """The strategies by CLI name; each builds with its defaults."""

@@ -125,6 +125,16 @@ def test_search_strategy_from_the_cli():
     assert {e["target"] for e in graph["edges"]} >= {13}
 
 
+def test_attribution_then_exact_from_the_cli():
+    done = infoflow("graph", *IOI, "--strategy", "attribution-then-exact", "--verify", "10", "--quiet", "--out", "-")
+    assert done.returncode == 0, done.stderr
+    graph = json.loads(done.stdout)
+    assert sum(e["exact"] for e in graph["edges"]) == 10 and len(graph["edges"]) == 105
+    assert graph["provenance"]["estimate"] is True and graph["stats"]["agreement"]["verified"] == 10
+    misuse = infoflow("graph", *IOI, "--verify", "10", "--out", "-")
+    assert misuse.returncode == 2 and "--verify applies only" in misuse.stderr
+
+
 def test_models_lists_bundled_models():
     done = infoflow("models")
     assert done.returncode == 0

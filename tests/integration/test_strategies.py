@@ -298,7 +298,15 @@ def test_empty_or_backwards_span_pair_is_an_error():
 
 
 def test_registry_builds_every_strategy_with_its_defaults():
-    assert set(STRATEGIES) == {"full", "backtrack", "bisect", "split", "backtrack-bisect"}
+    assert set(STRATEGIES) == {
+        "full",
+        "backtrack",
+        "bisect",
+        "split",
+        "backtrack-bisect",
+        "attribution",
+        "attribution-then-exact",
+    }
     for name, cls in STRATEGIES.items():
         params = cls().params()
         assert params["name"] == name

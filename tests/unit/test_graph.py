@@ -128,7 +128,7 @@ def test_to_pandas_columns_and_ranks():
     df = token_graph().to_pandas()
     assert list(df.columns) == [
         "source", "target", "source_span", "target_span", "source_text", "target_text",
-        "effect", "abs_effect", "level", "rank",
+        "effect", "abs_effect", "level", "exact", "rank",
     ]  # fmt: skip
     assert df["rank"].tolist() == [1, 2, 3, 4, 5]
     assert df["effect"].tolist() == [-0.75, 0.5, 0.25, 0.1, 0.1]
@@ -182,7 +182,7 @@ def test_to_dict_has_the_documented_keys():
     assert {"tokens", "clean_metric", "nodes", "edges", "stats", "provenance", "format"} <= d.keys()
     assert d["format"] == FORMAT == "infoflow-graph/1"
     assert d["nodes"][0] == {"start": 0, "end": 1, "label": "0:1"}
-    assert d["edges"][1] == {"source": 1, "target": 3, "effect": -0.75, "level": 0}
+    assert d["edges"][1] == {"source": 1, "target": 3, "effect": -0.75, "level": 0, "exact": True}
     assert d["stats"]["forward_passes"] == 6 and d["stats"]["seconds"] == 0.25
     json.dumps(d)  # plain JSON data
 

@@ -1,0 +1,74 @@
+"""Attribution estimates through nnsight gradients: checked against exact interventions."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_tiny
+
+from infoflow_widget import (
+    Attribution,
+    AttributionThenExact,
+    Corrupt,
+    Dampen,
+    FlowEngine,
+    InfoFlowError,
+    LogitDiff,
+    compute_flow,
+)
+
+PROMPT = "when mary and john went to the store , john gave a book to"
+METRIC = LogitDiff("mary", "john")
+PAIRS = [([j], [i]) for i in range(14) for j in range(i + 1)]
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "gemma3"])
+@pytest.mark.parametrize("layers", [None, [1, 2]])
+def test_estimate_is_the_first_order_of_the_exact_effect(arch, layers):
+    """Dampening by 0.999 is a small change: the exact effect is its first order, to 1e-6."""
+    model = make_tiny(arch)
+    engine = FlowEngine(model, PROMPT, METRIC, Dampen(0.999), layers=layers, progress=False)
+    estimate = engine.estimate()
+    exact = engine.effects(PAIRS)
+    assert [float(estimate[i, j]) for (j,), (i,) in PAIRS] == pytest.approx(exact, abs=1e-6)
+    assert max(abs(e) for e in exact) > 1e-5
+    assert (estimate.triu(1) == 0).all()
+
+
+def test_corrupt_estimate_vanishes_where_the_prompts_agree():
+    model = make_tiny("llama")
+    corrupted = "when felix and sarah went to the store , diego gave a book to"
+    engine = FlowEngine(model, PROMPT, METRIC, Corrupt(corrupted), progress=False)
+    estimate = engine.estimate()
+    assert estimate[:, 0].abs().max() == 0  # "when" is the same token, keys and values in both prompts
+    assert estimate[13, 1].abs() > 1e-4  # "mary" vs "felix" does change something
+
+
+def test_attribution_graph_is_marked_as_an_estimate():
+    model = make_tiny("qwen2")
+    graph = compute_flow(model, PROMPT, METRIC, Dampen(0.5), strategy=Attribution(), progress=False)
+    assert len(graph.edges) == 105 and not any(e.exact for e in graph.edges)
+    assert graph.provenance["estimate"] is True and graph.stats["forward_passes"] == 2
+    assert graph.to_pandas()["exact"].eq(False).all()
+
+
+def test_attribution_then_exact_verifies_the_strongest_estimates():
+    model = make_tiny("llama")
+    full = {(e.source, e.target): e.effect for e in compute_flow(model, PROMPT, METRIC, progress=False).edges}
+    graph = compute_flow(model, PROMPT, METRIC, strategy=AttributionThenExact(k=10), progress=False)
+    verified = [e for e in graph.edges if e.exact]
+    assert len(verified) == 10 and len(graph.edges) == 105
+    assert all(e.effect == pytest.approx(full[(e.source, e.target)], abs=1e-4) for e in verified)
+    agreement = graph.stats["agreement"]
+    assert agreement["verified"] == 10 and -1 <= agreement["correlation"] <= 1
+    assert 0 <= agreement["top10_overlap"] <= 10
+    estimates = sorted((abs(e.effect) for e in graph.edges if not e.exact), reverse=True)
+    with_threshold = compute_flow(
+        model, PROMPT, METRIC, strategy=AttributionThenExact(k=0, threshold=estimates[4]), progress=False
+    )
+    assert sum(e.exact for e in with_threshold.edges) >= 5
+
+
+@pytest.mark.parametrize("k", [-1, 1.5, True])
+def test_bad_k(k):
+    with pytest.raises(InfoFlowError, match="k=...\\) needs a whole number"):
+        AttributionThenExact(k=k)

@@ -1,0 +1,61 @@
+"""First-order estimates are exact for a metric that is linear in the changed activations.
+
+Each case builds a random linear metric M(X) = sum(W * X), so its gradient is W and the first
+order is the whole change: the estimate must equal M(clean) - M(intervened), with the intervened
+activations made by the interventions' own edit functions (an independent path).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from infoflow_widget.attribution import agreement, corrupt_first_order, pattern_first_order
+from infoflow_widget.interventions import Crop, Dampen, Zero, corrupt_output, corrupt_scores, edit_masks
+
+H, N, D = 3, 7, 4
+
+
+def causal_pattern() -> torch.Tensor:
+    scores = torch.randn(H, N, N) * 2
+    return scores.masked_fill(~torch.ones(N, N, dtype=torch.bool).tril(), float("-inf")).softmax(-1)
+
+
+@pytest.mark.parametrize("intervention", [Zero(), Dampen(0.3), Dampen(1.7), Crop()], ids=lambda iv: repr(iv))
+def test_pattern_estimate_is_exact_for_a_linear_metric(intervention):
+    torch.manual_seed(0)
+    pattern, weight = causal_pattern().double(), torch.randn(H, N, N).double()
+    estimate = pattern_first_order(intervention, pattern, weight)
+    for i in range(N):
+        for j in range(i + 1):
+            edited = intervention.edit_pattern(pattern[None], edit_masks([([j], [i])], N))[0]
+            exact = (weight * pattern).sum() - (weight * edited).sum()
+            assert estimate[i, j].item() == pytest.approx(exact.item(), abs=1e-9), (i, j)
+    assert (estimate.triu(1) == 0).all()
+
+
+def test_corrupt_estimate_is_exact_for_a_linear_metric():
+    torch.manual_seed(1)
+    query, keys_t, corrupt_keys_t = (torch.randn(H, *shape).double() for shape in [(N, D), (D, N), (D, N)])
+    values, corrupt_values = torch.randn(H, N, D).double(), torch.randn(H, N, D).double()
+    pattern = causal_pattern().double()
+    w_scores, w_output = torch.randn(H, N, N).double(), torch.randn(H, N, D).double()
+    scores, output = query @ keys_t, pattern @ values
+
+    def metric(s, o):
+        return (w_scores * s).sum() + (w_output * o).sum()
+
+    estimate = corrupt_first_order(query, keys_t, corrupt_keys_t, w_scores, pattern, values, corrupt_values, w_output)
+    for i in range(N):
+        for j in range(i + 1):
+            edit = edit_masks([([j], [i])], N)
+            s2 = corrupt_scores(scores[None], query[None], corrupt_keys_t[None], edit)[0]
+            o2 = corrupt_output(output[None], pattern[None], values[None], corrupt_values[None], edit)[0]
+            exact = metric(scores, output) - metric(s2, o2)
+            assert estimate[i, j].item() == pytest.approx(exact.item(), abs=1e-9), (i, j)
+
+
+def test_agreement():
+    result = agreement([1.0, 2.0, 3.0, -4.0], [1.1, 2.2, 2.9, -3.8])
+    assert result["verified"] == 4 and result["top10_overlap"] == 4 and 0.99 < result["correlation"] <= 1
+    assert agreement([1.0, 1.0], [2.0, 3.0])["correlation"] is None
