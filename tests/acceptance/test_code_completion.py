@@ -59,3 +59,8 @@ def test_prefix_reuse_is_exact_past_the_sliding_window(gemma, kind):
     _, reference = reference_effects(gemma, prompt, metric, intervention, groups)
     assert engine.effects(groups) == pytest.approx(reference, abs=1e-4)
     assert engine.positions < (engine.forward_passes - 1) * engine.n  # prefixes were reused
+
+
+def test_the_notebook_uses_the_case_prompt():
+    notebook_copy = Path(__file__).resolve().parents[2] / "notebooks" / "data" / "code_completion_prompt.txt"
+    assert notebook_copy.read_text() == (CASES / CASE["prompt_file"]).read_text().rstrip("\n")
