@@ -8,15 +8,20 @@ How a control in the browser becomes a new drawing:
 3. A cached key is shown at once. Otherwise the previous request's ``cancel`` event is set (its
    thread stops at its next batch) and a thread runs :func:`compute_flow` under a new generation
    number, reporting progress into the ``progress`` and ``status`` traits.
-4. The thread's graph is cached, but shown only if its generation is still the newest, so an older
+4. For a full token graph (``full``, ``attribution-then-exact``) the thread first computes the
+   attribution estimate of the same edges (one forward and backward pass) and shows it, dashed, while
+   the exact values compute. The estimate is cached under its own key (strategy ``attribution``).
+5. The thread's graphs are cached, but shown only if its generation is still the newest, so an older
    result never overwrites a newer one. Errors land in the ``error`` trait, not in the kernel log.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,7 @@ from .graph import FlowGraph, write_atomic
 from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
 from .metrics import as_metric
 from .models import load_model
-from .strategies import STRATEGIES, Strategy
+from .strategies import STRATEGIES, Attribution, Strategy
 
 STATIC = Path(__file__).parent / "static"
 if not (STATIC / "widget.js").is_file():
@@ -44,6 +49,53 @@ INTERVENTION_NAMES = ("zero", "dampen", "crop", "corrupt")
 
 PROGRESS_INTERVAL = 0.1
 """Seconds between progress updates sent to the browser."""
+
+ESTIMATED_FIRST = ("full", "attribution-then-exact")
+"""Strategies whose graph holds every token edge, so the attribution estimate previews the same edges.
+
+Attribution estimates all four interventions the widget offers; search strategies measure span edges,
+which a token estimate does not preview.
+"""
+
+ESTIMATE_SHOWN = "estimate shown; computing exact values…"
+"""The status while the attribution estimate is on show and the exact graph computes."""
+
+
+def prunes(strategy: type[Strategy]) -> bool:
+    """Whether ``strategy`` searches with a threshold (Backtrack, Bisect, ...) rather than keeping every edge.
+
+    Their ``threshold`` has a numeric default; AttributionThenExact's optional one widens verification
+    instead, and Full and Attribution have none. Graphs of the others hold every token pair, so the
+    browser filters them by threshold without recomputing.
+    """
+    return any(f.name == "threshold" and f.default is not None for f in fields(strategy))
+
+
+def strategy_menu() -> list[dict[str, Any]]:
+    """The strategies for the front end's menu: name, the first line of the docstring, and :func:`prunes`."""
+    return [
+        {
+            "name": name,
+            "description": inspect.getdoc(strategy).splitlines()[0].replace("``", ""),
+            "prunes": prunes(strategy),
+        }
+        for name, strategy in STRATEGIES.items()
+    ]
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinite floats as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+
+    The comm sends JSON, which has no such numbers (the browser's parser would reject the whole
+    message); the front end reads the strings back with ``Number()``.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -76,6 +128,12 @@ class _Request:
             return STRATEGIES[self.strategy]()
         return STRATEGIES[self.strategy](threshold=self.threshold)
 
+    def estimate(self) -> _Request | None:
+        """The attribution estimate shown while this request computes, or None when there is none to show."""
+        if self.strategy not in ESTIMATED_FIRST:
+            return None
+        return replace(self, strategy=Attribution.name, threshold=None)
+
 
 class InfoFlowWidget(anywidget.AnyWidget):
     """An interactive information-flow graph: arcs between token positions, recomputed from its controls.
@@ -89,7 +147,10 @@ class InfoFlowWidget(anywidget.AnyWidget):
         intervention: ``"zero"``, ``"dampen"``, ``"crop"`` or ``"corrupt"``.
         alpha: the dampening factor of ``"dampen"`` (0 to 2 on the slider).
         corrupted_prompt: the prompt ``"corrupt"`` patches from, of the same token length.
-        strategy: ``"full"`` or a search strategy (``"backtrack"``, ``"bisect"``, ``"split"``, ``"backtrack-bisect"``).
+        strategy: a name from ``STRATEGIES``: ``"full"``, a search strategy (``"backtrack"``, ``"bisect"``,
+            ``"split"``, ``"backtrack-bisect"``), ``"attribution"`` (first-order estimates of every edge) or
+            ``"attribution-then-exact"`` (estimates, the strongest verified exactly). Full and
+            attribution-then-exact show the estimate first, dashed, while the exact values compute.
         threshold: edges shown have ``|effect| >= threshold``; search strategies also prune with it.
         top_k: how many of the strongest edges are drawn (None: all).
         layers: the layers to intervene in (default: all).
@@ -120,6 +181,8 @@ class InfoFlowWidget(anywidget.AnyWidget):
     """The prompt ``corrupt`` patches keys and values from. Type: str. Default: ``""``."""
     strategy = traitlets.Unicode("full").tag(sync=True)
     """A name from ``STRATEGIES``. Type: str. Default: ``"full"``."""
+    strategies = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
+    """The strategy menu, as :func:`strategy_menu`: name, description, prunes. Type: list[dict]."""
     threshold = traitlets.Float(0.0).tag(sync=True)
     """Smallest ``|effect|`` drawn; search strategies also prune with it. Type: float. Default: 0.0."""
     top_k = traitlets.Int(10, allow_none=True).tag(sync=True)
@@ -212,14 +275,18 @@ class InfoFlowWidget(anywidget.AnyWidget):
 
     # --- recomputation -------------------------------------------------------------------------
 
+    @traitlets.default("strategies")
+    def _default_strategies(self) -> list[dict[str, Any]]:
+        return strategy_menu()
+
     def _request(self) -> _Request:
-        prunes = self.strategy != "full"
+        strategy = STRATEGIES.get(self.strategy)
         return _Request(
             intervention=self.intervention,
             alpha=self.alpha if self.intervention == "dampen" else None,
             corrupted_prompt=self.corrupted_prompt if self.intervention == "corrupt" else None,
             strategy=self.strategy,
-            threshold=self.threshold if prunes else None,
+            threshold=self.threshold if strategy is not None and prunes(strategy) else None,
             answer=self.answer or None,  # an emptied text box means "no answer"
             distractor=self.distractor or None,
         )
@@ -246,61 +313,76 @@ class InfoFlowWidget(anywidget.AnyWidget):
             self._running = None
             cached = self._cache.get(request)
             if cached is not None:
-                self._show(request, cached, "cached")
+                self._show(request, cached, _summary(cached, "cached"))
                 return
             self._cancel = cancel = threading.Event()
             self._running = request
-            with self.hold_sync():
-                self.computing, self.progress, self.error = True, 0.0, ""
-                self.status = "starting…"
+            preview = request.estimate()
+            if preview in self._cache:
+                self._show(preview, self._cache[preview], ESTIMATE_SHOWN, computing=True)
+            else:
+                with self.hold_sync():
+                    self.computing, self.progress, self.error = True, 0.0, ""
+                    self.status = "starting…"
             self._thread = threading.Thread(
                 target=self._compute, args=(request, generation, cancel), name="infoflow-widget", daemon=True
             )
             self._thread.start()
 
     def _compute(self, request: _Request, generation: int, cancel: threading.Event) -> None:
-        report = self._progress_reporter(generation)
+        """Compute ``request`` (after its estimate, when it has one not yet cached) and show what is still wanted."""
+        preview = request.estimate()
         try:
-            with self._model_lock:
-                if cancel.is_set():
-                    return
-                graph = compute_flow(
-                    self._model,
-                    self._prompt,
-                    intervention=request.build_intervention(),
-                    answer=request.answer,
-                    distractor=request.distractor,
-                    strategy=request.build_strategy(),
-                    layers=self._layers,
-                    progress=report,
-                    cancel=cancel,
-                )
+            if preview is not None and preview not in self._cache:
+                if generation == self._generation:
+                    self.status = "estimating every edge (one forward and one backward pass)…"
+                self._publish(preview, self._run(preview, generation, cancel, ""), generation, final=False)
+            graph = self._run(request, generation, cancel, f"{ESTIMATE_SHOWN} " if preview else "")
         except ComputationCancelled:
             return
         except Exception as err:  # noqa: BLE001 - any failure is shown in the widget, not lost in a thread
             self._fail(generation, err)
             return
+        self._publish(request, graph, generation, final=True)
+
+    def _run(self, request: _Request, generation: int, cancel: threading.Event, status: str) -> FlowGraph:
+        """The graph of ``request``, computed while holding the model; ``status`` prefixes its progress."""
+        with self._model_lock:
+            if cancel.is_set():
+                raise ComputationCancelled("a newer request replaced this one")
+            return compute_flow(
+                self._model,
+                self._prompt,
+                intervention=request.build_intervention(),
+                answer=request.answer,
+                distractor=request.distractor,
+                strategy=request.build_strategy(),
+                layers=self._layers,
+                progress=self._progress_reporter(generation, status),
+                cancel=cancel,
+            )
+
+    def _publish(self, request: _Request, graph: FlowGraph, generation: int, *, final: bool) -> None:
+        """Cache ``graph``; show it if its generation is still the newest (an estimate keeps ``computing``)."""
         with self._lock:
             self._cache[request] = graph
-            if generation == self._generation:
+            if generation != self._generation:
+                return
+            if final:
                 self._running = None
-                self._show(request, graph, "computed")
+                self._show(request, graph, _summary(graph, "computed"))
+            else:
+                self._show(request, graph, ESTIMATE_SHOWN, computing=True)
 
-    def _show(self, request: _Request, graph: FlowGraph, how: str) -> None:
+    def _show(self, request: _Request, graph: FlowGraph, status: str, *, computing: bool = False) -> None:
         """Put the graph of ``request`` on show (the caller holds ``_lock``)."""
         self._shown = request
         self.graph_object = graph
         self._drill = [graph]
-        stats = graph.stats
-        with self.hold_sync():
-            self.graph = graph.to_dict()
-            self.computing, self.progress, self.error = False, 1.0, ""
-            self.status = (
-                f"{how}: {len(graph.edges)} edges, {stats.get('forward_passes', '?')} forward passes "
-                f"in {stats.get('seconds', '?')} s"
-                if how == "computed"
-                else f"{how}: {len(graph.edges)} edges, shown without recomputing"
-            )
+        with self.hold_sync():  # the graph last: its observers see the status that describes it
+            self.computing, self.error, self.status = computing, "", status
+            self.progress = 0.0 if computing else 1.0
+            self.graph = json_safe(graph.to_dict())
 
     def _fail(self, generation: int, err: Exception) -> None:
         with self._lock:
@@ -312,7 +394,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
                 self.computing, self.error = False, message
                 self.status = "failed: the graph on show is from the last parameters that worked"
 
-    def _progress_reporter(self, generation: int) -> Any:
+    def _progress_reporter(self, generation: int, status: str) -> Any:
         last = 0.0
 
         def report(done: int, total: int, desc: str) -> None:
@@ -323,7 +405,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
             last = now
             with self.hold_sync():
                 self.progress = done / max(total, 1)
-                self.status = f"{desc}: {done} of {total} edges"
+                self.status = f"{status}{desc}: {done} of {total} edges"
 
         return report
 
@@ -375,7 +457,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
             return
         self._drill[level + 1 :] = [expanded]
         self.status = f"expanded: {len(expanded.edges)} token edges in {expanded.stats.get('seconds', '?')} s"
-        self.send({"type": "expanded", "level": level, "graph": expanded.to_dict()})
+        self.send({"type": "expanded", "level": level, "graph": json_safe(expanded.to_dict())})
 
     # --- export --------------------------------------------------------------------------------
 
@@ -405,3 +487,14 @@ class InfoFlowWidget(anywidget.AnyWidget):
         path = Path(path)
         write_atomic(path, page)
         return path
+
+
+def _summary(graph: FlowGraph, how: str) -> str:
+    """The status line for a graph put on show: ``how`` (computed, cached) and what it cost."""
+    if how != "computed":
+        return f"{how}: {len(graph.edges)} edges, shown without recomputing"
+    stats = graph.stats
+    return (
+        f"{how}: {len(graph.edges)} edges, {stats.get('forward_passes', '?')} forward passes "
+        f"in {stats.get('seconds', '?')} s"
+    )

@@ -7,14 +7,6 @@ export const INTERVENTIONS = [
   ["corrupt", "Corrupt: patch from a prompt"],
 ];
 
-export const STRATEGIES = [
-  ["full", "Full: every token pair"],
-  ["backtrack", "Backtrack from the last token"],
-  ["bisect", "Bisect spans"],
-  ["split", "Split at sentences / lines"],
-  ["backtrack-bisect", "Backtrack + bisect"],
-];
-
 export const DEBOUNCE_MS = 300;
 
 /** `fn` called once `ms` after the last of a burst of calls; `.flush()` runs a pending call now. */
@@ -49,6 +41,12 @@ function labelled(text, input, cls = "") {
   return el("label", { class: `if-field ${cls}` }, [el("span", { text }), input]);
 }
 
+/** Whether the threshold of the current strategy filters in the browser (its graph holds every edge). */
+export function filtersInBrowser(model) {
+  const entry = (model.get("strategies") ?? []).find((s) => s.name === model.get("strategy"));
+  return entry != null && !entry.prunes;
+}
+
 /**
  * Build the control panel for `model`.
  *
@@ -73,6 +71,22 @@ export function buildControls(model, preview) {
     const input = el("select", { "data-trait": name }, options.map(([v, t]) => el("option", { value: v, text: t })));
     input.addEventListener("change", () => write(name, input.value));
     watch(name, () => (input.value = model.get(name)));
+    return input;
+  };
+
+  // The strategies come from Python (the `strategies` trait), each option titled with its description.
+  const strategyMenu = () => {
+    const input = el("select", { "data-trait": "strategy" });
+    input.addEventListener("change", () => write("strategy", input.value));
+    watch("strategies", () => {
+      const options = (model.get("strategies") ?? []).map((s) => el("option", { value: s.name, text: s.name, title: s.description }));
+      input.replaceChildren(...options);
+      input.value = model.get("strategy");
+    });
+    watch("strategy", () => {
+      input.value = model.get("strategy");
+      input.title = (model.get("strategies") ?? []).find((s) => s.name === input.value)?.description ?? "";
+    });
     return input;
   };
 
@@ -127,7 +141,7 @@ export function buildControls(model, preview) {
   const panel = el("div", { class: "if-controls" }, [
     labelled("intervention", select("intervention", INTERVENTIONS)),
     alphaField,
-    labelled("strategy", select("strategy", STRATEGIES)),
+    labelled("strategy", strategyMenu()),
     labelled("threshold |effect| ≥", threshold.el),
     labelled("top k", topK),
     labelled("answer", text("answer", "e.g. ·Mary", true), "if-short"),

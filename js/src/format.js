@@ -13,7 +13,7 @@ export function boxLabel(text, max) {
 
 /** An effect with its sign and four significant digits. */
 export function formatEffect(effect) {
-  if (!Number.isFinite(effect)) return String(effect);
+  if (!Number.isFinite(effect)) return effect > 0 ? "+Infinity" : String(effect);
   const text = Math.abs(effect) >= 1e-3 || effect === 0 ? effect.toPrecision(4) : effect.toExponential(2);
   return effect > 0 ? `+${text}` : text;
 }
@@ -22,4 +22,41 @@ export function formatEffect(effect) {
 export function nodeText(graph, index) {
   const node = graph.nodes[index];
   return graph.tokens.slice(node.start, node.end).join("");
+}
+
+/**
+ * A graph as received from Python, with numbers restored: non-finite effects and metrics travel as the
+ * strings "NaN", "Infinity" and "-Infinity" (JSON has no such numbers), and `Number()` reads them back.
+ */
+export function readGraph(graph) {
+  if (!graph || !graph.edges) return graph;
+  return {
+    ...graph,
+    clean_metric: Number(graph.clean_metric),
+    edges: graph.edges.map((e) => ({ ...e, effect: Number(e.effect) })),
+  };
+}
+
+/** Whether an edge is a first-order estimate (graphs from before estimates existed are exact). */
+export function isEstimate(edge) {
+  return edge.exact === false;
+}
+
+/** The header's line on estimates: how much of the graph is estimated, and the agreement stats if any. */
+export function estimateSummary(graph) {
+  const estimated = graph.edges.filter(isEstimate).length;
+  if (estimated === 0) return "";
+  const total = graph.edges.length;
+  const parts = [
+    estimated === total
+      ? "estimate: every edge is a first-order estimate (dashed)"
+      : `partly estimated: ${total - estimated} of ${total} edges verified exactly, ${estimated} first-order estimates (dashed)`,
+  ];
+  const agreement = graph.stats?.agreement;
+  if (agreement?.verified) {
+    const r = agreement.correlation == null ? "–" : Number(agreement.correlation).toFixed(3);
+    const top = Math.min(10, agreement.verified);
+    parts.push(`estimate vs exact on ${agreement.verified} verified: correlation ${r}, top-${top} overlap ${agreement.top10_overlap} of ${top}`);
+  }
+  return parts.join(" · ");
 }

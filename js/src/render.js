@@ -1,6 +1,6 @@
 // Draws a graph as SVG: token strip, arcs above it, span brackets below it.
 
-import { boxLabel, visible } from "./format.js";
+import { boxLabel, isEstimate, visible } from "./format.js";
 import {
   BRACKET_ROW,
   MAX_CHARS,
@@ -81,6 +81,8 @@ export function drawFlow(svg, graph, view) {
       "stroke-opacity": style.opacity,
       fill: "none",
       "marker-end": `url(#${id}-${edge.effect >= 0 ? "pos" : "neg"})`,
+      // First-order estimates are dashed, so they never pass for measured effects.
+      ...(isEstimate(edge) ? { "stroke-dasharray": dashes(zoom), "data-estimate": "" } : {}),
       "data-index": edge.index,
       "data-rank": edge.rank,
       "data-source": `${source.start}:${source.end}`,
@@ -88,6 +90,11 @@ export function drawFlow(svg, graph, view) {
     }, arcs);
   }
   return { edges, maxAbs };
+}
+
+/** The dash pattern of estimated edges (also drawn in the legend). */
+export function dashes(zoom = 1) {
+  return `${5 * zoom} ${3 * zoom}`;
 }
 
 function drawTokens(svg, tokens, boxes, zoom) {

@@ -1,10 +1,10 @@
 // The anywidget front end: header, controls, status, the arc diagram, legend and exports.
 
-import { buildControls } from "./controls.js";
+import { buildControls, filtersInBrowser } from "./controls.js";
 import { downloadJson, downloadPng, downloadSvg } from "./export.js";
-import { formatEffect, nodeText, visible } from "./format.js";
+import { estimateSummary, formatEffect, isEstimate, nodeText, readGraph, visible } from "./format.js";
 import { GREEN, RED } from "./layout.js";
-import { drawFlow, highlightToken } from "./render.js";
+import { dashes, drawFlow, highlightToken } from "./render.js";
 import "./widget.css";
 
 const ZOOMS = [0.35, 0.5, 0.65, 0.8, 1, 1.25, 1.5, 2];
@@ -25,17 +25,18 @@ function button(text, title, onClick) {
   return b;
 }
 
-function legend(maxAbs) {
-  const sample = (color, width, opacity) =>
+function legend(maxAbs, estimated) {
+  const sample = (color, width, opacity, dash = "none") =>
     `<svg width="34" height="12"><path d="M2,10 C2,1 32,1 32,10" fill="none" stroke="${color}" ` +
-    `stroke-width="${width}" stroke-opacity="${opacity}"/></svg>`;
+    `stroke-width="${width}" stroke-opacity="${opacity}" stroke-dasharray="${dash}"/></svg>`;
   const box = el("div", "if-legend");
   box.innerHTML =
     `<span>${sample(GREEN, 3, 0.9)} helps the metric (effect &gt; 0)</span>` +
     `<span>${sample(RED, 3, 0.9)} hurts it (effect &lt; 0)</span>` +
     `<span>${sample("currentColor", 1, 0.5)}${sample("currentColor", 5.5, 0.95)} width and opacity: |effect| up to ` +
     `${maxAbs ? maxAbs.toPrecision(3) : "–"}</span>` +
-    `<span>arcs run source → target (arrowhead)</span>`;
+    `<span>arcs run source → target (arrowhead)</span>` +
+    (estimated ? `<span>${sample("currentColor", 2, 0.8, dashes())} dashed: first-order estimate, not measured</span>` : "");
   return box;
 }
 
@@ -59,8 +60,9 @@ function render({ model, el: host }) {
   const view = { zoom: 1, wrap: null, threshold: null, hover: null };
   const drilled = []; // token graphs opened from span edges, innermost last
   let drawn = { edges: [], maxAbs: 0 };
+  let graphOnShow = readGraph(model.get("graph"));
 
-  const shownGraph = () => drilled[drilled.length - 1] ?? model.get("graph");
+  const shownGraph = () => drilled[drilled.length - 1] ?? graphOnShow;
 
   function redraw() {
     const graph = shownGraph();
@@ -80,7 +82,7 @@ function render({ model, el: host }) {
     wrapBox.checked = wrap;
     back.hidden = drilled.length === 0;
     renderHeader(graph);
-    legendSlot.replaceChildren(legend(drawn.maxAbs));
+    legendSlot.replaceChildren(legend(drawn.maxAbs, graph.edges.some(isEstimate)));
     highlightToken(svg, view.hover ?? model.get("selected"));
   }
 
@@ -96,6 +98,8 @@ function render({ model, el: host }) {
       el("span", null, `${graph.tokens.length} tokens · ${graph.edges.length} edges measured, ${drawn.edges.length} shown`),
       el("span", null, s.forward_passes != null ? `${s.forward_passes} forward passes, ${s.seconds} s` : ""),
     );
+    const estimates = estimateSummary(graph);
+    if (estimates) facts.append(el("span", "if-estimate", estimates));
     if (drilled.length) {
       const from = p.expanded_from ?? {};
       facts.append(el("span", "if-drill", `inside span edge ${JSON.stringify(from.source ?? "")} → ${JSON.stringify(from.target ?? "")}`));
@@ -143,8 +147,8 @@ function render({ model, el: host }) {
   );
 
   const controls = buildControls(model, (name, value) => {
-    // A full graph filters in the browser at once; other strategies recompute, after the debounce.
-    if (name === "threshold" && model.get("strategy") === "full") {
+    // A graph of every token edge filters in the browser at once; search strategies recompute, after the debounce.
+    if (name === "threshold" && filtersInBrowser(model)) {
       view.threshold = value;
       redraw();
     }
@@ -195,6 +199,7 @@ function render({ model, el: host }) {
       ["target", `${arc.dataset.target}  ${visible(nodeText(graph, target))}`],
       ["effect", formatEffect(edge.effect)],
       ["rank", `${arc.dataset.rank} of ${graph.edges.length}`],
+      ["value", isEstimate(edge) ? "estimate (first order, not measured)" : "exact (measured)"],
     ];
     tooltip.replaceChildren(...rows.map(([k, v]) => {
       const row = el("div");
@@ -216,6 +221,7 @@ function render({ model, el: host }) {
 
   // --- model events --------------------------------------------------------------------------------
   const onGraph = () => {
+    graphOnShow = readGraph(model.get("graph"));
     drilled.length = 0;
     redraw();
   };
@@ -225,7 +231,7 @@ function render({ model, el: host }) {
   };
   const onMessage = (msg) => {
     if (msg?.type === "expanded" && msg.level === drilled.length) {
-      drilled.push(msg.graph);
+      drilled.push(readGraph(msg.graph));
       redraw();
     }
   };

@@ -48,9 +48,27 @@ export function fullGraph(tokens = IOI_TOKENS) {
   };
 }
 
+/** The `strategies` trait as Python sends it (names, descriptions, whether the threshold prunes a search). */
+export const STRATEGY_MENU = [
+  { name: "full", description: "Every pair of token positions j <= i, self-edges included.", prunes: false },
+  { name: "backtrack", description: "Token edges, searched backwards from the last position.", prunes: true },
+  { name: "split", description: "Span edges between parts of a delimiter hierarchy.", prunes: true },
+  { name: "attribution", description: "First-order estimates of every token edge: not exact.", prunes: false },
+  { name: "attribution-then-exact", description: "Estimates, then exact values for the k strongest.", prunes: false },
+];
+
+/** `graph` with its edges estimated (all, or all but the `verified` strongest), as Attribution strategies return it. */
+export function estimatedGraph(graph = fullGraph(), verified = 0) {
+  const order = graph.edges.map((e, i) => [Math.abs(e.effect), i]).sort((a, b) => b[0] - a[0]);
+  const exact = new Set(order.slice(0, verified).map(([, i]) => i));
+  const stats = verified ? { ...graph.stats, agreement: { verified, correlation: 0.9312, top10_overlap: 8 } } : graph.stats;
+  return { ...graph, stats, edges: graph.edges.map((e, i) => ({ ...e, exact: exact.has(i) })) };
+}
+
 export function widgetState(graph = fullGraph()) {
   return {
     tokens: graph.tokens, graph, intervention: "zero", alpha: 0.5, corrupted_prompt: "", strategy: "full",
+    strategies: STRATEGY_MENU,
     threshold: 0, top_k: 10, answer: " Mary", distractor: " John", status: "done", progress: 1,
     computing: false, error: "", selected: null,
   };

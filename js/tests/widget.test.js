@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/widget.js";
 import { DEBOUNCE_MS } from "../src/controls.js";
-import { fullGraph, mockModel, widgetState } from "./mock-model.js";
+import { STRATEGY_MENU, estimatedGraph, fullGraph, mockModel, widgetState } from "./mock-model.js";
 
 let host;
 let cleanup;
@@ -87,6 +87,77 @@ describe("drawing", () => {
     other.edges = other.edges.map((e) => ({ ...e, effect: -e.effect * (e.source + 1) }));
     model.set("graph", other);
     expect([...arcs()].map((a) => a.getAttribute("d")).join()).not.toBe(before);
+  });
+});
+
+describe("strategies and estimates", () => {
+  it("builds the strategy menu from the `strategies` trait, each option titled with its description", () => {
+    const model = mount();
+    const menu = control("strategy");
+    expect([...menu.options].map((o) => o.value)).toEqual(STRATEGY_MENU.map((s) => s.name));
+    expect(menu.querySelector("option[value='attribution']").title).toContain("First-order");
+    expect(menu.title).toContain("Every pair");
+    menu.value = "attribution-then-exact";
+    menu.dispatchEvent(new Event("change"));
+    expect(model.get("strategy")).toBe("attribution-then-exact");
+    expect(menu.title).toContain("k strongest");
+    model.set("strategies", [...STRATEGY_MENU, { name: "new-one", description: "added in Python", prunes: true }]);
+    expect(menu.querySelector("option[value='new-one']")).not.toBe(null);
+    expect(menu.value).toBe("attribution-then-exact");
+  });
+
+  it("previews the threshold in the browser for graphs of every edge, not for searches that prune", () => {
+    const slider = () => control("threshold");
+    const move = () => {
+      slider().value = "0.5";
+      slider().dispatchEvent(new Event("input"));
+    };
+    mount({ ...widgetState(estimatedGraph()), strategy: "attribution", top_k: null });
+    move();
+    expect(arcs().length).toBeLessThan(105);
+    cleanup();
+    host.remove();
+    mount({ ...widgetState(), strategy: "backtrack", top_k: null });
+    move();
+    expect(arcs().length).toBe(105);
+  });
+
+  it("draws estimated edges dashed, says so in the legend, the tooltip and the header", () => {
+    mount(widgetState(estimatedGraph()));
+    expect([...arcs()].every((a) => a.getAttribute("stroke-dasharray"))).toBe(true);
+    expect(host.querySelector(".if-legend").textContent).toContain("dashed: first-order estimate");
+    expect(host.querySelector(".if-header").textContent).toContain("every edge is a first-order estimate");
+    arcs()[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(host.querySelector(".if-tooltip").textContent).toContain("estimate (first order");
+  });
+
+  it("draws verified edges solid, and shows the agreement of a partly estimated graph", () => {
+    const model = mount({ ...widgetState(estimatedGraph(fullGraph(), 50)), top_k: null });
+    const dashed = [...arcs()].filter((a) => a.hasAttribute("stroke-dasharray"));
+    expect(dashed.length).toBe(55);
+    const header = host.querySelector(".if-header").textContent;
+    expect(header).toContain("50 of 105 edges verified exactly");
+    expect(header).toContain("correlation 0.931, top-10 overlap 8 of 10");
+    model.set("graph", fullGraph());
+    expect([...arcs()].some((a) => a.hasAttribute("stroke-dasharray"))).toBe(false);
+    expect(host.querySelector(".if-legend").textContent).not.toContain("dashed");
+    expect(host.querySelector(".if-header .if-estimate")).toBe(null);
+    const solid = [...arcs()][0];
+    solid.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(host.querySelector(".if-tooltip").textContent).toContain("exact (measured)");
+  });
+
+  it("reads non-finite effects sent as strings and still draws", () => {
+    const graph = fullGraph();
+    graph.edges[0].effect = "NaN";
+    graph.edges[1].effect = "Infinity";
+    graph.clean_metric = "-Infinity";
+    mount({ ...widgetState(graph), top_k: null });
+    expect(arcs().length).toBe(105);
+    expect(host.querySelector(".if-header").textContent).toContain("clean metric -Infinity");
+    const infinite = [...arcs()].find((a) => a.dataset.rank === "1");
+    infinite.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(host.querySelector(".if-tooltip").textContent).toContain("+Infinity");
   });
 });
 

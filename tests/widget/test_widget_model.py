@@ -30,7 +30,7 @@ def tiny():
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Every compute_flow call the widget makes, by the parameters it got."""
+    """Every compute_flow call the widget makes, by the parameters it got (estimates included)."""
     made = []
     real = widget_module.compute_flow
 
@@ -40,6 +40,11 @@ def calls(monkeypatch):
 
     monkeypatch.setattr(widget_module, "compute_flow", counting)
     return made
+
+
+def exact(calls):
+    """The calls that were not attribution estimates."""
+    return [call for call in calls if call["strategy"].name != "attribution"]
 
 
 def make(tiny, **kwargs):
@@ -58,6 +63,7 @@ def test_traits_and_state(tiny):
         "alpha",
         "corrupted_prompt",
         "strategy",
+        "strategies",
         "threshold",
         "top_k",
         "answer",
@@ -115,7 +121,7 @@ def test_alpha_answer_and_strategy_recompute(tiny, calls):
     assert "sarah" in widget.wait(timeout=30).provenance["metric"]
     widget.strategy = "backtrack"
     assert widget.wait(timeout=30).provenance["strategy"]["name"] == "backtrack"
-    assert len(calls) == 4
+    assert len(exact(calls)) == 4
 
 
 def test_threshold_and_top_k_of_a_full_graph_do_not_recompute(tiny, calls):
@@ -125,7 +131,7 @@ def test_threshold_and_top_k_of_a_full_graph_do_not_recompute(tiny, calls):
     widget.top_k = 3
     widget.top_k = None
     assert widget.wait() is graph
-    assert len(calls) == 1 and not widget.computing
+    assert len(exact(calls)) == 1 and not widget.computing
 
 
 def test_threshold_of_a_search_strategy_recomputes(tiny, calls):
@@ -146,59 +152,193 @@ def test_going_back_is_a_cache_hit_without_forward_passes(tiny, calls):
     assert widget.graph_object is first
     assert widget.graph == first.to_dict()
     assert "cached" in widget.status
-    assert len(calls) == 2
+    assert len(exact(calls)) == 2
 
 
-def test_a_stale_computation_is_cancelled_and_never_shown(tiny, monkeypatch):
-    """Alpha moves while the first graph computes: the first stops at its next batch and is never drawn."""
+def gate_first_exact(monkeypatch, **overrides):
+    """Make the first exact compute_flow call wait for the returned ``gate``; ``reached`` is set when it does.
+
+    Estimates and later calls run at once. ``overrides`` replace the gated call's arguments. Returns
+    ``(reached, gate, outcomes)``, outcomes being each call's strategy and how it ended, in order.
+    """
     real = widget_module.compute_flow
-    gate, outcomes = threading.Event(), []
+    reached, gate, outcomes = threading.Event(), threading.Event(), []
 
     def gated(*args, **kwargs):
-        if not outcomes:  # the first computation waits until the test has made a newer request
+        name = kwargs["strategy"].name
+        if name != "attribution" and not reached.is_set():
+            reached.set()
             gate.wait(10)
+            kwargs.update(overrides)
         try:
-            graph = real(*args, **{**kwargs, "batch_size": 8})
+            graph = real(*args, **kwargs)
         except BaseException as err:
-            outcomes.append(type(err).__name__)
+            outcomes.append((name, type(err).__name__))
             raise
-        outcomes.append("done")
+        outcomes.append((name, "done"))
         return graph
 
     monkeypatch.setattr(widget_module, "compute_flow", gated)
-    widget = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", intervention="dampen", alpha=0.3)
+    return reached, gate, outcomes
+
+
+def shown_graphs(widget):
+    """A list that collects (strategy, alpha, all edges exact) of every graph the widget puts on show."""
     shown = []
-    widget.observe(lambda change: shown.append(change["new"]["provenance"]["intervention"]["alpha"]), "graph")
-    assert widget.computing
+
+    def record(change):
+        provenance, edges = change["new"]["provenance"], change["new"]["edges"]
+        exact_edges = all(edge["exact"] for edge in edges)
+        shown.append((provenance["strategy"]["name"], provenance["intervention"].get("alpha"), exact_edges))
+
+    widget.observe(record, "graph")
+    return shown
+
+
+def test_a_stale_computation_is_cancelled_and_never_shown(tiny, monkeypatch):
+    """Alpha moves while the first exact graph computes: it stops at its next batch and is never drawn."""
+    reached, gate, outcomes = gate_first_exact(monkeypatch, batch_size=8)
+    widget = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", intervention="dampen", alpha=0.3)
+    assert reached.wait(10)
+    shown = shown_graphs(widget)  # from here: the 0.3 estimate is on show
+    assert widget.graph["provenance"]["estimate"] is True
+    assert widget.computing and widget.status.startswith(widget_module.ESTIMATE_SHOWN)
     widget.alpha = 1.7
     gate.set()
     graph = widget.wait(timeout=30)
-    assert outcomes == ["ComputationCancelled", "done"]
+    assert outcomes == [
+        ("attribution", "done"),
+        ("full", "ComputationCancelled"),
+        ("attribution", "done"),
+        ("full", "done"),
+    ]
     assert graph.provenance["intervention"]["alpha"] == 1.7
-    assert shown == [1.7]
+    assert shown == [("attribution", 1.7, False), ("full", 1.7, True)]
     assert not widget.computing and widget.progress == 1.0
 
 
 def test_an_older_result_that_finishes_anyway_does_not_overwrite_the_newer(tiny, monkeypatch):
-    real = widget_module.compute_flow
-    gate = threading.Event()
-    first = []
-
-    def gated(*args, **kwargs):
-        if not first:
-            first.append(True)
-            gate.wait(10)
-            kwargs["cancel"] = None  # as if it had passed its last cancellation check
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(widget_module, "compute_flow", gated)
+    reached, gate, outcomes = gate_first_exact(monkeypatch, cancel=None)  # as if past its last cancellation check
     widget = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", intervention="dampen", alpha=0.3)
+    assert reached.wait(10)
+    shown = shown_graphs(widget)
     widget.alpha = 1.1
     gate.set()
     assert widget.wait(timeout=30).provenance["intervention"]["alpha"] == 1.1
-    assert widget.graph["provenance"]["intervention"]["alpha"] == 1.1
+    assert outcomes[1] == ("full", "done"), "the 0.3 graph was computed"
+    assert shown == [("attribution", 1.1, False), ("full", 1.1, True)], "but never shown"
     widget.alpha = 0.3  # the older result was still worth caching
     assert not widget.computing and widget.graph["provenance"]["intervention"]["alpha"] == 0.3
+    assert widget.graph_object.provenance["estimate"] is False
+
+
+def test_the_estimate_shows_first_then_the_exact_graph(tiny):
+    widget = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", intervention="dampen", alpha=0.3)
+    widget.wait(timeout=30)
+    states = []
+    widget.observe(lambda change: states.append((change["new"]["provenance"]["estimate"], widget.status)), "graph")
+    widget.alpha = 0.6
+    final = widget.wait(timeout=30)
+    assert [estimate for estimate, _ in states] == [True, False]
+    assert states[0][1] == widget_module.ESTIMATE_SHOWN
+    assert states[1][1].startswith("computed")
+    assert final.provenance["estimate"] is False and all(edge.exact for edge in final.edges)
+    assert all(edge["exact"] for edge in widget.graph["edges"])
+    assert {(e.source, e.target) for e in final.edges} == {(e["source"], e["target"]) for e in widget.graph["edges"]}
+
+
+def test_attribution_then_exact_shows_the_estimate_first_and_keeps_its_agreement(tiny, calls):
+    widget = make(tiny)
+    shown = shown_graphs(widget)
+    widget.strategy = "attribution-then-exact"
+    graph = widget.wait(timeout=30)
+    assert shown == [("attribution", None, False), ("attribution-then-exact", None, False)], "partly exact"
+    assert graph.stats["agreement"]["verified"] == 50
+    assert sum(edge["exact"] for edge in widget.graph["edges"]) == 50
+    assert widget.graph["stats"]["agreement"] == graph.stats["agreement"]
+
+
+def test_estimates_and_exact_graphs_have_their_own_cache_keys(tiny, calls):
+    widget = make(tiny)
+    full = widget.graph_object
+    widget.strategy = "attribution"
+    assert not widget.computing, "the estimate computed on the way is cached"
+    estimate = widget.graph_object
+    assert estimate.provenance["estimate"] is True and estimate is not full
+    widget.strategy = "full"
+    assert not widget.computing and widget.graph_object is full
+    assert [call["strategy"].name for call in calls] == ["attribution", "full"]
+
+
+def test_a_cached_estimate_shows_at_once_while_the_exact_graph_computes(tiny, calls):
+    widget = make(tiny, strategy="attribution")
+    estimate = widget.graph_object
+    widget.strategy = "full"
+    assert widget.computing and widget.graph_object is estimate
+    assert widget.status == widget_module.ESTIMATE_SHOWN
+    assert widget.wait(timeout=30).provenance["strategy"]["name"] == "full"
+    assert [call["strategy"].name for call in calls] == ["attribution", "full"]
+
+
+def test_search_strategies_show_no_estimate(tiny, calls):
+    widget = make(tiny, strategy="bisect")
+    assert [call["strategy"].name for call in calls] == ["bisect"]
+    assert widget.graph_object.provenance["estimate"] is False
+
+
+def test_strategy_menu_comes_from_the_engine(tiny):
+    from infoflow_widget.strategies import STRATEGIES
+
+    widget = make(tiny)
+    menu = {entry["name"]: entry for entry in widget.strategies}
+    assert list(menu) == list(STRATEGIES)
+    assert {"attribution", "attribution-then-exact"} <= set(menu)
+    assert all(entry["description"] and "``" not in entry["description"] for entry in menu.values())
+    pruning = [name for name, entry in menu.items() if entry["prunes"]]
+    assert pruning == ["backtrack", "bisect", "split", "backtrack-bisect"]
+    assert widget.get_state()["strategies"] == widget.strategies
+
+
+def test_threshold_of_attribution_then_exact_filters_without_recomputing(tiny, calls):
+    widget = make(tiny, strategy="attribution-then-exact")
+    graph = widget.graph_object
+    widget.threshold = 0.05
+    assert widget.wait() is graph and len(exact(calls)) == 1
+    assert graph.provenance["strategy"] == {"name": "attribution-then-exact", "k": 50, "threshold": None}
+
+
+def test_non_finite_effects_travel_as_strings(tiny, monkeypatch):
+    from dataclasses import replace
+
+    real = widget_module.compute_flow
+
+    def broken(*args, **kwargs):
+        graph = real(*args, **kwargs)
+        bad = [float("nan"), float("inf"), float("-inf")]
+        graph.edges[:3] = [replace(edge, effect=value) for edge, value in zip(graph.edges, bad)]
+        graph.clean_metric = float("inf")
+        return graph
+
+    monkeypatch.setattr(widget_module, "compute_flow", broken)
+    widget = make(tiny)
+    text = json.dumps(widget.get_state()["graph"], allow_nan=False)  # what the comm can send
+    assert [edge["effect"] for edge in widget.graph["edges"][:3]] == ["NaN", "Infinity", "-Infinity"]
+    assert widget.graph["clean_metric"] == "Infinity"
+    assert json.loads(text)["edges"][3]["effect"] == widget.graph_object.edges[3].effect
+    sent = []
+    widget.send = lambda content, buffers=None: sent.append(content)
+    widget.strategy = "bisect"
+    graph = widget.wait(timeout=30)
+    edge = next(e for e in graph.edges if graph.nodes[e.source].end - graph.nodes[e.source].start > 1)
+    widget._handle_custom_msg({"type": "expand", "source": edge.source, "target": edge.target, "level": 0}, [])
+    widget.wait(timeout=30)
+    json.dumps(sent, allow_nan=False)
+
+
+def test_json_safe_keeps_finite_data_as_it_is():
+    data = {"a": [1, 2.5, None, "x", True], "b": {"c": (0.0, -1e308)}}
+    assert widget_module.json_safe(data) == {"a": [1, 2.5, None, "x", True], "b": {"c": [0.0, -1e308]}}
+    assert widget_module.json_safe([float("nan"), {"x": float("-inf")}]) == ["NaN", {"x": "-Infinity"}]
 
 
 def test_progress_reaches_the_traits(tiny, monkeypatch):
