@@ -15,6 +15,8 @@ export const BOX_HEIGHT = 22;
 export const MARGIN = 12;
 export const MAX_ARC = 220; // tallest arc control height at zoom 1
 export const BRACKET_ROW = 20;
+export const GUTTER = 18; // channel right of wrapped rows that arcs between rows run down
+const CORNER = 6; // radius of the bends of an arc between rows
 
 /**
  * Positions of the token boxes.
@@ -23,15 +25,19 @@ export const BRACKET_ROW = 20;
  * @param {object} options
  * @param {number} [options.zoom=1] scale of every length
  * @param {number|null} [options.wrapWidth=null] wrap rows at this width (px); null keeps one scrolling row
- * @param {number} [options.arcBand] room above each row for its arcs (px, already zoomed)
+ * @param {number|number[]} [options.arcBand] room above each row for its arcs (px, already zoomed): one
+ *   for all rows, or one per row (rows without arcs then stay low)
  * @param {number} [options.belowBand=0] room below each row for span brackets (px, already zoomed)
- * @returns {{boxes: {x:number,y:number,width:number,height:number,row:number}[], rows:number, width:number, height:number, rowHeight:number}}
+ * @returns {{boxes: {x:number,y:number,width:number,height:number,row:number,band:number}[], rows:number,
+ *   width:number, height:number, gutterX:number|null}} band: the arc band above the box's row; gutterX: the
+ *   channel of arcs between rows (wrapped only)
  */
 export function layoutStrip(tokens, { zoom = 1, wrapWidth = null, arcBand = 60, belowBand = 0 } = {}) {
   const margin = MARGIN * zoom;
   const gap = GAP * zoom;
   const height = BOX_HEIGHT * zoom;
-  const rowHeight = arcBand + height + belowBand;
+  const bandOf = (row) => (Array.isArray(arcBand) ? arcBand[row] : arcBand);
+  const gutter = wrapWidth == null ? 0 : GUTTER * zoom;
   const boxes = [];
   let x = margin;
   let row = 0;
@@ -41,24 +47,29 @@ export function layoutStrip(tokens, { zoom = 1, wrapWidth = null, arcBand = 60, 
     const chars = Math.min([...String(token)].length, MAX_CHARS);
     const width = Math.max(MIN_BOX, chars * CHAR_WIDTH + BOX_PAD) * zoom;
     // A row wraps before the box that would cross the width, unless the row is still empty.
-    if (wrapWidth != null && x > margin && x + width > wrapWidth - margin) {
+    if (wrapWidth != null && x > margin && x + width > wrapWidth - margin - gutter) {
       row += 1;
       x = margin;
     }
-    boxes.push({ x, y: row * rowHeight + arcBand, width, height, row });
+    boxes.push({ x, width, height, row });
     right = Math.max(right, x + width);
     x += width + gap;
   }
   const rows = tokens.length ? row + 1 : 0;
-  return { boxes, rows, width: right + margin, height: rows * rowHeight, rowHeight };
+  // Each row's top: the rows above it, each its arc band, boxes and the room below.
+  const tops = [0];
+  for (let k = 0; k < rows; k++) tops.push(tops[k] + bandOf(k) + height + belowBand);
+  for (const box of boxes) Object.assign(box, { band: bandOf(box.row), y: tops[box.row] + bandOf(box.row) });
+  const gutterX = wrapWidth == null ? null : right + gutter / 2;
+  return { boxes, rows, width: right + gutter + margin, height: tops[rows], gutterX };
 }
 
-/** Where arcs attach to a node: the centre of its span's first row, on top of the boxes. */
+/** Where arcs attach to a node: the centre of its span's first row, on top of the boxes (with that row's arc band). */
 export function nodeAnchor(boxes, node) {
   const first = boxes[node.start];
   let last = first;
   for (let i = node.start; i < node.end && boxes[i].row === first.row; i++) last = boxes[i];
-  return { x: (first.x + last.x + last.width) / 2, y: first.y, row: first.row };
+  return { x: (first.x + last.x + last.width) / 2, y: first.y, row: first.row, band: first.band };
 }
 
 /** Control height of the arc between two anchors: grows with their distance, capped. */
@@ -74,13 +85,37 @@ export function arcPeak(h) {
 /**
  * SVG path of the arc from `source` to `target` anchors: a cubic that leaves the source upwards and
  * lands on the target from above, so an arrowhead at its end points down into the target.
+ *
+ * @param {{gutterX:number, inset:number}|null} [between] how arcs between wrapped rows are routed (see rowCrossingPath)
  */
-export function arcPath(source, target, zoom = 1) {
+export function arcPath(source, target, zoom = 1, between = null) {
   if (source.x === target.x && source.y === target.y) return loopPath(source, zoom);
+  if (between && source.row !== target.row) return rowCrossingPath(source, target, between, zoom);
   const h = arcHeight(target.x - source.x, zoom);
   const y1 = source.y - h;
   const y2 = target.y - h;
   return `M${r(source.x)},${r(source.y)} C${r(source.x)},${r(y1)} ${r(target.x)},${r(y2)} ${r(target.x)},${r(target.y)}`;
+}
+
+/**
+ * An arc between wrapped rows, routed around the text rather than across it: up from the source to
+ * the top of its row's arc band (above that row's arcs), right to the gutter, down the gutter, left
+ * along the top of the target row's band, and down onto the target. Rounded bends.
+ *
+ * @param {{x:number, y:number, band:number}} source anchor, with the arc band above its row
+ * @param {{x:number, y:number, band:number}} target anchor
+ * @param {{gutterX:number, inset:number}} between the gutter's x, and how far below a band's top the runs lie
+ */
+export function rowCrossingPath(source, target, { gutterX, inset }, zoom = 1) {
+  const c = CORNER * zoom;
+  const top1 = source.y - source.band + inset;
+  const top2 = target.y - target.band + inset;
+  const g = gutterX;
+  return (
+    `M${r(source.x)},${r(source.y)} V${r(top1 + c)} Q${r(source.x)},${r(top1)} ${r(source.x + c)},${r(top1)} ` +
+    `H${r(g - c)} Q${r(g)},${r(top1)} ${r(g)},${r(top1 + c)} V${r(top2 - c)} Q${r(g)},${r(top2)} ${r(g - c)},${r(top2)} ` +
+    `H${r(target.x + c)} Q${r(target.x)},${r(top2)} ${r(target.x)},${r(top2 + c)} V${r(target.y)}`
+  );
 }
 
 /** A self-edge: a small loop standing on the node. */
@@ -91,13 +126,20 @@ export function loopPath(anchor, zoom = 1) {
   return `M${r(x - w)},${r(y)} C${r(x - 3 * w)},${r(y - h)} ${r(x + 3 * w)},${r(y - h)} ${r(x + w)},${r(y)}`;
 }
 
-/** The arc band above each row: room for the tallest arc, or a loop. */
+/** The arc band above a row: room for the tallest arc among `anchorsPairs` on one row, or a loop. */
 export function arcBandFor(anchorsPairs, zoom = 1) {
   let peak = 24 * zoom; // loops and the arrowheads fit
   for (const [s, t] of anchorsPairs) {
     if (s.row === t.row) peak = Math.max(peak, arcPeak(arcHeight(t.x - s.x, zoom)));
   }
   return peak + 10 * zoom;
+}
+
+/** The arc band of each of `rows` rows, from the arcs that start and end on it (see arcBandFor). */
+export function arcBandsByRow(anchorsPairs, rows, zoom = 1) {
+  const byRow = Array.from({ length: rows }, () => []);
+  for (const [s, t] of anchorsPairs) if (s.row === t.row) byRow[s.row].push([s, t]);
+  return byRow.map((pairs) => arcBandFor(pairs, zoom));
 }
 
 /**

@@ -4,7 +4,7 @@ import { boxLabel, isEstimate, visible } from "./format.js";
 import {
   BRACKET_ROW,
   MAX_CHARS,
-  arcBandFor,
+  arcBandsByRow,
   arcPath,
   bracketRows,
   edgeStyle,
@@ -16,6 +16,8 @@ import {
 
 const SVG = "http://www.w3.org/2000/svg";
 const INDEX_ROW = 12; // the position numbers under the boxes
+const LANES = 5; // parallel lanes of arcs between wrapped rows (they fit the gutter)
+const LANE = 3; // px between lanes at zoom 1
 let instances = 0; // marker ids must be unique in a page that shows several widgets
 
 /** An SVG element with attributes. */
@@ -50,7 +52,7 @@ export function drawFlow(svg, graph, view) {
     nodeAnchor(first.boxes, graph.nodes[e.source]),
     nodeAnchor(first.boxes, graph.nodes[e.target]),
   ]);
-  const layout = layoutStrip(graph.tokens, { ...options, arcBand: arcBandFor(pairs, zoom) });
+  const layout = layoutStrip(graph.tokens, { ...options, arcBand: arcBandsByRow(pairs, first.rows, zoom) });
   svg.setAttribute("width", String(Math.ceil(layout.width)));
   svg.setAttribute("height", String(Math.ceil(layout.height)));
   svg.setAttribute("viewBox", `0 0 ${Math.ceil(layout.width)} ${Math.ceil(layout.height)}`);
@@ -68,14 +70,20 @@ export function drawFlow(svg, graph, view) {
   drawTokens(svg, graph.tokens, layout.boxes, zoom);
   drawBrackets(svg, graph.nodes, layout.boxes, brackets, zoom);
   const arcs = svgEl("g", { class: "if-arcs" }, svg);
+  // Arcs between wrapped rows run along the top of the arc bands (above the rows' own arcs) and down the gutter.
+  const between = layout.gutterX != null;
   // The weakest first, so the strongest arcs lie on top.
+  let crossing = 0;
   for (const edge of [...edges].reverse()) {
     const source = graph.nodes[edge.source];
     const target = graph.nodes[edge.target];
+    // Arcs between rows take one of a few lanes, so that those sharing a gutter or a target stay apart.
+    const lane = between && layout.boxes[source.start].row !== layout.boxes[target.start].row ? (crossing++ % LANES) : 0;
+    const route = between && { gutterX: layout.gutterX + (lane - (LANES - 1) / 2) * LANE * zoom, inset: (4 + lane * LANE) * zoom };
     const style = edgeStyle(edge.effect, maxAbs);
     svgEl("path", {
       class: "if-arc",
-      d: arcPath(nodeAnchor(layout.boxes, source), nodeAnchor(layout.boxes, target), zoom),
+      d: arcPath(nodeAnchor(layout.boxes, source), nodeAnchor(layout.boxes, target), zoom, route),
       stroke: style.color,
       "stroke-width": style.width * zoom ** 0.5,
       "stroke-opacity": style.opacity,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { boxLabel, formatEffect, visible } from "../src/format.js";
 import {
   GREEN, RED, MARGIN, arcBandFor, arcHeight, arcPath, bracketRows, edgeStyle, filterEdges,
-  layoutStrip, loopPath, nodeAnchor, rankEdges, spanSegments,
+  arcBandsByRow, layoutStrip, loopPath, nodeAnchor, rankEdges, rowCrossingPath, spanSegments,
 } from "../src/layout.js";
 
 const numbers = (path) => path.match(/-?\d+(\.\d+)?/g).map(Number);
@@ -49,6 +49,7 @@ describe("layoutStrip", () => {
     for (const b of boxes) expect(b.x + b.width).toBeLessThanOrEqual(600 - MARGIN);
     const rowHeight = 40 + 22 + 20;
     for (const b of boxes) expect(b.y).toBe(b.row * rowHeight + 40);
+    for (const b of boxes) expect(b.band).toBe(40);
     // rows never go back
     for (let i = 1; i < boxes.length; i++) expect(boxes[i].row).toBeGreaterThanOrEqual(boxes[i - 1].row);
   });
@@ -114,6 +115,51 @@ describe("arc geometry", () => {
     expect(t.row).toBeGreaterThan(s.row);
     const p = numbers(arcPath(s, t));
     expect(p[7]).toBe(t.y);
+  });
+
+  it("routes arcs between wrapped rows around the text: above the rows and down the gutter", () => {
+    const wrapped = layoutStrip(Array.from({ length: 40 }, () => " word"), { wrapWidth: 300, arcBand: 60 });
+    for (const b of wrapped.boxes) expect(b.x + b.width).toBeLessThan(wrapped.gutterX);
+    expect(wrapped.width).toBeLessThanOrEqual(300);
+    const s = nodeAnchor(wrapped.boxes, { start: 2, end: 3 });
+    const t = nodeAnchor(wrapped.boxes, { start: 39, end: 40 });
+    const lift = 56;
+    const between = { gutterX: wrapped.gutterX, inset: 60 - lift };
+    const path = arcPath(s, t, 1, between);
+    expect(path).toBe(rowCrossingPath(s, t, between));
+    const gutter = Math.round(wrapped.gutterX * 10) / 10;
+    expect(path).toContain(`Q${gutter},`); // it bends into the gutter
+    for (const [, x] of path.matchAll(/H(-?[\d.]+)/g)) expect(Number(x)).toBeLessThan(gutter);
+    expect(path.startsWith(`M${Math.round(s.x * 10) / 10},${s.y}`)).toBe(true);
+    expect(path.endsWith(`V${t.y}`)).toBe(true);
+    // Its horizontal runs lie in the arc bands, above the boxes of the source row and of the target row.
+    expect([...path.matchAll(/H/g)].length).toBe(2);
+    expect(path).toContain(`${s.y - lift}`);
+    expect(path).toContain(`${t.y - lift}`);
+    expect(s.y - lift).toBeGreaterThan(s.y - 60); // within the band above the source row
+    // Arcs on one row keep their cubic.
+    const same = nodeAnchor(wrapped.boxes, { start: 0, end: 1 });
+    expect(arcPath(same, s, 1, between)).toBe(arcPath(same, s));
+  });
+
+  it("gives each wrapped row the arc band its own arcs need", () => {
+    const wrapped = layoutStrip(Array.from({ length: 40 }, () => " word"), { wrapWidth: 300, arcBand: 0 });
+    const s = nodeAnchor(wrapped.boxes, { start: 0, end: 1 });
+    const t = nodeAnchor(wrapped.boxes, { start: 4, end: 5 });
+    const bands = arcBandsByRow([[s, t]], wrapped.rows);
+    expect(bands[0]).toBe(arcBandFor([[s, t]]));
+    expect(bands[1]).toBe(arcBandFor([]));
+    expect(bands[1]).toBeLessThan(bands[0]);
+    const laid = layoutStrip(Array.from({ length: 40 }, () => " word"), { wrapWidth: 300, arcBand: bands });
+    const row1 = laid.boxes.find((b) => b.row === 1);
+    const row2 = laid.boxes.find((b) => b.row === 2);
+    expect(row1.band).toBe(bands[1]);
+    expect(row2.y - row1.y).toBe(bands[2] + 22);
+    expect(laid.height).toBe(bands.reduce((a, b) => a + b, 0) + 22 * laid.rows);
+  });
+
+  it("reserves no gutter when the strip scrolls", () => {
+    expect(layoutStrip(["a", "b"]).gutterX).toBe(null);
   });
 });
 
