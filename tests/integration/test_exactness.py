@@ -129,3 +129,25 @@ def test_bfloat16_runs_and_agrees_with_the_reference_at_its_precision(interventi
     _, reference = reference_effects(model, PROMPT, METRIC, intervention, TOKEN_EDGES)
     assert engine.effects(TOKEN_EDGES) == pytest.approx(reference, abs=1e-2)
     assert engine.estimate().isfinite().all()
+
+
+def test_out_of_memory_halves_the_batch_and_retries():
+    """A device that cannot hold more than 8 rows: the engine halves its batches until they fit."""
+    import torch
+    from conftest import make_tiny
+
+    model = make_tiny("llama")
+
+    def small_device(module, args, kwargs):
+        if kwargs["input_ids"].shape[0] > 8:
+            raise torch.OutOfMemoryError("simulated: 8 rows at most")
+
+    handle = model._module.register_forward_pre_hook(small_device, with_kwargs=True)
+    try:
+        engine = FlowEngine(model, PROMPT, METRIC, Zero(), batch_size=64, progress=False)
+        effects = engine.effects(TOKEN_EDGES)
+    finally:
+        handle.remove()
+    assert engine.batch_size == 8
+    reference = FlowEngine(model, PROMPT, METRIC, Zero(), batch_size=8, progress=False).effects(TOKEN_EDGES)
+    assert effects == pytest.approx(reference, abs=1e-6)
