@@ -168,3 +168,14 @@ export function highlightToken(svg, pos) {
   }
   return hot;
 }
+
+/**
+ * Outline the tokens at both ends of `arc` (every token of a span end), so that its ends can be found
+ * in a long or wrapped prompt; null clears.
+ */
+export function highlightArcEnds(svg, arc) {
+  for (const token of svg.querySelectorAll(".if-token")) {
+    const pos = Number(token.dataset.pos);
+    token.classList.toggle("if-end", arc != null && (inSpan(arc.dataset.source, pos) || inSpan(arc.dataset.target, pos)));
+  }
+}

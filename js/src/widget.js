@@ -4,7 +4,7 @@ import { buildControls, filtersInBrowser } from "./controls.js";
 import { downloadJson, downloadPng, downloadSvg } from "./export.js";
 import { estimateSummary, formatEffect, isEstimate, nodeText, readGraph, visible } from "./format.js";
 import { GREEN, RED } from "./layout.js";
-import { dashes, drawFlow, highlightToken } from "./render.js";
+import { dashes, drawFlow, highlightArcEnds, highlightToken } from "./render.js";
 import "./widget.css";
 
 const ZOOMS = [0.35, 0.5, 0.65, 0.8, 1, 1.25, 1.5, 2];
@@ -162,13 +162,19 @@ function render({ model, el: host }) {
       view.hover = Number(token.dataset.pos);
       highlightToken(svg, view.hover);
     }
-    if (event.target.classList.contains("if-arc")) showTooltip(event.target, event);
+    if (event.target.classList.contains("if-arc")) {
+      showTooltip(event.target, event);
+      highlightArcEnds(svg, event.target);
+    }
   });
   svg.addEventListener("mousemove", (event) => {
     if (event.target.classList.contains("if-arc")) moveTooltip(event);
   });
   svg.addEventListener("mouseout", (event) => {
-    if (event.target.classList.contains("if-arc")) tooltip.hidden = true;
+    if (event.target.classList.contains("if-arc")) {
+      tooltip.hidden = true;
+      highlightArcEnds(svg, null);
+    }
     if (tokenOf(event.target) && !tokenOf(event.relatedTarget ?? svg)) {
       view.hover = null;
       highlightToken(svg, model.get("selected"));

@@ -180,6 +180,19 @@ describe("interaction", () => {
     expect(tip.hidden).toBe(false);
     expect(tip.textContent).toContain("rank1 of 105");
     expect(tip.textContent).toContain(arc.dataset.source);
+    const ends = [...host.querySelectorAll(".if-token.if-end")].map((t) => `${t.dataset.pos}:${Number(t.dataset.pos) + 1}`);
+    expect(ends.sort()).toEqual([...new Set([arc.dataset.source, arc.dataset.target])].sort());
+    arc.dispatchEvent(new MouseEvent("mouseout", { bubbles: true }));
+    expect(host.querySelectorAll(".if-token.if-end").length).toBe(0);
+  });
+
+  it("hovering a span arc outlines every token of both spans", () => {
+    const graph = fullGraph();
+    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
+    mount(widgetState(graph));
+    arcs()[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(host.querySelectorAll(".if-token.if-end").length).toBe(14);
   });
 
   it("clicking a token pins it in the `selected` trait; clicking again unpins", () => {

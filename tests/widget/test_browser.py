@@ -20,6 +20,8 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 KNOWN_LAB_ERROR = "reading 'schema'"  # JupyterLab 4.6 logs it on start; harmless
+# Notebook 7 logs it when opened on a server whose JupyterLab session left a workspace behind; harmless.
+KNOWN_NOTEBOOK_ERROR = "Command 'filebrowser:open-path' not registered"
 
 
 @pytest.fixture(scope="session")
@@ -167,6 +169,27 @@ def test_quickstart_notebook_in_jupyterlab(lab, page, artifacts):
         assert "13:14" in (source, target)
     widget.screenshot(path=artifacts / "lab-widget-hover.png")
     page.screenshot(path=artifacts / "lab-page.png", full_page=False)
+
+    # The strategy menu comes from Python; a span arc of a search strategy drills down into its token edges.
+    menu = widget.locator("select[data-trait='strategy']")
+    assert {"attribution", "attribution-then-exact"} <= set(
+        menu.locator("option").evaluate_all("o => o.map(x => x.value)")
+    )
+    menu.select_option("bisect")
+    span_arc = widget.locator(".if-arc[data-source='0:7'][data-target='7:14']")
+    span_arc.wait_for(timeout=60_000)
+    span_arc.dispatch_event("click")
+    widget.locator("button", has_text="back").wait_for(timeout=60_000)
+    assert "inside span edge" in widget.locator(".if-header").text_content()
+    assert widget.locator(".if-bracket").count() == 0
+    widget.screenshot(path=artifacts / "lab-drill-down.png")
+
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
+    background = widget.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert background != "rgb(255, 255, 255)", "the widget follows the dark theme"
+    widget.screenshot(path=artifacts / "lab-dark.png")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
     assert [e for e in errors if KNOWN_LAB_ERROR not in e] == []
 
 
@@ -194,3 +217,108 @@ def test_saved_page_renders_offline(page, artifacts, tmp_path):
     page.screenshot(path=artifacts / "saved-page.png", full_page=True)
     assert errors == []
     assert all(url.startswith(("file:", "blob:", "data:")) for url in requests), requests
+
+
+def test_quickstart_widget_in_notebook_7(lab, page, artifacts):
+    """The same server with the notebook package serves Notebook 7: its first cells draw the widget there."""
+    url, token = lab
+    errors = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.set_default_timeout(60_000)
+    page.goto(f"{url}/notebooks/notebooks/01_quickstart.ipynb?token={token}")
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    cells.first.wait_for()
+    # The markdown introduction, the model loading, the widget: Shift+Enter runs each and moves on.
+    cells.first.click()
+    for _ in range(3):
+        page.keyboard.press("Shift+Enter")
+    widget = page.locator(".if-root").first
+    wait_answering_dialogs(page, widget, 120)
+    page.wait_for_function(
+        "document.querySelectorAll('.if-root:not(.if-computing) .if-arc').length > 0", timeout=120_000
+    )
+    assert widget.locator(".if-arc").count() == 12
+    assert widget.locator(".if-token").count() == 14
+    widget.screenshot(path=artifacts / "notebook7-widget.png")
+    assert [e for e in errors if KNOWN_LAB_ERROR not in e and KNOWN_NOTEBOOK_ERROR not in e] == []
+
+
+# Geometry of the drawing, measured in the browser: overlapping boxes, labels wider than their box, arcs
+# leaving the drawing.
+LAYOUT_PROBLEMS = """() => {
+  const svg = document.querySelector('.if-canvas svg');
+  const width = Number(svg.getAttribute('width'));
+  const boxes = [...svg.querySelectorAll('.if-token rect')].map(r => r.getBBox());
+  const problems = [];
+  boxes.forEach((b, i) => {
+    const next = boxes[i + 1];
+    if (next && next.y === b.y && next.x < b.x + b.width) problems.push(`box ${i} overlaps box ${i + 1}`);
+  });
+  svg.querySelectorAll('.if-token').forEach((token, i) => {
+    const [label, index] = token.querySelectorAll('text');
+    if (label.getComputedTextLength() > boxes[i].width) problems.push(`label ${i} is wider than its box`);
+    if (index.getComputedTextLength() > boxes[i].width + 6) problems.push(`index ${i} is wider than its box`);
+  });
+  for (const arc of svg.querySelectorAll('.if-arc')) {
+    const b = arc.getBBox();
+    const name = `arc ${arc.dataset.source}->${arc.dataset.target}`;
+    if (b.x < 0 || b.x + b.width > width + 1) problems.push(`${name} leaves the drawing`);
+  }
+  return { problems, width, canvas: document.querySelector('.if-canvas').clientWidth,
+           rows: new Set(boxes.map(b => b.y)).size };
+}"""
+
+
+@pytest.mark.slow
+def test_long_code_prompt_stays_usable(gemma, page, artifacts, tmp_path):
+    """The 563-token code prompt with attribution-then-exact, in a saved page: wrapped, scrolling, zoomed, dark."""
+    from infoflow_widget import InfoFlowWidget
+
+    prompt = (REPO / "notebooks" / "data" / "code_completion_prompt.txt").read_text()
+    widget = InfoFlowWidget(gemma, prompt, answer="bar", distractor="foo", strategy="attribution-then-exact", top_k=30)
+    graph = widget.wait(timeout=120)
+    assert len(graph.tokens) == 563 and graph.stats["agreement"]["verified"] == 50
+    path = widget.save_html(tmp_path / "code.html")
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(path.as_uri())
+    root = page.locator(".if-root")
+    page.locator(".if-arc").first.wait_for(timeout=30_000)
+    header = root.locator(".if-header").text_content()
+    assert "partly estimated: 50 of" in header and "correlation" in header
+    assert "dashed: first-order estimate" in root.locator(".if-legend").text_content()
+
+    wrapped = page.evaluate(LAYOUT_PROBLEMS)
+    assert wrapped["problems"] == []
+    assert wrapped["rows"] > 10 and wrapped["width"] <= wrapped["canvas"], "wrapped: no sideways scrolling"
+    page.locator(".if-token[data-pos='562']").hover()
+    assert page.locator(".if-arc.if-hot").count() > 0
+    page.screenshot(path=artifacts / "long-wrapped-hover.png")
+    strongest = page.locator(".if-arc[data-rank='1']")
+    strongest.dispatch_event("mouseover", {"clientX": 500, "clientY": 300})
+    assert page.locator(".if-token.if-end").count() == 2
+    assert "exact (measured)" in root.locator(".if-tooltip").text_content()
+    strongest.dispatch_event("mouseout")
+    page.locator("button[title='Zoom in']").click()
+    assert page.evaluate(LAYOUT_PROBLEMS)["problems"] == []
+    page.screenshot(path=artifacts / "long-wrapped-zoom-in.png")
+
+    page.locator(".if-check input").uncheck()
+    scrolling = page.evaluate(LAYOUT_PROBLEMS)
+    assert scrolling["problems"] == [] and scrolling["rows"] == 1 and scrolling["width"] > scrolling["canvas"]
+    page.screenshot(path=artifacts / "long-scrolling.png")
+    for _ in range(3):
+        page.locator("button[title='Zoom out']").click()
+    assert page.evaluate(LAYOUT_PROBLEMS)["width"] < 0.6 * scrolling["width"]  # zoom 1.25 to 0.65
+    page.screenshot(path=artifacts / "long-scrolling-zoom-out.png")
+
+    # JupyterLab's dark theme variables, as a page inside JupyterLab Dark would have them.
+    page.add_style_tag(content=DARK_THEME)
+    page.locator(".if-check input").check()
+    assert page.evaluate(LAYOUT_PROBLEMS)["problems"] == []
+    page.screenshot(path=artifacts / "long-dark.png")
+
+
+DARK_THEME = """:root { --jp-layout-color0: #111111; --jp-layout-color1: #212121; --jp-layout-color2: #424242;
+  --jp-ui-font-color0: rgba(255, 255, 255, 1); --jp-ui-font-color2: rgba(255, 255, 255, 0.54);
+  --jp-border-color2: #424242; --jp-brand-color1: #42a5f5; }
+body { background: #111111 !important; }"""
