@@ -57,6 +57,9 @@ Attribution estimates all four interventions the widget offers; search strategie
 which a token estimate does not preview.
 """
 
+TRACE_LOCK = threading.Lock()
+"""One trace at a time in this process: widgets often share a model (a notebook opens several on it)."""
+
 ESTIMATE_SHOWN = "estimate shown; computing exact values…"
 """The status while the attribution estimate is on show and the exact graph computes."""
 
@@ -228,7 +231,6 @@ class InfoFlowWidget(anywidget.AnyWidget):
         self._prompt = prompt
         self._layers = layers
         self._lock = threading.Lock()  # guards the generation counter and what is on show
-        self._model_lock = threading.Lock()  # one trace at a time on the shared model
         self._generation = 0
         self._cancel: threading.Event | None = None
         self._thread: threading.Thread | None = None  # the newest computation
@@ -347,7 +349,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
 
     def _run(self, request: _Request, generation: int, cancel: threading.Event, status: str) -> FlowGraph:
         """The graph of ``request``, computed while holding the model; ``status`` prefixes its progress."""
-        with self._model_lock:
+        with TRACE_LOCK:
             if cancel.is_set():
                 raise ComputationCancelled("a newer request replaced this one")
             return compute_flow(
@@ -448,7 +450,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
             base = self._drill[level]
             edge = next(e for e in base.edges if (e.source, e.target) == (content["source"], content["target"]))
             self.status = f"expanding span edge {base.nodes[edge.source].label} → {base.nodes[edge.target].label}…"
-            with self._model_lock:
+            with TRACE_LOCK:
                 expanded = base.expand(edge)
         except ComputationCancelled:
             return
