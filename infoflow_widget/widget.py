@@ -256,14 +256,16 @@ class InfoFlowWidget(anywidget.AnyWidget):
         request = self._request()
         # Everything the engine checks (prompt, answer tokens, corrupted length, layers) fails here,
         # in the caller's cell; later failures from the controls go to the `error` trait instead.
-        engine = FlowEngine(
-            self._model,
-            prompt,
-            as_metric(None, answer, distractor),
-            request.build_intervention(),
-            layers=layers,
-            progress=False,
-        )
+        # The engine runs the clean prompt: not while another widget traces the same model.
+        with TRACE_LOCK:
+            engine = FlowEngine(
+                self._model,
+                prompt,
+                as_metric(None, answer, distractor),
+                request.build_intervention(),
+                layers=layers,
+                progress=False,
+            )
         request.build_strategy()
         self.tokens = engine.tokens
         self.on_msg(self._on_message)

@@ -187,12 +187,27 @@ function magnitude(edge) {
   return Number.isNaN(edge.effect) ? -1 : Math.abs(edge.effect);
 }
 
+// Edge indices by |effect|, per edges array: a long prompt has ~160k edges, and every redraw (zoom, wrap,
+// top-k) would sort them again.
+const rankings = new WeakMap();
+
+function ranking(edges) {
+  let order = rankings.get(edges);
+  if (!order) {
+    const magnitudes = Float64Array.from(edges, magnitude);
+    order = Uint32Array.from(edges.keys()).sort((a, b) => magnitudes[b] - magnitudes[a] || a - b);
+    rankings.set(edges, order);
+  }
+  return order;
+}
+
+function ranked(edges, order) {
+  return Array.from(order, (index, i) => ({ ...edges[index], index, rank: i + 1 }));
+}
+
 /** The edges ranked by |effect|, largest first (ties keep their order), each with its `rank` (1-based) and `index`. */
 export function rankEdges(edges) {
-  return edges
-    .map((e, index) => ({ ...e, index }))
-    .sort((a, b) => magnitude(b) - magnitude(a) || a.index - b.index)
-    .map((e, i) => ({ ...e, rank: i + 1 }));
+  return ranked(edges, ranking(edges));
 }
 
 /**
@@ -203,10 +218,15 @@ export function rankEdges(edges) {
  * @param {number|null} topK keep this many of the strongest; null keeps all
  */
 export function filterEdges(edges, threshold = 0, topK = null) {
-  // As compute_flow: a threshold of 0 filters nothing (NaN effects included).
-  const ranked = rankEdges(edges);
-  const kept = threshold > 0 ? ranked.filter((e) => Math.abs(e.effect) >= threshold) : ranked;
-  return topK == null ? kept : kept.slice(0, Math.max(0, topK));
+  const order = ranking(edges);
+  // Ranked by |effect|, the kept edges are a prefix. As compute_flow: a threshold of 0 filters nothing (NaN included).
+  let count = order.length;
+  if (threshold > 0) {
+    count = 0;
+    while (count < order.length && Math.abs(edges[order[count]].effect) >= threshold) count++;
+  }
+  if (topK != null) count = Math.min(count, Math.max(0, topK));
+  return ranked(edges, order.subarray(0, count));
 }
 
 function r(v) {

@@ -449,3 +449,19 @@ def test_ioi_on_smollm2_alpha_change_recomputes_quickly(smollm):
     start = time.perf_counter()
     widget.alpha = 0.0
     assert time.perf_counter() - start < 0.5 and widget.graph_object is zero_like
+
+
+def test_widgets_on_one_model_never_trace_at_once(tiny, monkeypatch):
+    real = widget_module.compute_flow
+    held = []
+
+    def checking(*args, **kwargs):
+        held.append(widget_module.TRACE_LOCK.locked())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(widget_module, "compute_flow", checking)
+    first = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john")
+    second = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", intervention="crop")
+    first.wait(timeout=30)
+    second.wait(timeout=30)
+    assert held == [True] * 4, "estimate and exact graph of each, every one inside the process-wide lock"
