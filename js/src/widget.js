@@ -110,6 +110,8 @@ function render({ model, el: host }) {
   function renderStatus() {
     const computing = model.get("computing");
     root.classList.toggle("if-computing", computing);
+    // An estimate on show while the exact values compute is meant to be read: it is not dimmed.
+    root.classList.toggle("if-preview", computing && graphOnShow?.provenance?.estimate === true);
     barFill.style.width = `${Math.round(100 * (computing ? model.get("progress") : 0))}%`;
     statusText.textContent = model.get("status");
     const error = model.get("error");
@@ -230,6 +232,7 @@ function render({ model, el: host }) {
     graphOnShow = readGraph(model.get("graph"));
     drilled.length = 0;
     redraw();
+    renderStatus();
   };
   const onThreshold = () => {
     view.threshold = null;

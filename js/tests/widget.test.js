@@ -147,6 +147,21 @@ describe("strategies and estimates", () => {
     expect(host.querySelector(".if-tooltip").textContent).toContain("exact (measured)");
   });
 
+  it("keeps an estimate shown while the exact values compute undimmed, unlike a stale exact graph", () => {
+    const estimate = estimatedGraph();
+    estimate.provenance = { ...estimate.provenance, estimate: true };
+    const model = mount(widgetState(estimate));
+    const root = host.querySelector(".if-root");
+    model.set("status", "estimate shown; computing exact values…");
+    model.set("computing", true);
+    expect(root.classList.contains("if-computing")).toBe(true);
+    expect(root.classList.contains("if-preview")).toBe(true);
+    model.set("graph", fullGraph()); // the exact graph arrives while a newer computation runs
+    expect(root.classList.contains("if-preview")).toBe(false);
+    model.set("computing", false);
+    expect(root.classList.contains("if-computing")).toBe(false);
+  });
+
   it("reads non-finite effects sent as strings and still draws", () => {
     const graph = fullGraph();
     graph.edges[0].effect = "NaN";
