@@ -9,7 +9,9 @@
    the loop's time estimated from a timed sample of line pairs; AttributionThenExact(50): time and
    agreement of the estimates with the exact values.
 4. Widget recomputation on the IOI prompt after an alpha change: time until the attribution
-   estimate is shown and until the exact graph replaces it, against a cold engine run.
+   estimate is shown and until the exact graph replaces it, against a cold compute_flow run; and
+   one graph computed on the main thread, in a thread, and in a thread after the main thread's
+   OpenMP pool is released (infoflow_widget/_openmp.py).
 
 Each section runs in its own process so that its peak memory (max RSS) is its own.
 Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3]`.
@@ -22,6 +24,7 @@ import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -137,24 +140,66 @@ def widget_latency() -> None:
     cold_s, _ = timed(
         compute_flow, model, IOI, intervention=Dampen(0.25), answer=" Mary", distractor=" John", progress=False
     )
-    widget = InfoFlowWidget(model, IOI, answer=" Mary", distractor=" John", intervention="dampen", alpha=0.5)
-    widget.wait()
     print("4. Widget, IOI prompt, smollm2-135m, Full strategy, dampen: alpha 0.5 -> value")
-    for alpha in (0.25, 1.5, 0.25):
-        start = time.perf_counter()
-        widget.alpha = alpha
-        estimate_s = None
-        while widget.computing:
-            if estimate_s is None and widget.graph.get("provenance", {}).get("estimate"):
-                estimate_s = time.perf_counter() - start
-            time.sleep(0.005)
-        exact = widget.wait()
-        exact_s = time.perf_counter() - start
-        shown = "at once (cached)" if estimate_s is None else f"after {estimate_s:.2f} s"
-        print(
-            f"   alpha {alpha}: estimate shown {shown}, exact graph after {exact_s:.2f} s "
-            f"({len(exact.edges)} edges; compute_flow alone {cold_s:.2f} s)"
+    print(f"   baseline: compute_flow alone (clean run included) {cold_s:.2f} s")
+    thread_costs(model)
+    for preview_seconds, how in (
+        (1.0, "default: estimate only when the last full graph took > 1 s"),
+        (0.0, "estimate always first"),
+    ):
+        widget = InfoFlowWidget(
+            model,
+            IOI,
+            answer=" Mary",
+            distractor=" John",
+            intervention="dampen",
+            alpha=0.5,
+            preview_seconds=preview_seconds,
         )
+        widget.wait()
+        print(f"   widget, {how}:")
+        for alpha in (0.25, 1.5, 0.25):
+            start = time.perf_counter()
+            widget.alpha = alpha
+            estimate_s = None
+            while widget.computing:
+                if estimate_s is None and widget.graph.get("provenance", {}).get("estimate"):
+                    estimate_s = time.perf_counter() - start
+                time.sleep(0.002)
+            exact = widget.wait()
+            exact_s = time.perf_counter() - start
+            if widget.status.startswith("cached"):
+                print(f"     alpha {alpha}: cached, on show after {exact_s * 1000:.1f} ms")
+                continue
+            shown = "no estimate" if estimate_s is None else f"estimate after {estimate_s:.2f} s"
+            print(
+                f"     alpha {alpha}: {shown}, exact graph after {exact_s:.2f} s "
+                f"= {exact_s / cold_s:.2f}x compute_flow alone ({len(exact.edges)} edges)"
+            )
+
+
+def thread_costs(model) -> None:
+    """One Dampen graph on an engine whose clean run is done: main thread, thread, thread after release."""
+    from infoflow_widget._openmp import release_idle_threads
+
+    base = FlowEngine(model, IOI, LogitDiff(" Mary", " John"), progress=False)
+    seconds = {}
+
+    def measure(where: str) -> None:
+        seconds[where] = timed(base.with_intervention(Dampen(0.25)).graph)[0]
+
+    measure("main thread")
+    for where, release in (("thread", False), ("thread, main pool released", True)):
+        measure("main thread")  # the main thread's OpenMP pool is busy again
+        if release:
+            release_idle_threads()
+        worker = threading.Thread(target=measure, args=(where,))
+        worker.start()
+        worker.join()
+    main_s = seconds["main thread"]
+    print(
+        "   one graph on a ready engine: " + ", ".join(f"{k} {v:.2f} s ({v / main_s:.2f}x)" for k, v in seconds.items())
+    )
 
 
 SECTIONS = {"1": full_ioi_graph, "2": scaling, "3": code_completion, "4": widget_latency}

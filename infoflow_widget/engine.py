@@ -18,6 +18,7 @@ How a batch of edges is measured:
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import threading
@@ -85,11 +86,6 @@ class FlowEngine:
             # Only eager attention computes the softmax as a reachable call, under the explicit mask.
             self.hf_model.set_attn_implementation("eager")
         self.tokenizer = self.model.tokenizer
-        self.intervention = intervention if intervention is not None else Zero()
-        if not isinstance(self.intervention, Intervention):
-            raise InfoFlowError(
-                f"intervention must be Zero(), Dampen(alpha), Crop() or Corrupt(prompt); got {intervention!r}."
-            )
         self.metric = as_metric(metric)
         self.progress = progress
         self.cancel = cancel
@@ -100,17 +96,11 @@ class FlowEngine:
         self._attention_paths = attention_modules(self.hf_model)
         self.layers = _check_layers(layers, len(self._attention_paths))
         self._score = self.metric.prepare(self.tokenizer)
-        if isinstance(self.intervention, Corrupt):
-            self.corrupt_ids = self._tokenize(self.intervention.corrupted_prompt, "corrupted prompt")
-            _check_same_length(self.input_ids, self.corrupt_ids, self.tokenizer)
+        self._check_intervention(intervention)
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise InfoFlowError(f"batch_size must be a positive integer; got {batch_size!r}.")
         self.batch_size = batch_size or self._batch_from_budget(memory_budget)
-        self.forward_passes = 0
-        self.interventions = 0
-        self.positions = 0  # token positions computed by all forward passes
-        self.extra_stats: dict[str, Any] = {}  # figures a strategy reports, merged into the graph's stats
-        self.seconds = 0.0
+        self._reset_counters()
         self._call_site = _call_site_name(self.model, self._attention_paths[0])
         embeddings = self.hf_model.get_input_embeddings()
         self._embeddings = next(path for path, module in self.hf_model.named_modules() if module is embeddings)
@@ -118,17 +108,85 @@ class FlowEngine:
         start = time.perf_counter()
         with torch.no_grad():
             self.clean_logits = self._clean_run()
-            if isinstance(self.intervention, Corrupt):
-                self._corrupt_kv = self._save_keys_values(self.corrupt_ids)
         self.clean_metric = float(self._score(self.clean_logits[None], self.clean_logits)[0])
         if not math.isfinite(self.clean_metric):
             raise InfoFlowError(f"The metric is {self.clean_metric} on the clean prompt; it must be finite.")
+        self._prepare_intervention()
         self.seconds += time.perf_counter() - start
 
     @property
     def num_layers(self) -> int:
         """Number of attention layers of the model."""
         return len(self._attention_paths)
+
+    def with_intervention(
+        self,
+        intervention: Intervention,
+        *,
+        progress: bool | Callable[[int, int, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> FlowEngine:
+        """An engine for the same model, prompt, metric and layers with another intervention.
+
+        It shares this engine's clean run (logits, keys and values), so it starts without a forward
+        pass (Corrupt runs its corrupted prompt once); its counters start at zero. Interactive use
+        (a slider over Dampen's alpha) pays only for the intervened passes.
+
+        Args:
+            intervention: the intervention of the new engine.
+            progress: as in the constructor (default: this engine's).
+            cancel: as in the constructor (default: none).
+        """
+        derived = copy.copy(self)
+        derived._check_intervention(intervention)
+        derived.progress = self.progress if progress is None else progress
+        derived.cancel = cancel
+        derived._reset_counters()
+        start = time.perf_counter()
+        derived._prepare_intervention()
+        derived.seconds += time.perf_counter() - start
+        return derived
+
+    def graph(self, strategy: Strategy | None = None, threshold: float = 0.0) -> FlowGraph:
+        """The information-flow graph of the edges ``strategy`` picks (``Full()`` by default).
+
+        Args:
+            strategy: which edges to measure.
+            threshold: keep only edges with ``|effect| >= threshold``.
+
+        Returns:
+            A :class:`FlowGraph`; its stats count this engine's work so far, clean run included.
+        """
+        strategy = _check_graph_request(strategy, threshold)
+        nodes, edges = strategy.run(self)
+        graph = FlowGraph(
+            tokens=self.tokens,
+            nodes=nodes,
+            edges=edges,
+            clean_metric=self.clean_metric,
+            provenance={
+                "model": getattr(self.hf_model, "infoflow_name", type(self.hf_model).__name__),
+                "prompt": self.prompt,
+                "intervention": self.intervention.params(),
+                "intervention_text": self.intervention.describe(),
+                "metric": self.metric.describe(),
+                "strategy": strategy.params(),
+                "estimate": any(not edge.exact for edge in edges),
+                "threshold": threshold,
+                "layers": None if self.layers == list(range(self.num_layers)) else self.layers,
+            },
+            stats={
+                "forward_passes": self.forward_passes,
+                "interventions": self.interventions,
+                "seconds": round(self.seconds, 3),
+                "batch_size": self.batch_size,
+                **cost_stats(self),
+                "positions": self.positions,
+                **self.extra_stats,
+            },
+            _engine=self,
+        )
+        return graph.filter(threshold) if threshold > 0 else graph
 
     def effects(self, groups: Sequence[Group], desc: str = "edges") -> list[float]:
         """Return metric(clean) - metric(intervened) for each (sources, targets) group, batched.
@@ -185,6 +243,8 @@ class FlowEngine:
         """
         import torch
 
+        if self._estimate is not None:  # a preview and AttributionThenExact on one engine share it
+            return self._estimate.clone()
         corrupt = isinstance(self.intervention, Corrupt)
         saved: list[Any] = []
         frozen = [p for p in self.hf_model.parameters() if p.requires_grad]
@@ -234,7 +294,8 @@ class FlowEngine:
                 pattern = tensors[0]
                 total += pattern_first_order(self.intervention, pattern.detach()[0], _grad(pattern)).cpu()
         self.seconds += time.perf_counter() - start
-        return total
+        self._estimate = total
+        return total.clone()
 
     def _trace(self, edit: torch.Tensor, start: int) -> torch.Tensor:
         """One forward pass of a batch of edge groups, reusing the clean run before position ``start``.
@@ -312,6 +373,33 @@ class FlowEngine:
         self.forward_passes += 1
         return saved
 
+    def _check_intervention(self, intervention: Intervention | None) -> None:
+        """Set the intervention, checking it (and tokenizing Corrupt's prompt) before any model work."""
+        self.intervention = intervention if intervention is not None else Zero()
+        if not isinstance(self.intervention, Intervention):
+            raise InfoFlowError(
+                f"intervention must be Zero(), Dampen(alpha), Crop() or Corrupt(prompt); got {intervention!r}."
+            )
+        if isinstance(self.intervention, Corrupt):
+            self.corrupt_ids = self._tokenize(self.intervention.corrupted_prompt, "corrupted prompt")
+            _check_same_length(self.input_ids, self.corrupt_ids, self.tokenizer)
+
+    def _prepare_intervention(self) -> None:
+        """Run what the intervention needs beyond the clean run: Corrupt's keys and values."""
+        import torch
+
+        self._estimate: torch.Tensor | None = None
+        if isinstance(self.intervention, Corrupt):
+            with torch.no_grad():
+                self._corrupt_kv = self._save_keys_values(self.corrupt_ids)
+
+    def _reset_counters(self) -> None:
+        self.forward_passes = 0
+        self.interventions = 0
+        self.positions = 0  # token positions computed by all forward passes
+        self.extra_stats: dict[str, Any] = {}  # figures a strategy reports, merged into the graph's stats
+        self.seconds = 0.0
+
     def _sites(self, layer: int) -> Any:
         return getattr(_envoy(self.model, self._attention_paths[layer]).source, self._call_site).source
 
@@ -366,6 +454,16 @@ def _check_same_length(clean: torch.Tensor, corrupt: torch.Tensor, tokenizer: An
         f"({tokenizer.decode(a[first : first + 3])!r} vs {tokenizer.decode(b[first : first + 3])!r}); "
         "swap words for words of the same token count."
     )
+
+
+def _check_graph_request(strategy: Strategy | None, threshold: float) -> Strategy:
+    """The strategy (``Full()`` by default), once it and the threshold are checked."""
+    strategy = strategy if strategy is not None else Full()
+    if not isinstance(strategy, Strategy):
+        raise InfoFlowError(f"strategy must be a Strategy such as Full(); got {strategy!r}.")
+    if not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold < 0:
+        raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
+    return strategy
 
 
 def _context_length(config: Any) -> int | None:
@@ -426,11 +524,7 @@ def compute_flow(
         ...                      answer=" Mary", distractor=" John")
         >>> graph.top(10).to_pandas()
     """
-    strategy = strategy if strategy is not None else Full()
-    if not isinstance(strategy, Strategy):
-        raise InfoFlowError(f"strategy must be a Strategy such as Full(); got {strategy!r}.")
-    if not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold < 0:
-        raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
+    _check_graph_request(strategy, threshold)  # before the clean run
     engine = FlowEngine(
         model,
         prompt,
@@ -442,35 +536,7 @@ def compute_flow(
         progress=progress,
         cancel=cancel,
     )
-    nodes, edges = strategy.run(engine)
-    graph = FlowGraph(
-        tokens=engine.tokens,
-        nodes=nodes,
-        edges=edges,
-        clean_metric=engine.clean_metric,
-        provenance={
-            "model": getattr(engine.hf_model, "infoflow_name", type(engine.hf_model).__name__),
-            "prompt": prompt,
-            "intervention": engine.intervention.params(),
-            "intervention_text": engine.intervention.describe(),
-            "metric": engine.metric.describe(),
-            "strategy": strategy.params(),
-            "estimate": any(not edge.exact for edge in edges),
-            "threshold": threshold,
-            "layers": None if layers is None else engine.layers,
-        },
-        stats={
-            "forward_passes": engine.forward_passes,
-            "interventions": engine.interventions,
-            "seconds": round(engine.seconds, 3),
-            "batch_size": engine.batch_size,
-            **cost_stats(engine),
-            "positions": engine.positions,
-            **engine.extra_stats,
-        },
-        _engine=engine,
-    )
-    return graph.filter(threshold) if threshold > 0 else graph
+    return engine.graph(strategy, threshold)
 
 
 def _envoy(model: Any, path: str) -> Any:

@@ -6,11 +6,15 @@ How a control in the browser becomes a new drawing:
 2. An observer freezes the parameters that change the measurement into a key. Threshold and top-k
    of a full graph are not part of it: the front end filters those without a round trip.
 3. A cached key is shown at once. Otherwise the previous request's ``cancel`` event is set (its
-   thread stops at its next batch) and a thread runs :func:`compute_flow` under a new generation
-   number, reporting progress into the ``progress`` and ``status`` traits.
+   thread stops at its next batch) and a thread measures the request under a new generation
+   number, reporting progress into the ``progress`` and ``status`` traits. It runs on an engine
+   derived from one clean run per metric (:meth:`FlowEngine.with_intervention`), so a new alpha
+   costs only the intervened forward passes.
 4. For a full token graph (``full``, ``attribution-then-exact``) the thread first computes the
    attribution estimate of the same edges (one forward and backward pass) and shows it, dashed, while
-   the exact values compute. The estimate is cached under its own key (strategy ``attribution``).
+   the exact values compute, unless the last full graph of this widget took less than
+   ``preview_seconds``: then the estimate would only flicker. The estimate is cached under its own
+   key (strategy ``attribution``).
 5. The thread's graphs are cached, but shown only if its generation is still the newest, so an older
    result never overwrites a newer one. Errors land in the ``error`` trait, not in the kernel log.
 """
@@ -29,13 +33,14 @@ import anywidget
 import traitlets
 
 from ._html_export import widget_page
-from .engine import FlowEngine, compute_flow
+from ._openmp import release_idle_threads
+from .engine import FlowEngine
 from .errors import ComputationCancelled, InfoFlowError
 from .graph import FlowGraph, write_atomic
 from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
 from .metrics import as_metric
 from .models import load_model
-from .strategies import STRATEGIES, Attribution, Strategy
+from .strategies import STRATEGIES, Attribution, Full, Strategy
 
 STATIC = Path(__file__).parent / "static"
 if not (STATIC / "widget.js").is_file():
@@ -157,6 +162,8 @@ class InfoFlowWidget(anywidget.AnyWidget):
         threshold: edges shown have ``|effect| >= threshold``; search strategies also prune with it.
         top_k: how many of the strongest edges are drawn (None: all).
         layers: the layers to intervene in (default: all).
+        preview_seconds: a full graph whose last computation in this widget took longer than this
+            shows the attribution estimate first (0: always; the first full graph always does).
 
     Raises:
         InfoFlowError: bad input, found before anything is computed.
@@ -219,17 +226,21 @@ class InfoFlowWidget(anywidget.AnyWidget):
         threshold: float = 0.0,
         top_k: int | None = 10,
         layers: list[int] | None = None,
+        preview_seconds: float = 1.0,
         **unknown: Any,
     ) -> None:
         if unknown:
             valid = ", ".join(
                 ["model", "prompt", "answer", "distractor", "intervention", "alpha", "corrupted_prompt"]
-                + ["strategy", "threshold", "top_k", "layers"]
+                + ["strategy", "threshold", "top_k", "layers", "preview_seconds"]
             )
             raise TypeError(f"InfoFlowWidget got unknown argument(s) {', '.join(sorted(unknown))}; valid: {valid}.")
         self._model = load_model(model) if isinstance(model, str) else model
         self._prompt = prompt
         self._layers = layers
+        self.preview_seconds = preview_seconds
+        """Full graphs that last took longer than this many seconds show the estimate first."""
+        self._full_seconds: float | None = None  # what the last exact full graph took
         self._lock = threading.Lock()  # guards the generation counter and what is on show
         self._generation = 0
         self._cancel: threading.Event | None = None
@@ -239,6 +250,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
         self._shown: _Request | None = None  # the request whose graph is on show
         self._ready = False  # the constructor's own trait assignments trigger nothing
         self._cache: dict[_Request, FlowGraph] = {}
+        self._engines: dict[tuple[str | None, str | None], FlowEngine] = {}  # a clean run per metric
         self._drill: list[FlowGraph] = []  # the graph on show, then the expansions opened from it
         self.graph_object: FlowGraph | None = None
         """The :class:`FlowGraph` on show (None until the first computation ends)."""
@@ -267,6 +279,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
                 progress=False,
             )
         request.build_strategy()
+        self._engines[request.answer, request.distractor] = engine
         self.tokens = engine.tokens
         self.on_msg(self._on_message)
         self._ready = True
@@ -321,7 +334,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
                 return
             self._cancel = cancel = threading.Event()
             self._running = request
-            preview = request.estimate()
+            preview = self._preview(request)
             if preview in self._cache:
                 self._show(preview, self._cache[preview], ESTIMATE_SHOWN, computing=True)
             else:
@@ -329,42 +342,50 @@ class InfoFlowWidget(anywidget.AnyWidget):
                     self.computing, self.progress, self.error = True, 0.0, ""
                     self.status = "starting…"
             self._thread = threading.Thread(
-                target=self._compute, args=(request, generation, cancel), name="infoflow-widget", daemon=True
+                target=self._compute, args=(request, preview, generation, cancel), name="infoflow-widget", daemon=True
             )
+            release_idle_threads()  # this thread's OpenMP pool would slow the worker's torch by a third
             self._thread.start()
 
-    def _compute(self, request: _Request, generation: int, cancel: threading.Event) -> None:
-        """Compute ``request`` (after its estimate, when it has one not yet cached) and show what is still wanted."""
+    def _preview(self, request: _Request) -> _Request | None:
+        """The estimate to show while ``request`` computes: None when there is none, or no wait to fill."""
         preview = request.estimate()
+        fast = self._full_seconds is not None and self._full_seconds <= self.preview_seconds
+        return None if request.strategy == Full.name and fast else preview
+
+    def _compute(self, request: _Request, preview: _Request | None, generation: int, cancel: threading.Event) -> None:
+        """Compute ``request`` (after its ``preview`` estimate, unless cached) and show what is still wanted."""
+        status = f"{ESTIMATE_SHOWN} " if preview else ""
         try:
-            if preview is not None and preview not in self._cache:
-                if generation == self._generation:
-                    self.status = "estimating every edge (one forward and one backward pass)…"
-                self._publish(preview, self._run(preview, generation, cancel, ""), generation, final=False)
-            graph = self._run(request, generation, cancel, f"{ESTIMATE_SHOWN} " if preview else "")
+            with TRACE_LOCK:  # one trace at a time on the model, from the clean run on
+                if cancel.is_set():
+                    raise ComputationCancelled("a newer request replaced this one")
+                engine = self._engine(request).with_intervention(
+                    request.build_intervention(), progress=self._progress_reporter(generation, status), cancel=cancel
+                )
+                if preview is not None and preview not in self._cache:
+                    if generation == self._generation:
+                        self.status = "estimating every edge (one forward and one backward pass)…"
+                    self._publish(preview, engine.graph(strategy=Attribution()), generation, final=False)
+                before = engine.seconds
+                graph = engine.graph(strategy=request.build_strategy())
         except ComputationCancelled:
             return
         except Exception as err:  # noqa: BLE001 - any failure is shown in the widget, not lost in a thread
             self._fail(generation, err)
             return
+        engine.cancel = None  # finished: a later drill-down into this graph must not read as cancelled
+        if request.strategy == Full.name:
+            self._full_seconds = engine.seconds - before
         self._publish(request, graph, generation, final=True)
 
-    def _run(self, request: _Request, generation: int, cancel: threading.Event, status: str) -> FlowGraph:
-        """The graph of ``request``, computed while holding the model; ``status`` prefixes its progress."""
-        with TRACE_LOCK:
-            if cancel.is_set():
-                raise ComputationCancelled("a newer request replaced this one")
-            return compute_flow(
-                self._model,
-                self._prompt,
-                intervention=request.build_intervention(),
-                answer=request.answer,
-                distractor=request.distractor,
-                strategy=request.build_strategy(),
-                layers=self._layers,
-                progress=self._progress_reporter(generation, status),
-                cancel=cancel,
-            )
+    def _engine(self, request: _Request) -> FlowEngine:
+        """The engine holding the clean run of the request's metric (the caller holds ``TRACE_LOCK``)."""
+        key = (request.answer, request.distractor)
+        if key not in self._engines:
+            metric = as_metric(None, request.answer, request.distractor)
+            self._engines[key] = FlowEngine(self._model, self._prompt, metric, layers=self._layers, progress=False)
+        return self._engines[key]
 
     def _publish(self, request: _Request, graph: FlowGraph, generation: int, *, final: bool) -> None:
         """Cache ``graph``; show it if its generation is still the newest (an estimate keeps ``computing``)."""
@@ -442,6 +463,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
             self._expanding = threading.Thread(
                 target=self._expand, args=(content,), name="infoflow-expand", daemon=True
             )
+            release_idle_threads()
             self._expanding.start()
 
     def _expand(self, content: dict[str, Any]) -> None:

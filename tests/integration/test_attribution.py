@@ -72,3 +72,18 @@ def test_attribution_then_exact_verifies_the_strongest_estimates():
 def test_bad_k(k):
     with pytest.raises(InfoFlowError, match="k=...\\) needs a whole number"):
         AttributionThenExact(k=k)
+
+
+def test_one_engine_estimates_once_for_a_preview_and_attribution_then_exact():
+    model = make_tiny("llama")
+    engine = FlowEngine(model, PROMPT, METRIC, Dampen(0.5), progress=False)
+    preview = engine.graph(Attribution())
+    assert engine.forward_passes == 2
+    checked = engine.graph(AttributionThenExact(k=10))
+    alone = FlowEngine(model, PROMPT, METRIC, Dampen(0.5), progress=False)
+    alone.graph(AttributionThenExact(k=10))
+    assert engine.forward_passes == alone.forward_passes, "the same passes: clean, estimate, verification"
+    estimates = {(e.source, e.target): e.effect for e in preview.edges}
+    assert all(e.effect == estimates[(e.source, e.target)] for e in checked.edges if not e.exact)
+    engine.estimate()[5, 2] = 99.0  # a caller writing into its copy changes nothing kept
+    assert float(engine.estimate()[5, 2]) == estimates[(2, 5)]

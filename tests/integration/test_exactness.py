@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infoflow_widget import Corrupt, Crop, Dampen, FlowEngine, LogitDiff, Zero
+from infoflow_widget import Corrupt, Crop, Dampen, FlowEngine, InfoFlowError, LogitDiff, PromptLengthError, Zero
 from infoflow_widget.reference import reference_effects
 
 PROMPT = "when mary and john went to the store , john gave a book to"
@@ -151,3 +151,26 @@ def test_out_of_memory_halves_the_batch_and_retries():
     assert engine.batch_size == 8
     reference = FlowEngine(model, PROMPT, METRIC, Zero(), batch_size=8, progress=False).effects(TOKEN_EDGES)
     assert effects == pytest.approx(reference, abs=1e-6)
+
+
+def test_an_engine_with_another_intervention_shares_the_clean_run_and_matches_the_reference(tiny_model):
+    """The widget's route: one clean run, then each alpha (or intervention) costs only its intervened passes."""
+    base = FlowEngine(tiny_model, PROMPT, METRIC, Zero(), layers=[0, 2], batch_size=16, progress=False)
+    groups = TOKEN_EDGES[::2] + GROUP_EDGES
+    for intervention in (Dampen(0.3), Crop(), Corrupt(CORRUPTED), Zero()):
+        derived = base.with_intervention(intervention)
+        assert derived.intervention is intervention and base.intervention == Zero()
+        assert derived.forward_passes == (intervention.kind == "corrupt"), "no clean run, Corrupt's prompt once"
+        _, reference = reference_effects(tiny_model, PROMPT, METRIC, intervention, groups, layers=[0, 2])
+        assert derived.effects(groups) == pytest.approx(reference, abs=1e-4)
+        assert derived.clean_metric == base.clean_metric and derived.batch_size == 16
+    assert base.forward_passes == 1 and base.interventions == 0, "the base engine's counters are its own"
+
+
+def test_an_engine_with_a_bad_intervention_fails_before_any_work(tiny_model):
+    base = FlowEngine(tiny_model, PROMPT, METRIC, progress=False)
+    with pytest.raises(InfoFlowError, match="intervention must be"):
+        base.with_intervention("dampen")
+    with pytest.raises(PromptLengthError, match="same length"):
+        base.with_intervention(Corrupt("when felix went to the store"))
+    assert base.intervention == Zero() and base.forward_passes == 1

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("anywidget")
 
 import infoflow_widget.widget as widget_module  # noqa: E402
-from infoflow_widget import InfoFlowError  # noqa: E402
+from infoflow_widget import FlowEngine, InfoFlowError  # noqa: E402
 from infoflow_widget.widget import InfoFlowWidget  # noqa: E402
 
 # A worker thread's exception would be a bug: failures belong in the `error` trait.
@@ -30,15 +30,15 @@ def tiny():
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Every compute_flow call the widget makes, by the parameters it got (estimates included)."""
+    """Every graph the widget has an engine compute, as {"strategy": ...} (estimates included)."""
     made = []
-    real = widget_module.compute_flow
+    real = FlowEngine.graph
 
-    def counting(*args, **kwargs):
-        made.append(kwargs)
-        return real(*args, **kwargs)
+    def counting(engine, strategy=None, threshold=0.0):
+        made.append({"strategy": strategy})
+        return real(engine, strategy, threshold)
 
-    monkeypatch.setattr(widget_module, "compute_flow", counting)
+    monkeypatch.setattr(FlowEngine, "graph", counting)
     return made
 
 
@@ -156,29 +156,30 @@ def test_going_back_is_a_cache_hit_without_forward_passes(tiny, calls):
 
 
 def gate_first_exact(monkeypatch, **overrides):
-    """Make the first exact compute_flow call wait for the returned ``gate``; ``reached`` is set when it does.
+    """Make the first exact graph wait for the returned ``gate``; ``reached`` is set when it does.
 
-    Estimates and later calls run at once. ``overrides`` replace the gated call's arguments. Returns
-    ``(reached, gate, outcomes)``, outcomes being each call's strategy and how it ended, in order.
+    Estimates and later graphs run at once. ``overrides`` set attributes of the gated graph's engine.
+    Returns ``(reached, gate, outcomes)``, outcomes being each graph's strategy and how it ended, in order.
     """
-    real = widget_module.compute_flow
+    real = FlowEngine.graph
     reached, gate, outcomes = threading.Event(), threading.Event(), []
 
-    def gated(*args, **kwargs):
-        name = kwargs["strategy"].name
+    def gated(engine, strategy=None, threshold=0.0):
+        name = strategy.name
         if name != "attribution" and not reached.is_set():
             reached.set()
             gate.wait(10)
-            kwargs.update(overrides)
+            for attribute, value in overrides.items():
+                setattr(engine, attribute, value)
         try:
-            graph = real(*args, **kwargs)
+            graph = real(engine, strategy, threshold)
         except BaseException as err:
             outcomes.append((name, type(err).__name__))
             raise
         outcomes.append((name, "done"))
         return graph
 
-    monkeypatch.setattr(widget_module, "compute_flow", gated)
+    monkeypatch.setattr(FlowEngine, "graph", gated)
     return reached, gate, outcomes
 
 
@@ -233,8 +234,7 @@ def test_an_older_result_that_finishes_anyway_does_not_overwrite_the_newer(tiny,
 
 
 def test_the_estimate_shows_first_then_the_exact_graph(tiny):
-    widget = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", intervention="dampen", alpha=0.3)
-    widget.wait(timeout=30)
+    widget = make(tiny, intervention="dampen", alpha=0.3, preview_seconds=0)
     states = []
     widget.observe(lambda change: states.append((change["new"]["provenance"]["estimate"], widget.status)), "graph")
     widget.alpha = 0.6
@@ -245,6 +245,48 @@ def test_the_estimate_shows_first_then_the_exact_graph(tiny):
     assert final.provenance["estimate"] is False and all(edge.exact for edge in final.edges)
     assert all(edge["exact"] for edge in widget.graph["edges"])
     assert {(e.source, e.target) for e in final.edges} == {(e["source"], e["target"]) for e in widget.graph["edges"]}
+
+
+def test_a_fast_full_graph_skips_the_estimate_after_the_first(tiny, calls):
+    """The tiny model's full graph takes milliseconds: after the first, an estimate would only flicker."""
+    widget = make(tiny, intervention="dampen", alpha=0.3)
+    shown = shown_graphs(widget)
+    widget.alpha = 0.6
+    widget.wait(timeout=30)
+    assert [call["strategy"].name for call in calls] == ["attribution", "full", "full"]
+    assert shown == [("full", 0.6, True)]
+    widget.preview_seconds = 0.0
+    widget.alpha = 0.9
+    widget.wait(timeout=30)
+    assert shown[1:] == [("attribution", 0.9, False), ("full", 0.9, True)]
+
+
+def test_new_alphas_reuse_the_clean_run(tiny):
+    widget = make(tiny, intervention="dampen", alpha=0.3)
+    fresh = FlowEngine(tiny, PROMPT, widget_module.as_metric(None, "mary", "john"), progress=False)
+    widget.alpha = 1.4
+    graph = widget.wait(timeout=30)
+    assert fresh.forward_passes == 1
+    assert graph.stats["forward_passes"] == fresh.graph().stats["forward_passes"] - 1, "no clean run"
+    widget.answer = "sarah"  # another metric: one more clean run, kept for the next changes too
+    widget.wait(timeout=30)
+    assert len(widget._engines) == 2
+
+
+def test_drilling_into_a_graph_shown_again_from_the_cache(tiny):
+    """A graph that finished before a newer request began is not cancelled by it."""
+    widget = make(tiny, strategy="bisect")
+    sent = []
+    widget.send = lambda content, buffers=None: sent.append(content)
+    first = widget.graph_object
+    widget.strategy = "backtrack"
+    widget.wait(timeout=30)
+    widget.strategy = "bisect"
+    assert widget.graph_object is first
+    edge = next(e for e in first.edges if first.nodes[e.source].end - first.nodes[e.source].start > 1)
+    widget._handle_custom_msg({"type": "expand", "source": edge.source, "target": edge.target, "level": 0}, [])
+    widget.wait(timeout=30)
+    assert [message["type"] for message in sent] == ["expanded"]
 
 
 def test_attribution_then_exact_shows_the_estimate_first_and_keeps_its_agreement(tiny, calls):
@@ -310,16 +352,16 @@ def test_threshold_of_attribution_then_exact_filters_without_recomputing(tiny, c
 def test_non_finite_effects_travel_as_strings(tiny, monkeypatch):
     from dataclasses import replace
 
-    real = widget_module.compute_flow
+    real = FlowEngine.graph
 
-    def broken(*args, **kwargs):
-        graph = real(*args, **kwargs)
+    def broken(engine, strategy=None, threshold=0.0):
+        graph = real(engine, strategy, threshold)
         bad = [float("nan"), float("inf"), float("-inf")]
         graph.edges[:3] = [replace(edge, effect=value) for edge, value in zip(graph.edges, bad)]
         graph.clean_metric = float("inf")
         return graph
 
-    monkeypatch.setattr(widget_module, "compute_flow", broken)
+    monkeypatch.setattr(FlowEngine, "graph", broken)
     widget = make(tiny)
     text = json.dumps(widget.get_state()["graph"], allow_nan=False)  # what the comm can send
     assert [edge["effect"] for edge in widget.graph["edges"][:3]] == ["NaN", "Infinity", "-Infinity"]
@@ -452,14 +494,14 @@ def test_ioi_on_smollm2_alpha_change_recomputes_quickly(smollm):
 
 
 def test_widgets_on_one_model_never_trace_at_once(tiny, monkeypatch):
-    real = widget_module.compute_flow
+    real = FlowEngine.graph
     held = []
 
-    def checking(*args, **kwargs):
+    def checking(engine, strategy=None, threshold=0.0):
         held.append(widget_module.TRACE_LOCK.locked())
-        return real(*args, **kwargs)
+        return real(engine, strategy, threshold)
 
-    monkeypatch.setattr(widget_module, "compute_flow", checking)
+    monkeypatch.setattr(FlowEngine, "graph", checking)
     first = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john")
     second = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", intervention="crop")
     first.wait(timeout=30)
