@@ -158,7 +158,8 @@ class InfoFlowWidget(anywidget.AnyWidget):
         strategy: a name from ``STRATEGIES``: ``"full"``, a search strategy (``"backtrack"``, ``"bisect"``,
             ``"split"``, ``"backtrack-bisect"``), ``"attribution"`` (first-order estimates of every edge) or
             ``"attribution-then-exact"`` (estimates, the strongest verified exactly). Full and
-            attribution-then-exact show the estimate first, dashed, while the exact values compute.
+            attribution-then-exact show the estimate first, dashed, while the exact values compute
+            (full only while its exact graph is slow: see ``preview_seconds``).
         threshold: edges shown have ``|effect| >= threshold``; search strategies also prune with it.
         top_k: how many of the strongest edges are drawn (None: all).
         layers: the layers to intervene in (default: all).
