@@ -117,14 +117,15 @@ def test_progress_callback_and_cancellation():
         compute_flow(model, PROMPT, METRIC, batch_size=40, progress=stop_after_first, cancel=cancel)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 @pytest.mark.parametrize("intervention", [Zero(), Crop(), Corrupt(CORRUPTED)], ids=lambda iv: iv.kind)
-def test_bfloat16_runs_and_agrees_with_the_reference_at_its_precision(intervention):
-    """Half precision is for GPUs; here it only has to work and agree to bf16's ~3 significant digits."""
+def test_half_precision_runs_and_agrees_with_the_reference_at_its_precision(intervention, dtype):
+    """Half precision is for GPUs; here it only has to work and agree to about 3 significant digits."""
     import torch
     from conftest import make_tiny
 
     model = make_tiny("gemma3")
-    model._module.to(torch.bfloat16)
+    model._module.to(getattr(torch, dtype))
     engine = FlowEngine(model, PROMPT, METRIC, intervention, progress=False)
     _, reference = reference_effects(model, PROMPT, METRIC, intervention, TOKEN_EDGES)
     assert engine.effects(TOKEN_EDGES) == pytest.approx(reference, abs=1e-2)
