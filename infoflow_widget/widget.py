@@ -236,6 +236,15 @@ class InfoFlowWidget(anywidget.AnyWidget):
                 + ["strategy", "threshold", "top_k", "layers", "preview_seconds"]
             )
             raise TypeError(f"InfoFlowWidget got unknown argument(s) {', '.join(sorted(unknown))}; valid: {valid}.")
+        if (
+            isinstance(preview_seconds, bool)
+            or not isinstance(preview_seconds, (int, float))
+            or not preview_seconds >= 0
+        ):
+            raise InfoFlowError(
+                f"preview_seconds must be a number of seconds >= 0 (0: always show the estimate first, math.inf: "
+                f"never); got {preview_seconds!r}."
+            )
         self._model = load_model(model) if isinstance(model, str) else model
         self._prompt = prompt
         self._layers = layers

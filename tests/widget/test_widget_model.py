@@ -424,6 +424,8 @@ def test_bad_changes_from_the_controls_land_in_the_error_trait(tiny):
         ({"strategy": "sideways"}, "strategy must be one of"),
         ({"answer": "mary john"}, "not one"),
         ({"layers": [99]}, "out of range"),
+        ({"preview_seconds": -1}, "preview_seconds must be"),
+        ({"preview_seconds": float("nan")}, "preview_seconds must be"),
     ],
 )
 def test_bad_initial_input_raises_before_any_computation(tiny, calls, kwargs, match):
