@@ -59,16 +59,23 @@ def corrupt_first_order(
 
 
 def agreement(estimates: list[float], exact: list[float]) -> dict[str, float | int | None]:
-    """How well estimates ranked and matched exact values: Pearson correlation and top-10 overlap."""
+    """How well estimates ranked and matched exact values: Pearson correlation and top-10 overlap.
+
+    The overlap counts the edges among the 10 strongest by estimate that are also among the 10
+    strongest by exact value; with 10 or fewer verified edges both sets are all of them, so it is None.
+    """
     count = len(exact)
     mean_e, mean_x = sum(estimates) / count, sum(exact) / count
     cov = sum((e - mean_e) * (x - mean_x) for e, x in zip(estimates, exact))
     spread = math.sqrt(sum((e - mean_e) ** 2 for e in estimates) * sum((x - mean_x) ** 2 for x in exact))
-    top = min(10, count)
-    by_estimate = set(sorted(range(count), key=lambda k: -abs(estimates[k]))[:top])
-    by_exact = set(sorted(range(count), key=lambda k: -abs(exact[k]))[:top])
+    overlap = len(set(_strongest(estimates, 10)) & set(_strongest(exact, 10))) if count > 10 else None
     return {
         "verified": count,
-        "correlation": round(cov / spread, 4) if spread > 0 else None,
-        "top10_overlap": len(by_estimate & by_exact),
+        "correlation": round(cov / spread, 4) if math.isfinite(spread) and spread > 0 else None,
+        "top10_overlap": overlap,
     }
+
+
+def _strongest(values: list[float], k: int) -> list[int]:
+    """Indices of the k largest |values|, NaN last."""
+    return sorted(range(len(values)), key=lambda i: -1.0 if math.isnan(values[i]) else abs(values[i]), reverse=True)[:k]

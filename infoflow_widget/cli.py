@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=float,
         default=0.0,
-        help="full: keep edges with |effect| >= threshold; other strategies: descend only past it",
+        help="full, attribution: keep edges with |effect| >= threshold; search strategies: descend only past it; "
+        "attribution-then-exact: also verify every estimate past it",
     )
     graph.add_argument("--verify", type=int, help="attribution-then-exact: edges verified exactly (default 50)")
     graph.add_argument("--layers", help="layers to intervene in, e.g. 0-5 (default: all)")
@@ -86,7 +87,7 @@ def _intervention(args: argparse.Namespace) -> object:
 def _strategy(args: argparse.Namespace, cls: type) -> object:
     fields = {f.name for f in dataclasses.fields(cls)}
     kwargs: dict[str, object] = {}
-    if args.strategy != "full" and "threshold" in fields and args.threshold > 0:
+    if "threshold" in fields and args.threshold > 0:
         kwargs["threshold"] = args.threshold
     if args.verify is not None:
         if "k" not in fields:
@@ -104,15 +105,19 @@ def run_graph(args: argparse.Namespace) -> None:
 
     if args.out != "-" and Path(args.out).suffix not in OUT_SUFFIXES:
         raise InfoFlowError(f"--out {args.out!r}: use a file ending in {', '.join(OUT_SUFFIXES)}, or - for stdout.")
+    if args.out != "-" and not Path(args.out).resolve().parent.is_dir():
+        raise InfoFlowError(f"--out {args.out!r}: the folder {Path(args.out).parent} does not exist; create it first.")
+    if not math.isfinite(args.threshold) or args.threshold < 0:
+        raise InfoFlowError(f"--threshold must be a finite number >= 0; got {args.threshold}.")
     prompt = args.prompt if args.prompt is not None else _read(args.prompt_file)
     intervention = _intervention(args)
     metric = as_metric(None, args.answer, args.distractor)
     layers = parse_layers(args.layers) if args.layers else None
     if args.top_k < 1:
         raise InfoFlowError(f"--top-k must be at least 1; got {args.top_k}.")
-    # Full filters its finished graph by the threshold; the search strategies prune with it as they go.
-    full = args.strategy == "full"
+    # Strategies with a threshold of their own use it as they go; the others' finished graphs are filtered by it.
     strategy = _strategy(args, STRATEGIES[args.strategy])
+    filters = "threshold" not in {f.name for f in dataclasses.fields(strategy)}
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     graph = compute_flow(
         model,
@@ -120,14 +125,13 @@ def run_graph(args: argparse.Namespace) -> None:
         metric,
         intervention,
         strategy=strategy,
-        threshold=args.threshold if full else 0.0,
+        threshold=args.threshold if filters else 0.0,
         layers=layers,
         batch_size=args.batch_size,
         progress=not args.quiet,
     )
     if args.out == "-":
-        json.dump(graph.to_dict(), sys.stdout)
-        sys.stdout.write("\n")
+        sys.stdout.write(graph.to_json() + "\n")  # refuses NaN, as a .json file does: stdout stays valid JSON
         return
     graph.save(args.out, top_k=args.top_k)
     print(

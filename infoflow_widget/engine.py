@@ -23,6 +23,7 @@ import math
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,20 @@ DEFAULT_MEMORY_BUDGET = 2 * 1024**3
 """Bytes of activations one batched forward pass may use (suits a 24 GB machine)."""
 
 MAX_BATCH = 128
+
+_TRACE_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_TRACE_LOCKS_GUARD = threading.Lock()
+
+
+def trace_lock(model: TransformersModel) -> threading.RLock:
+    """The lock every trace of ``model`` holds while it runs.
+
+    nnsight runs one trace of a model at a time: two threads tracing it at once (a widget
+    recomputing while a cell calls :func:`compute_flow`) break both traces. Engines take this lock
+    themselves; hold it to keep your own traces of the model out of their way.
+    """
+    with _TRACE_LOCKS_GUARD:
+        return _TRACE_LOCKS.setdefault(model._module, threading.RLock())
 
 
 class FlowEngine:
@@ -80,8 +95,10 @@ class FlowEngine:
     ) -> None:
         import torch
 
+        _check_text(prompt, "prompt")  # before a model loads
         self.model = load_model(model) if isinstance(model, str) else model
         self.hf_model = self.model._module
+        self._trace_lock = trace_lock(self.model)
         if self.hf_model.config._attn_implementation != "eager":
             # Only eager attention computes the softmax as a reachable call, under the explicit mask.
             self.hf_model.set_attn_implementation("eager")
@@ -155,9 +172,15 @@ class FlowEngine:
             threshold: keep only edges with ``|effect| >= threshold``.
 
         Returns:
-            A :class:`FlowGraph`; its stats count this engine's work so far, clean run included.
+            A :class:`FlowGraph`. Its stats count this engine's work so far: the clean run of an engine
+            built from a prompt (none for one from :meth:`with_intervention`) and earlier graphs' passes.
+
+        Raises:
+            InfoFlowError: a bad strategy or threshold, or an estimating strategy with a metric that has
+                no first-order estimates (the KL divergence), before any work.
         """
-        strategy = _check_graph_request(strategy, threshold)
+        strategy = _check_graph_request(strategy, threshold, self.metric)
+        self.extra_stats = {}  # what an earlier graph's strategy reported is not this graph's
         nodes, edges = strategy.run(self)
         graph = FlowGraph(
             tokens=self.tokens,
@@ -243,36 +266,13 @@ class FlowEngine:
         """
         import torch
 
+        _check_first_order(self.metric)
         if self._estimate is not None:  # a preview and AttributionThenExact on one engine share it
             return self._estimate.clone()
         corrupt = isinstance(self.intervention, Corrupt)
-        saved: list[Any] = []
-        frozen = [p for p in self.hf_model.parameters() if p.requires_grad]
         start = time.perf_counter()
-        try:
-            for p in frozen:  # gradients are wanted at activations only, not at the weights
-                p.requires_grad_(False)
-            with torch.enable_grad(), self.model.trace(self.input_ids, logits_to_keep=1):
-                _envoy(self.model, self._embeddings).output.requires_grad_(True)
-                for layer in self.layers:
-                    site = self._sites(layer)
-                    if corrupt:
-                        query, keys_t = site.torch_matmul_0.inputs[0]
-                        scores = site.torch_matmul_0.output
-                        pattern, values = site.torch_matmul_1.inputs[0]
-                        output = site.torch_matmul_1.output
-                        tensors = (query, keys_t, scores, pattern, values, output)
-                    else:
-                        tensors = (site.nn_functional_softmax_0.output,)
-                    for tensor in tensors:
-                        if tensor.requires_grad:
-                            tensor.retain_grad()
-                    saved.append(tuple(t.save() for t in tensors))
-                logits = self.model.output.logits[:, -1].save()
-            self._score(logits.float(), self.clean_logits).sum().backward()
-        finally:
-            for p in frozen:
-                p.requires_grad_(True)
+        with self._trace_lock:  # the weights' requires_grad flags change meanwhile: no other trace
+            saved = self._gradient_trace(corrupt)
         self.forward_passes += 1
         self.positions += self.n
         total = torch.zeros(self.n, self.n, dtype=torch.float64)
@@ -297,6 +297,38 @@ class FlowEngine:
         self._estimate = total
         return total.clone()
 
+    def _gradient_trace(self, corrupt: bool) -> list[tuple[torch.Tensor, ...]]:
+        """One clean forward and backward pass: per layer, the attention tensors the estimate needs, with gradients."""
+        import torch
+
+        saved: list[Any] = []
+        frozen = [p for p in self.hf_model.parameters() if p.requires_grad]
+        try:
+            for p in frozen:  # gradients are wanted at activations only, not at the weights
+                p.requires_grad_(False)
+            with torch.enable_grad(), self.model.trace(self.input_ids, logits_to_keep=1):
+                _envoy(self.model, self._embeddings).output.requires_grad_(True)
+                for layer in self.layers:
+                    site = self._sites(layer)
+                    if corrupt:
+                        query, keys_t = site.torch_matmul_0.inputs[0]
+                        scores = site.torch_matmul_0.output
+                        pattern, values = site.torch_matmul_1.inputs[0]
+                        output = site.torch_matmul_1.output
+                        tensors = (query, keys_t, scores, pattern, values, output)
+                    else:
+                        tensors = (site.nn_functional_softmax_0.output,)
+                    for tensor in tensors:
+                        if tensor.requires_grad:
+                            tensor.retain_grad()
+                    saved.append(tuple(t.save() for t in tensors))
+                logits = self.model.output.logits[:, -1].save()
+            self._score(logits.float(), self.clean_logits).sum().backward()
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+        return saved
+
     def _trace(self, edit: torch.Tensor, start: int) -> torch.Tensor:
         """One forward pass of a batch of edge groups, reusing the clean run before position ``start``.
 
@@ -315,7 +347,7 @@ class FlowEngine:
         if start > 0:
             kwargs["cache"] = self._prefix_cache(start, batch)
         corrupt = isinstance(self.intervention, Corrupt)
-        with self.model.trace(self.input_ids[:, start:].expand(batch, -1), **kwargs):
+        with self._trace_lock, self.model.trace(self.input_ids[:, start:].expand(batch, -1), **kwargs):
             for layer in self.layers:
                 site = self._sites(layer)
                 if corrupt:
@@ -341,7 +373,7 @@ class FlowEngine:
     def _clean_run(self) -> torch.Tensor:
         """The clean final-position logits; keeps every layer's keys and values for prefix reuse."""
         saved = []
-        with self.model.trace(self.input_ids, logits_to_keep=1):
+        with self._trace_lock, self.model.trace(self.input_ids, logits_to_keep=1):
             for path in self._attention_paths:
                 args = getattr(_envoy(self.model, path).source, self._call_site).inputs[0]
                 saved.append((args[2].save(), args[3].save()))  # (module, query, key, value, mask, ...)
@@ -364,7 +396,7 @@ class FlowEngine:
     def _save_keys_values(self, input_ids: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The transposed keys and the values that enter eager attention, per layer (batch of one)."""
         saved = {}
-        with self.model.trace(input_ids, logits_to_keep=1):
+        with self._trace_lock, self.model.trace(input_ids, logits_to_keep=1):
             for layer in self.layers:
                 site = self._sites(layer)
                 keys_t = site.torch_matmul_0.inputs[0][1].save()
@@ -404,8 +436,7 @@ class FlowEngine:
         return getattr(_envoy(self.model, self._attention_paths[layer]).source, self._call_site).source
 
     def _tokenize(self, text: str, role: str) -> torch.Tensor:
-        if not isinstance(text, str) or not text.strip():
-            raise InfoFlowError(f"The {role} is empty: give some text to analyse.")
+        _check_text(text, role)
         ids = self.tokenizer(text, return_tensors="pt")["input_ids"]
         limit = _context_length(self.hf_model.config)
         if limit is not None and ids.shape[1] > limit:
@@ -456,14 +487,30 @@ def _check_same_length(clean: torch.Tensor, corrupt: torch.Tensor, tokenizer: An
     )
 
 
-def _check_graph_request(strategy: Strategy | None, threshold: float) -> Strategy:
-    """The strategy (``Full()`` by default), once it and the threshold are checked."""
+def _check_graph_request(strategy: Strategy | None, threshold: float, metric: Metric) -> Strategy:
+    """The strategy (``Full()`` by default), once it, the threshold and the metric's fit are checked."""
     strategy = strategy if strategy is not None else Full()
     if not isinstance(strategy, Strategy):
         raise InfoFlowError(f"strategy must be a Strategy such as Full(); got {strategy!r}.")
+    if strategy.estimates:
+        _check_first_order(metric)
     if not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold < 0:
         raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
     return strategy
+
+
+def _check_text(text: Any, role: str) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise InfoFlowError(f"The {role} is empty: give some text to analyse.")
+
+
+def _check_first_order(metric: Metric) -> None:
+    if not metric.first_order:
+        raise InfoFlowError(
+            f"Attribution estimates need a metric whose gradient at the clean run means something; {metric.describe()} "
+            "is at its optimum there, so every estimate would be zero. Give an answer (and a distractor) for a "
+            "logit-difference or log-probability metric, or use an exact strategy such as Full()."
+        )
 
 
 def _context_length(config: Any) -> int | None:
@@ -504,7 +551,8 @@ def compute_flow(
         model: a model from :func:`load_model`, or a name/path for it (``"smollm2-135m"``).
         prompt: the clean prompt.
         metric: a :class:`Metric` or a callable on final-position logits ``(batch, vocab) -> (batch,)``;
-            by default ``LogitDiff(answer, distractor)`` when both are given, else the KL divergence.
+            by default ``LogitDiff(answer, distractor)`` when both are given, ``LogProb(answer)`` when
+            only the answer is, else the KL divergence.
         intervention: ``Zero()`` (default), ``Dampen(alpha)``, ``Crop()`` or ``Corrupt(prompt)``.
         answer: the token the model should predict (one token, e.g. ``" Mary"``).
         distractor: the token it should not (e.g. ``" John"``).
@@ -524,11 +572,12 @@ def compute_flow(
         ...                      answer=" Mary", distractor=" John")
         >>> graph.top(10).to_pandas()
     """
-    _check_graph_request(strategy, threshold)  # before the clean run
+    metric = as_metric(metric, answer, distractor)
+    _check_graph_request(strategy, threshold, metric)  # before the model loads and the clean run
     engine = FlowEngine(
         model,
         prompt,
-        as_metric(metric, answer, distractor),
+        metric,
         intervention,
         layers=layers,
         batch_size=batch_size,

@@ -70,8 +70,8 @@ class Edge:
     exact: bool = True
 
 
-def _magnitude(edge: Edge) -> float:
-    # NaN would make sorting meaningless, so such edges rank last instead.
+def strength(edge: Edge) -> float:
+    """``|effect|``, the key edges are ranked by; NaN ranks last (it would make sorting meaningless)."""
     return -1.0 if math.isnan(edge.effect) else abs(edge.effect)
 
 
@@ -107,7 +107,7 @@ class FlowGraph:
 
     def ranked(self) -> list[Edge]:
         """The edges by ``|effect|``, largest first; ties keep their order and NaN effects come last."""
-        return sorted(self.edges, key=_magnitude, reverse=True)
+        return sorted(self.edges, key=strength, reverse=True)
 
     def top(self, k: int) -> FlowGraph:
         """A copy holding only the ``k`` edges of largest ``|effect|`` (nodes and tokens all kept).
@@ -165,10 +165,8 @@ class FlowGraph:
                 "This graph has no model attached (it was loaded from a file or built by hand), so expand() cannot "
                 "measure anything: recompute it with compute_flow(...) and expand that graph."
             )
-        if not isinstance(edge, Edge) or not (
-            0 <= edge.source < len(self.nodes) and 0 <= edge.target < len(self.nodes)
-        ):
-            raise InfoFlowError(f"expand(edge) needs one of this graph's edges; got {edge!r}.")
+        if not isinstance(edge, Edge) or edge not in self.edges:
+            raise InfoFlowError(f"expand(edge) needs one of this graph's edges (from .edges or .top()); got {edge!r}.")
         from .strategies import SpanPair
 
         engine, strategy = self._engine, SpanPair(self.nodes[edge.source], self.nodes[edge.target])
@@ -179,7 +177,9 @@ class FlowGraph:
             "interventions": engine.interventions - before[1],
             "seconds": round(engine.seconds - before[2], 3),
         }
-        provenance = {**self.provenance, "expanded_from": strategy.params()}
+        # What selected this graph's edges (threshold, top-k, estimates) says nothing of the expansion's.
+        kept = {k: v for k, v in self.provenance.items() if k not in ("threshold", "top_k", "filter_threshold")}
+        provenance = {**kept, "estimate": False, "expanded_from": strategy.params()}
         return FlowGraph(list(self.tokens), nodes, edges, self.clean_metric, provenance, stats, _engine=engine)
 
     # --- views -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import InfoFlowError
 
@@ -37,6 +37,9 @@ def single_token(tokenizer: Any, text: str, role: str = "target") -> int:
 @dataclass(frozen=True)
 class Metric:
     """Base class of the metrics."""
+
+    first_order: ClassVar[bool] = True
+    """Whether the gradient at the clean run says anything, so that attribution estimates mean something."""
 
     def prepare(self, tokenizer: Any) -> ScoreFn:
         """Check the metric against ``tokenizer`` and return ``fn(logits, clean_logits) -> values``."""
@@ -119,8 +122,11 @@ class KLDivergence(Metric):
     """Minus the KL divergence KL(clean || intervened) of the next-token distribution.
 
     Its clean value is 0, so an edge's effect is the KL divergence its intervention causes: never
-    negative, larger for connections that matter more to the prediction. Needs no answer.
+    negative, larger for connections that matter more to the prediction. Needs no answer. The clean
+    run is its maximum, where its gradient vanishes: it has no first-order (attribution) estimates.
     """
+
+    first_order: ClassVar[bool] = False
 
     def prepare(self, tokenizer: Any) -> ScoreFn:
         def score(logits: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:

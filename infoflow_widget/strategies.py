@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .attribution import agreement
 from .errors import InfoFlowError
-from .graph import Edge, Node
+from .graph import Edge, Node, strength
 from .spans import (
     Pair,
     check_pair,
@@ -45,6 +45,8 @@ class Strategy:
     """Base class of the search strategies."""
 
     name: ClassVar[str] = "strategy"
+    estimates: ClassVar[bool] = False
+    """Whether it uses first-order estimates (which need a metric with ``first_order``)."""
 
     def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
         """Measure the strategy's edges with ``engine`` and return the graph's nodes and edges."""
@@ -406,6 +408,7 @@ class Attribution(Strategy):
     """
 
     name: ClassVar[str] = "attribution"
+    estimates: ClassVar[bool] = True
 
     def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
         """Estimate all n(n+1)/2 token edges at once."""
@@ -428,6 +431,7 @@ class AttributionThenExact(Strategy):
     """
 
     name: ClassVar[str] = "attribution-then-exact"
+    estimates: ClassVar[bool] = True
     k: int = 50
     threshold: float | None = None
 
@@ -440,7 +444,7 @@ class AttributionThenExact(Strategy):
     def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
         """Estimate everything, verify the strongest estimates in batches."""
         _, estimated = Attribution().run(engine)
-        ranked = sorted(range(len(estimated)), key=lambda k: -abs(estimated[k].effect))
+        ranked = sorted(range(len(estimated)), key=lambda k: strength(estimated[k]), reverse=True)
         chosen = set(ranked[: self.k])
         if self.threshold is not None:
             chosen |= {k for k, e in enumerate(estimated) if abs(e.effect) >= self.threshold}

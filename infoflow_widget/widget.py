@@ -62,9 +62,6 @@ Attribution estimates all four interventions the widget offers; search strategie
 which a token estimate does not preview.
 """
 
-TRACE_LOCK = threading.Lock()
-"""One trace at a time in this process: widgets often share a model (a notebook opens several on it)."""
-
 ESTIMATE_SHOWN = "estimate shown; computing exact values…"
 """The status while the attribution estimate is on show and the exact graph computes."""
 
@@ -138,8 +135,8 @@ class _Request:
 
     def estimate(self) -> _Request | None:
         """The attribution estimate shown while this request computes, or None when there is none to show."""
-        if self.strategy not in ESTIMATED_FIRST:
-            return None
+        if self.strategy not in ESTIMATED_FIRST or not as_metric(None, self.answer, self.distractor).first_order:
+            return None  # a span graph, or the KL divergence, whose estimates are all zero
         return replace(self, strategy=Attribution.name, threshold=None)
 
 
@@ -260,6 +257,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
         self._shown: _Request | None = None  # the request whose graph is on show
         self._ready = False  # the constructor's own trait assignments trigger nothing
         self._cache: dict[_Request, FlowGraph] = {}
+        self._compute_lock = threading.Lock()  # one computation of this widget at a time (a stale one ends soon)
         self._engines: dict[tuple[str | None, str | None], FlowEngine] = {}  # a clean run per metric
         self._drill: list[FlowGraph] = []  # the graph on show, then the expansions opened from it
         self.graph_object: FlowGraph | None = None
@@ -278,17 +276,15 @@ class InfoFlowWidget(anywidget.AnyWidget):
         request = self._request()
         # Everything the engine checks (prompt, answer tokens, corrupted length, layers) fails here,
         # in the caller's cell; later failures from the controls go to the `error` trait instead.
-        # The engine runs the clean prompt: not while another widget traces the same model.
-        with TRACE_LOCK:
-            engine = FlowEngine(
-                self._model,
-                prompt,
-                as_metric(None, answer, distractor),
-                request.build_intervention(),
-                layers=layers,
-                progress=False,
-            )
         request.build_strategy()
+        engine = FlowEngine(
+            self._model,
+            prompt,
+            as_metric(None, answer, distractor),
+            request.build_intervention(),
+            layers=layers,
+            progress=False,
+        )
         self._engines[request.answer, request.distractor] = engine
         self.tokens = engine.tokens
         self.on_msg(self._on_message)
@@ -367,15 +363,14 @@ class InfoFlowWidget(anywidget.AnyWidget):
         """Compute ``request`` (after its ``preview`` estimate, unless cached) and show what is still wanted."""
         status = f"{ESTIMATE_SHOWN} " if preview else ""
         try:
-            with TRACE_LOCK:  # one trace at a time on the model, from the clean run on
+            with self._compute_lock:
                 if cancel.is_set():
                     raise ComputationCancelled("a newer request replaced this one")
                 engine = self._engine(request).with_intervention(
                     request.build_intervention(), progress=self._progress_reporter(generation, status), cancel=cancel
                 )
                 if preview is not None and preview not in self._cache:
-                    if generation == self._generation:
-                        self.status = "estimating every edge (one forward and one backward pass)…"
+                    self._say(generation, "estimating every edge (one forward and one backward pass)…")
                     self._publish(preview, engine.graph(strategy=Attribution()), generation, final=False)
                 before = engine.seconds
                 graph = engine.graph(strategy=request.build_strategy())
@@ -390,7 +385,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
         self._publish(request, graph, generation, final=True)
 
     def _engine(self, request: _Request) -> FlowEngine:
-        """The engine holding the clean run of the request's metric (the caller holds ``TRACE_LOCK``)."""
+        """The engine holding the clean run of the request's metric (the caller holds ``_compute_lock``)."""
         key = (request.answer, request.distractor)
         if key not in self._engines:
             metric = as_metric(None, request.answer, request.distractor)
@@ -435,14 +430,22 @@ class InfoFlowWidget(anywidget.AnyWidget):
         def report(done: int, total: int, desc: str) -> None:
             nonlocal last
             now = time.monotonic()
-            if generation != self._generation or (now - last < PROGRESS_INTERVAL and done < total):
+            if now - last < PROGRESS_INTERVAL and done < total:
                 return
             last = now
-            with self.hold_sync():
-                self.progress = done / max(total, 1)
-                self.status = f"{status}{desc}: {done} of {total} edges"
+            self._say(generation, f"{status}{desc}: {done} of {total} edges", done / max(total, 1))
 
         return report
+
+    def _say(self, generation: int, status: str, progress: float | None = None) -> None:
+        """Show a computation's status (and progress) while its generation is still the newest."""
+        with self._lock:
+            if generation != self._generation:
+                return
+            with self.hold_sync():
+                if progress is not None:
+                    self.progress = progress
+                self.status = status
 
     def wait(self, timeout: float | None = None) -> FlowGraph | None:
         """Block until the current computation ends, and return the graph on show.
@@ -470,30 +473,35 @@ class InfoFlowWidget(anywidget.AnyWidget):
 
     def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list[Any]) -> None:
         if content.get("type") == "expand":
+            with self._lock:  # what was on show when the click arrived: the click refers to it
+                shown = (self._generation, list(self._drill))
             self._expanding = threading.Thread(
-                target=self._expand, args=(content,), name="infoflow-expand", daemon=True
+                target=self._expand, args=(content, *shown), name="infoflow-expand", daemon=True
             )
             release_idle_threads()
             self._expanding.start()
 
-    def _expand(self, content: dict[str, Any]) -> None:
-        """Measure the token edges inside one span edge and send them back to the view that asked."""
-        generation = self._generation
+    def _expand(self, content: dict[str, Any], generation: int, drill: list[FlowGraph]) -> None:
+        """Measure the token edges inside one span edge of ``drill`` and send them back to the view that asked."""
         try:
             level = int(content["level"])
-            base = self._drill[level]
+            base = drill[level]
             edge = next(e for e in base.edges if (e.source, e.target) == (content["source"], content["target"]))
-            self.status = f"expanding span edge {base.nodes[edge.source].label} → {base.nodes[edge.target].label}…"
-            with TRACE_LOCK:
-                expanded = base.expand(edge)
+            nodes = base.nodes
+            self._say(generation, f"expanding span edge {nodes[edge.source].label} → {nodes[edge.target].label}…")
+            expanded = base.expand(edge)
         except ComputationCancelled:
             return
         except Exception as err:  # noqa: BLE001 - shown in the widget
             self._fail(generation, err)
             return
-        self._drill[level + 1 :] = [expanded]
-        self.status = f"expanded: {len(expanded.edges)} token edges in {expanded.stats.get('seconds', '?')} s"
-        self.send({"type": "expanded", "level": level, "graph": json_safe(expanded.to_dict())})
+        with self._lock:
+            shown = self._drill[: level + 1]
+            if len(shown) != level + 1 or any(now is not then for now, then in zip(shown, drill)):
+                return  # another graph went on show meanwhile: this expansion belongs to none on screen
+            self._drill[level + 1 :] = [expanded]
+            self.status = f"expanded: {len(expanded.edges)} token edges in {expanded.stats.get('seconds', '?')} s"
+            self.send({"type": "expanded", "level": level, "graph": json_safe(expanded.to_dict())})
 
     # --- export --------------------------------------------------------------------------------
 

@@ -55,8 +55,8 @@ export function estimateSummary(graph) {
   const agreement = graph.stats?.agreement;
   if (agreement?.verified) {
     const r = agreement.correlation == null ? "–" : Number(agreement.correlation).toFixed(3);
-    const top = Math.min(10, agreement.verified);
-    parts.push(`estimate vs exact on ${agreement.verified} verified: correlation ${r}, top-${top} overlap ${agreement.top10_overlap} of ${top}`);
+    const overlap = agreement.top10_overlap == null ? "" : `, top-10 overlap ${agreement.top10_overlap} of 10`;
+    parts.push(`estimate vs exact on ${agreement.verified} verified: correlation ${r}${overlap}`);
   }
   return parts.join(" · ");
 }

@@ -138,6 +138,11 @@ describe("strategies and estimates", () => {
     const header = host.querySelector(".if-header").textContent;
     expect(header).toContain("50 of 105 edges verified exactly");
     expect(header).toContain("correlation 0.931, top-10 overlap 8 of 10");
+    const few = estimatedGraph(fullGraph(), 5);
+    few.stats.agreement = { verified: 5, correlation: 0.5, top10_overlap: null }; // all 5 are the top 10
+    model.set("graph", few);
+    expect(host.querySelector(".if-header").textContent).toMatch(/on 5 verified: correlation 0.500$/);
+    expect(host.querySelector(".if-header").textContent).not.toContain("overlap");
     model.set("graph", fullGraph());
     expect([...arcs()].some((a) => a.hasAttribute("stroke-dasharray"))).toBe(false);
     expect(host.querySelector(".if-legend").textContent).not.toContain("dashed");

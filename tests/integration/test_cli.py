@@ -90,6 +90,9 @@ def test_corrupt_from_the_cli():
         (["--prompt", PROMPT, "--layers", "zero"], "not a layer list"),
         (["--prompt", "word " * 9000], "longer than the model's context of 8192"),
         (["--prompt", PROMPT, "--alpha", "0.5"], "--alpha applies only to --intervention dampen"),
+        (["--prompt", PROMPT, "--strategy", "backtrack", "--threshold", "-1"], "--threshold must be a finite number"),
+        (["--prompt", PROMPT, "--strategy", "bisect", "--threshold", "nan"], "--threshold must be a finite number"),
+        (["--prompt", PROMPT, "--strategy", "attribution"], "every estimate would be zero"),
     ],
 )
 def test_bad_input_prints_one_message_and_exits_non_zero(tmp_path, args, message):
@@ -99,6 +102,11 @@ def test_bad_input_prints_one_message_and_exits_non_zero(tmp_path, args, message
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert not out.exists()
+
+
+def test_a_missing_output_folder_fails_before_loading(tmp_path):
+    done = infoflow("graph", "--prompt", PROMPT, "--model", "gpt-17", "--out", str(tmp_path / "nope" / "g.json"))
+    assert done.returncode == 2 and "does not exist" in done.stderr, "checked before the unknown model is"
 
 
 def test_unknown_output_suffix_fails_before_loading():
@@ -131,6 +139,9 @@ def test_attribution_then_exact_from_the_cli():
     graph = json.loads(done.stdout)
     assert sum(e["exact"] for e in graph["edges"]) == 10 and len(graph["edges"]) == 105
     assert graph["provenance"]["estimate"] is True and graph["stats"]["agreement"]["verified"] == 10
+    filtered = infoflow("graph", *IOI, "--strategy", "attribution", "--threshold", "0.5", "--quiet", "--out", "-")
+    edges = json.loads(filtered.stdout)["edges"]
+    assert 0 < len(edges) < 105 and all(abs(e["effect"]) >= 0.5 for e in edges), "attribution filters by --threshold"
     misuse = infoflow("graph", *IOI, "--verify", "10", "--out", "-")
     assert misuse.returncode == 2 and "--verify applies only" in misuse.stderr
 

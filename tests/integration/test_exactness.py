@@ -175,3 +175,30 @@ def test_an_engine_with_a_bad_intervention_fails_before_any_work(tiny_model):
     with pytest.raises(PromptLengthError, match="same length"):
         base.with_intervention(Corrupt("when felix went to the store"))
     assert base.intervention == Zero() and base.forward_passes == 1
+
+
+def test_traces_of_one_model_from_two_threads_take_turns(tiny_model):
+    """nnsight runs one trace of a model at a time: engines in two threads share the model's trace lock."""
+    import threading
+
+    groups = TOKEN_EDGES + GROUP_EDGES
+    expected = {
+        iv.kind: FlowEngine(tiny_model, PROMPT, METRIC, iv, progress=False).effects(groups) for iv in (Zero(), Crop())
+    }
+    got, errors = {}, []
+
+    def measure(intervention):
+        try:
+            engine = FlowEngine(tiny_model, PROMPT, METRIC, intervention, batch_size=2, progress=False)
+            got[intervention.kind] = engine.effects(groups)
+        except Exception as err:  # noqa: BLE001 - collected for the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=measure, args=(iv,)) for iv in (Zero(), Crop())]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert got["zero"] == pytest.approx(expected["zero"], abs=1e-5)
+    assert got["crop"] == pytest.approx(expected["crop"], abs=1e-5)

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from infoflow_widget import FlowEngine, FlowGraph, InfoFlowError, LogitDiff, Node
+from infoflow_widget import Edge, FlowEngine, FlowGraph, InfoFlowError, LogitDiff, Node
 from infoflow_widget.strategies import (
     STRATEGIES,
     Backtrack,
@@ -202,6 +202,8 @@ def test_expand_measures_the_token_edges_of_a_span_pair(model, full):
     assert list(got.values()) == pytest.approx([full[p] for p in got], abs=1e-4)
     assert expanded.stats["interventions"] == len(got) and expanded.stats["forward_passes"] == 1
     assert expanded.provenance["expanded_from"] == {"name": "span-pair", "source": source.label, "target": target.label}
+    assert "top_k" not in expanded.provenance, "the top-k that picked the span edge did not filter the expansion"
+    assert expanded.provenance["estimate"] is False
     within = next(
         e for e in graph.edges if e.source == e.target and graph.nodes[e.source].end - graph.nodes[e.source].start > 1
     )
@@ -218,6 +220,11 @@ def test_a_loaded_graph_cannot_expand(model, tmp_path):
         loaded.expand(loaded.edges[0])
     with pytest.raises(InfoFlowError, match="one of this graph's edges"):
         graph.expand(graph.edges[0].__class__(99, 0, 0.0))
+    measured = {(e.source, e.target) for e in graph.edges}
+    nodes = range(len(graph.nodes))
+    missing = next(Edge(s, t, 1.0) for t in nodes for s in nodes if (s, t) not in measured)
+    with pytest.raises(InfoFlowError, match="one of this graph's edges"):
+        graph.expand(missing)  # node indices in range, but no such edge was measured
 
 
 @pytest.mark.parametrize(

@@ -57,5 +57,15 @@ def test_corrupt_estimate_is_exact_for_a_linear_metric():
 
 def test_agreement():
     result = agreement([1.0, 2.0, 3.0, -4.0], [1.1, 2.2, 2.9, -3.8])
-    assert result["verified"] == 4 and result["top10_overlap"] == 4 and 0.99 < result["correlation"] <= 1
+    assert result["verified"] == 4 and 0.99 < result["correlation"] <= 1
+    assert result["top10_overlap"] is None, "4 verified edges are their own top 10: no overlap to report"
     assert agreement([1.0, 1.0], [2.0, 3.0])["correlation"] is None
+
+
+def test_top10_overlap_ranks_by_magnitude_with_nan_last():
+    estimates = [float(k) for k in range(20)]  # strongest: 10..19
+    exact = [float(k) for k in range(20)]
+    exact[19], exact[0] = -100.0, float("nan")  # sign does not matter; NaN is never among the strongest
+    assert agreement(estimates, exact)["top10_overlap"] == 10
+    exact[10] = 0.0  # 10 leaves the exact top 10 and 9 (an edge outside the estimated top 10) joins it
+    assert agreement(estimates, exact)["top10_overlap"] == 9
