@@ -11,7 +11,7 @@ Examples:
     >>> graph.top(10).to_pandas()
 """
 
-from .engine import FlowEngine, compute_flow
+from .engine import FlowEngine, compute_flow, trace_lock
 from .errors import ComputationCancelled, InfoFlowError, PromptLengthError, UnsupportedModelError
 from .graph import Edge, FlowGraph, Node
 from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
@@ -65,5 +65,6 @@ __all__ = [
     "__version__",
     "compute_flow",
     "load_model",
+    "trace_lock",
     "wrap_model",
 ]
