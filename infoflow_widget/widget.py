@@ -501,7 +501,9 @@ class InfoFlowWidget(anywidget.AnyWidget):
                 return  # another graph went on show meanwhile: this expansion belongs to none on screen
             self._drill[level + 1 :] = [expanded]
             self.status = f"expanded: {len(expanded.edges)} token edges in {expanded.stats.get('seconds', '?')} s"
-            self.send({"type": "expanded", "level": level, "graph": json_safe(expanded.to_dict())})
+            # The view that asked knows its request by this id; the others ignore the answer.
+            answer = {"type": "expanded", "level": level, "request": content.get("request")}
+            self.send({**answer, "graph": json_safe(expanded.to_dict())})
 
     # --- export --------------------------------------------------------------------------------
 

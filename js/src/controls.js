@@ -23,7 +23,10 @@ export function debounce(fn, ms) {
     timer = setTimeout(run, ms);
   };
   wrapped.flush = () => timer && (clearTimeout(timer), run());
-  wrapped.cancel = () => clearTimeout(timer);
+  wrapped.cancel = () => {
+    clearTimeout(timer);
+    timer = null;
+  };
   return wrapped;
 }
 
@@ -144,15 +147,15 @@ export function buildControls(model, preview) {
     labelled("strategy", strategyMenu()),
     labelled("threshold |effect| ≥", threshold.el),
     labelled("top k", topK),
-    labelled("answer", text("answer", "e.g. ·Mary", true), "if-short"),
-    labelled("distractor", text("distractor", "e.g. ·John", true), "if-short"),
+    labelled("answer", text("answer", 'e.g. " Mary"', true), "if-short"),
+    labelled("distractor", text("distractor", 'e.g. " John"', true), "if-short"),
     corruptedField,
   ]);
   return {
     el: panel,
     dispose() {
       for (const [event, fn] of listeners) model.off(event, fn);
-      for (const d of debounced) d.cancel();
+      for (const d of debounced) d.flush(); // a value set just before the view closes still reaches the kernel
     },
   };
 }

@@ -37,23 +37,41 @@ export function downloadSvg(svg, filename = "infoflow.svg") {
   download(new Blob([svgText(svg)], { type: "image/svg+xml" }), filename);
 }
 
-/** A PNG at twice the on-screen resolution, drawn from the SVG through a canvas. */
-export function downloadPng(svg, filename = "infoflow.png", scale = 2) {
+/** Browsers refuse canvases past about 32k pixels a side (less in some): PNGs stay within this. */
+export const MAX_CANVAS_SIDE = 16384;
+
+/**
+ * A PNG at up to twice the on-screen resolution (less for drawings too large for a canvas), drawn
+ * from the SVG through a canvas. `onError(message)` hears of a failure, which is otherwise silent.
+ */
+export function downloadPng(svg, filename = "infoflow.png", scale = 2, onError = () => {}) {
+  const width = svg.width.baseVal.value;
+  const height = svg.height.baseVal.value;
+  const factor = Math.min(scale, MAX_CANVAS_SIDE / Math.max(width, height, 1));
   const image = new Image();
   const url = URL.createObjectURL(new Blob([svgText(svg)], { type: "image/svg+xml" }));
   image.onload = () => {
     const canvas = document.createElement("canvas");
-    canvas.width = svg.width.baseVal.value * scale;
-    canvas.height = svg.height.baseVal.value * scale;
+    canvas.width = Math.ceil(width * factor);
+    canvas.height = Math.ceil(height * factor);
     const context = canvas.getContext("2d");
-    context.scale(scale, scale);
+    context.scale(factor, factor);
     context.drawImage(image, 0, 0);
     URL.revokeObjectURL(url);
-    canvas.toBlob((blob) => download(blob, filename), "image/png");
+    canvas.toBlob((blob) => (blob ? download(blob, filename) : onError("the browser could not draw the PNG: try SVG")), "image/png");
+  };
+  image.onerror = () => {
+    URL.revokeObjectURL(url);
+    onError("the drawing could not be turned into a PNG: try SVG");
   };
   image.src = url;
 }
 
+/** JSON as FlowGraph.load reads it: NaN and infinities as the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers). */
+export function graphJson(graph) {
+  return JSON.stringify(graph, (_key, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value), 1);
+}
+
 export function downloadJson(graph, filename = "infoflow-graph.json") {
-  download(new Blob([JSON.stringify(graph, null, 1)], { type: "application/json" }), filename);
+  download(new Blob([graphJson(graph)], { type: "application/json" }), filename);
 }

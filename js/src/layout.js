@@ -5,6 +5,7 @@
 
 export const GREEN = "#1a9850";
 export const RED = "#d73027";
+export const GREY = "#8a8a8a";
 
 export const CHAR_WIDTH = 7.2; // px per character of the 12px monospace token font
 export const MAX_CHARS = 14; // longer tokens are cut in their box
@@ -172,11 +173,14 @@ export function spanSegments(boxes, node) {
   return segments;
 }
 
-/** Colour, stroke width and opacity of an edge: green helps, red hurts, both grow with |effect|. */
+/**
+ * Colour, stroke width and opacity of an edge: green helps, red hurts, both grow with |effect|.
+ * An infinite effect is the strongest there is (it ranks first); NaN is grey and faint: neither helps nor hurts.
+ */
 export function edgeStyle(effect, maxAbs) {
-  const t = maxAbs > 0 && Number.isFinite(effect) ? Math.min(1, Math.abs(effect) / maxAbs) : 0;
+  const t = Number.isNaN(effect) ? 0 : !Number.isFinite(effect) ? 1 : maxAbs > 0 ? Math.min(1, Math.abs(effect) / maxAbs) : 0;
   return {
-    color: effect >= 0 ? GREEN : RED,
+    color: Number.isNaN(effect) ? GREY : effect >= 0 ? GREEN : RED,
     width: 0.75 + 4.75 * t,
     opacity: 0.18 + 0.77 * t,
   };

@@ -1,6 +1,6 @@
 // Draws a graph as SVG: token strip, arcs above it, span brackets below it.
 
-import { boxLabel, isEstimate, visible } from "./format.js";
+import { boxLabel, formatEffect, isEstimate, visible } from "./format.js";
 import {
   BRACKET_ROW,
   MAX_CHARS,
@@ -59,7 +59,7 @@ export function drawFlow(svg, graph, view) {
 
   const id = `infoflow-${++instances}`;
   const defs = svgEl("defs", {}, svg);
-  for (const [sign, color] of [["pos", edgeStyle(1, 1).color], ["neg", edgeStyle(-1, 1).color]]) {
+  for (const [sign, color] of [["pos", edgeStyle(1, 1).color], ["neg", edgeStyle(-1, 1).color], ["nan", edgeStyle(NaN, 1).color]]) {
     const marker = svgEl("marker", {
       id: `${id}-${sign}`, viewBox: "0 0 10 10", refX: 9, refY: 5,
       markerWidth: 7 * zoom, markerHeight: 7 * zoom, markerUnits: "userSpaceOnUse", orient: "auto",
@@ -88,7 +88,11 @@ export function drawFlow(svg, graph, view) {
       "stroke-width": style.width * zoom ** 0.5,
       "stroke-opacity": style.opacity,
       fill: "none",
-      "marker-end": `url(#${id}-${edge.effect >= 0 ? "pos" : "neg"})`,
+      "marker-end": `url(#${id}-${Number.isNaN(edge.effect) ? "nan" : edge.effect >= 0 ? "pos" : "neg"})`,
+      // Focusable: Tab reaches each arc, Enter opens a span edge (see widget.js), screen readers read the label.
+      tabindex: 0,
+      role: "button",
+      "aria-label": `edge ${source.start}:${source.end} to ${target.start}:${target.end}, effect ${formatEffect(edge.effect)}, rank ${edge.rank}`,
       // First-order estimates are dashed, so they never pass for measured effects.
       ...(isEstimate(edge) ? { "stroke-dasharray": dashes(zoom), "data-estimate": "" } : {}),
       "data-index": edge.index,
@@ -109,7 +113,7 @@ function drawTokens(svg, tokens, boxes, zoom) {
   const group = svgEl("g", { class: "if-tokens" }, svg);
   tokens.forEach((token, i) => {
     const b = boxes[i];
-    const g = svgEl("g", { class: "if-token", "data-pos": i }, group);
+    const g = svgEl("g", { class: "if-token", "data-pos": i, tabindex: 0, role: "button", "aria-label": `token ${i}: ${visible(token)}` }, group);
     svgEl("rect", { x: b.x, y: b.y, width: b.width, height: b.height, rx: 3 * zoom }, g);
     const label = svgEl("text", {
       x: b.x + b.width / 2, y: b.y + b.height / 2, "font-size": 12 * zoom,

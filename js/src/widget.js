@@ -65,6 +65,7 @@ function render({ model, el: host }) {
   const shownGraph = () => drilled[drilled.length - 1] ?? graphOnShow;
 
   function redraw() {
+    hideTooltip(); // the arc it describes is about to go
     const graph = shownGraph();
     if (!graph || !graph.tokens) {
       svg.replaceChildren();
@@ -144,7 +145,7 @@ function render({ model, el: host }) {
     wrapLabel,
     el("span", "if-spacer"),
     button("SVG", "Download the drawing as SVG", () => downloadSvg(svg)),
-    button("PNG", "Download the drawing as PNG", () => downloadPng(svg)),
+    button("PNG", "Download the drawing as PNG", () => downloadPng(svg, undefined, undefined, showExportError)),
     button("JSON", "Download the graph on show as JSON", () => downloadJson(shownGraph())),
   );
 
@@ -156,32 +157,53 @@ function render({ model, el: host }) {
     }
   });
 
-  // --- pointer: hover highlights, click pins a token or opens a span edge ---------------------------
+  function showExportError(message) {
+    errorBox.textContent = `PNG export: ${message}`;
+    errorBox.hidden = false;
+  }
+
+  // --- pointer and keyboard: hover or focus highlights, click or Enter pins a token or opens a span edge ----
   const tokenOf = (target) => target.closest?.(".if-token");
-  svg.addEventListener("mouseover", (event) => {
-    const token = tokenOf(event.target);
+  const isArc = (target) => target.classList?.contains("if-arc");
+  function enter(target, point) {
+    const token = tokenOf(target);
     if (token) {
       view.hover = Number(token.dataset.pos);
       highlightToken(svg, view.hover);
     }
-    if (event.target.classList.contains("if-arc")) {
-      showTooltip(event.target, event);
-      highlightArcEnds(svg, event.target);
+    if (isArc(target)) {
+      showTooltip(target, point);
+      highlightArcEnds(svg, target);
     }
-  });
-  svg.addEventListener("mousemove", (event) => {
-    if (event.target.classList.contains("if-arc")) moveTooltip(event);
-  });
-  svg.addEventListener("mouseout", (event) => {
-    if (event.target.classList.contains("if-arc")) {
-      tooltip.hidden = true;
-      highlightArcEnds(svg, null);
-    }
-    if (tokenOf(event.target) && !tokenOf(event.relatedTarget ?? svg)) {
+  }
+  function leave(target, next) {
+    if (isArc(target)) hideTooltip();
+    if (tokenOf(target) && !tokenOf(next ?? svg)) {
       view.hover = null;
       highlightToken(svg, model.get("selected"));
     }
+  }
+  svg.addEventListener("mouseover", (event) => enter(event.target, event));
+  svg.addEventListener("mousemove", (event) => {
+    if (isArc(event.target)) moveTooltip(event);
   });
+  svg.addEventListener("mouseout", (event) => leave(event.target, event.relatedTarget));
+  svg.addEventListener("mouseleave", hideTooltip);
+  // Keyboard focus does what the pointer does; the tooltip sits by the focused element.
+  svg.addEventListener("focusin", (event) => {
+    const box = event.target.getBoundingClientRect();
+    enter(event.target, { clientX: box.left + box.width / 2, clientY: box.top });
+  });
+  svg.addEventListener("focusout", (event) => leave(event.target, event.relatedTarget));
+  svg.addEventListener("keydown", (event) => {
+    if ((event.key === "Enter" || event.key === " ") && (tokenOf(event.target) || isArc(event.target))) {
+      event.preventDefault();
+      event.target.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    }
+  });
+  const viewId = Math.random().toString(36).slice(2);
+  let requests = 0;
+  let pending = null; // the expansion this view asked for last: only its answer is drawn
   svg.addEventListener("click", (event) => {
     const token = tokenOf(event.target);
     if (token) {
@@ -193,7 +215,8 @@ function render({ model, el: host }) {
       const graph = shownGraph();
       const span = (i) => graph.nodes[i].end - graph.nodes[i].start > 1;
       if (span(edge.source) || span(edge.target)) {
-        model.send({ type: "expand", source: edge.source, target: edge.target, level: drilled.length });
+        pending = `${viewId}:${++requests}`;
+        model.send({ type: "expand", source: edge.source, target: edge.target, level: drilled.length, request: pending });
       }
     }
   });
@@ -220,10 +243,19 @@ function render({ model, el: host }) {
     moveTooltip(event);
   }
 
-  function moveTooltip(event) {
+  // Beside the pointer, flipped to its other side where the widget would cut it off.
+  function moveTooltip(point) {
     const box = root.getBoundingClientRect();
-    tooltip.style.left = `${event.clientX - box.left + 14}px`;
-    tooltip.style.top = `${event.clientY - box.top + 14}px`;
+    const [x, y] = [point.clientX - box.left, point.clientY - box.top];
+    const [w, h] = [tooltip.offsetWidth, tooltip.offsetHeight];
+    const left = x + 14 + w > root.clientWidth ? x - 14 - w : x + 14;
+    const top = y + 14 + h > root.clientHeight ? y - 14 - h : y + 14;
+    tooltip.style.left = `${Math.max(0, left)}px`;
+    tooltip.style.top = `${Math.max(0, top)}px`;
+  }
+  function hideTooltip() {
+    tooltip.hidden = true;
+    highlightArcEnds(svg, null);
   }
   tooltip.hidden = true;
 
@@ -231,6 +263,7 @@ function render({ model, el: host }) {
   const onGraph = () => {
     graphOnShow = readGraph(model.get("graph"));
     drilled.length = 0;
+    pending = null; // an expansion still on its way belongs to the graph that was on show
     redraw();
     renderStatus();
   };
@@ -239,7 +272,9 @@ function render({ model, el: host }) {
     redraw();
   };
   const onMessage = (msg) => {
-    if (msg?.type === "expanded" && msg.level === drilled.length) {
+    // Every view of the model hears every answer: only the one that asked, for its latest click, draws it.
+    if (msg?.type === "expanded" && msg.request === pending && msg.level === drilled.length) {
+      pending = null;
       drilled.push(readGraph(msg.graph));
       redraw();
     }

@@ -195,6 +195,13 @@ describe("colour and width scale", () => {
     expect(strong.opacity).toBeLessThanOrEqual(1);
     expect(edgeStyle(1, 0).width).toBeGreaterThan(0);
   });
+  it("draws an infinite effect as the strongest and NaN grey and faint", () => {
+    expect(edgeStyle(Infinity, 1)).toEqual({ ...edgeStyle(1, 1) });
+    expect(edgeStyle(-Infinity, 1)).toEqual({ ...edgeStyle(-1, 1) });
+    const nan = edgeStyle(NaN, 1);
+    expect([nan.color === GREEN, nan.color === RED]).toEqual([false, false]);
+    expect(nan.width).toBe(edgeStyle(0, 1).width);
+  });
 });
 
 describe("filtering, as FlowGraph.filter(threshold).top(k)", () => {
@@ -216,5 +223,15 @@ describe("filtering, as FlowGraph.filter(threshold).top(k)", () => {
     expect(filterEdges(edges, 0.6, 10).map((e) => e.index)).toEqual([1]);
     expect(filterEdges(edges, 0, 0)).toEqual([]);
     expect(filterEdges(edges, 0, null).length).toBe(5);
+  });
+});
+
+describe("JSON export", () => {
+  it("writes NaN and infinities as the strings FlowGraph.load reads, not as null", async () => {
+    const { graphJson } = await import("../src/export.js");
+    const text = graphJson({ clean_metric: Infinity, edges: [{ effect: NaN }, { effect: -Infinity }, { effect: 0.5 }] });
+    const back = JSON.parse(text);
+    expect(back.clean_metric).toBe("Infinity");
+    expect(back.edges.map((e) => e.effect)).toEqual(["NaN", "-Infinity", 0.5]);
   });
 });

@@ -233,13 +233,73 @@ describe("interaction", () => {
     expect(host.querySelector(".if-bracket text").textContent).toBe("0:7");
     const arc = [...arcs()].find((a) => a.dataset.source === "0:7");
     arc.dispatchEvent(new MouseEvent("click", { bubbles: true }));
-    expect(model.sent).toEqual([{ type: "expand", source: 0, target: 1, level: 0 }]);
-    model.emit("msg:custom", { type: "expanded", level: 0, graph: fullGraph() });
+    expect(model.sent).toEqual([{ type: "expand", source: 0, target: 1, level: 0, request: expect.any(String) }]);
+    const { request } = model.sent[0];
+    model.emit("msg:custom", { type: "expanded", level: 0, request: "another view:1", graph: fullGraph() });
+    expect(host.querySelectorAll(".if-bracket").length).toBe(2); // not this view's request
+    model.emit("msg:custom", { type: "expanded", level: 0, request, graph: fullGraph() });
     expect(host.querySelectorAll(".if-bracket").length).toBe(0);
     const back = [...host.querySelectorAll("button")].find((b) => b.textContent.includes("back"));
     expect(back.hidden).toBe(false);
     back.click();
     expect(host.querySelectorAll(".if-bracket").length).toBe(2);
+  });
+});
+
+describe("review fixes", () => {
+  const spanGraph = () => {
+    const graph = fullGraph();
+    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }, { source: 1, target: 1, effect: -0.2, level: 0 }];
+    return graph;
+  };
+
+  it("draws only the answer to the latest click: a slower answer to an earlier one is dropped", () => {
+    const model = mount(widgetState(spanGraph()));
+    const [first, second] = [...arcs()];
+    first.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    second.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    const [a, b] = model.sent.map((m) => m.request);
+    expect(a).not.toBe(b);
+    const inner = fullGraph();
+    inner.provenance = { ...inner.provenance, expanded_from: { source: "first" } };
+    model.emit("msg:custom", { type: "expanded", level: 0, request: a, graph: inner });
+    expect(host.querySelector(".if-drill")).toBe(null);
+    inner.provenance = { ...inner.provenance, expanded_from: { source: "second" } };
+    model.emit("msg:custom", { type: "expanded", level: 0, request: b, graph: inner });
+    expect(host.querySelector(".if-drill").textContent).toContain('"second"');
+  });
+
+  it("hides the tooltip when the arc under it is redrawn away", () => {
+    const model = mount();
+    arcs()[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    const tooltip = host.querySelector(".if-tooltip");
+    expect(tooltip.hidden).toBe(false);
+    model.set("graph", fullGraph());
+    expect(tooltip.hidden).toBe(true);
+  });
+
+  it("reaches tokens and arcs from the keyboard: focus shows, Enter acts", () => {
+    const model = mount();
+    const arc = arcs()[0];
+    expect(arc.getAttribute("tabindex")).toBe("0");
+    expect(arc.getAttribute("aria-label")).toMatch(/^edge \d+:\d+ to \d+:\d+, effect [+-]/);
+    arc.dispatchEvent(new FocusEvent("focusin", { bubbles: true }));
+    expect(host.querySelector(".if-tooltip").hidden).toBe(false);
+    token(3).dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(model.get("selected")).toBe(3);
+  });
+
+  it("sends the last slider value when the view closes within the debounce", () => {
+    vi.useFakeTimers();
+    const model = mount({ ...widgetState(), intervention: "dampen" });
+    const alpha = control("alpha");
+    alpha.value = "1.5";
+    alpha.dispatchEvent(new Event("input"));
+    cleanup();
+    cleanup = null;
+    vi.advanceTimersByTime(DEBOUNCE_MS * 2);
+    expect(model.get("alpha")).toBe(1.5);
   });
 });
 

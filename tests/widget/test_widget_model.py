@@ -453,9 +453,11 @@ def test_clicking_a_span_edge_sends_its_token_graph(tiny):
     widget.send = lambda content, buffers=None: sent.append(content)
     graph = widget.graph_object
     edge = next(e for e in graph.edges if graph.nodes[e.source].end - graph.nodes[e.source].start > 1)
-    widget._handle_custom_msg({"type": "expand", "source": edge.source, "target": edge.target, "level": 0}, [])
+    message = {"type": "expand", "source": edge.source, "target": edge.target, "level": 0, "request": "view:1"}
+    widget._handle_custom_msg(message, [])
     widget.wait(timeout=30)
     assert len(sent) == 1 and sent[0]["type"] == "expanded" and sent[0]["level"] == 0
+    assert sent[0]["request"] == "view:1", "the asking view recognises its answer"
     inner = sent[0]["graph"]
     source, target = graph.nodes[edge.source], graph.nodes[edge.target]
     assert all(n["end"] - n["start"] == 1 for n in inner["nodes"])
