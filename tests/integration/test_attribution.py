@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy
 import pytest
 from conftest import make_tiny
 
@@ -17,6 +18,7 @@ from infoflow_widget import (
 )
 
 PROMPT = "when mary and john went to the store , john gave a book to"
+CORRUPTED = "when felix and sarah went to the store , diego gave a book to"
 METRIC = LogitDiff("mary", "john")
 PAIRS = [([j], [i]) for i in range(14) for j in range(i + 1)]
 
@@ -34,10 +36,35 @@ def test_estimate_is_the_first_order_of_the_exact_effect(arch, layers):
     assert (estimate.triu(1) == 0).all()
 
 
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "gemma3"])
+def test_corrupt_estimate_is_the_first_order_of_the_exact_effect(arch):
+    """Patch a step t of the way from the clean keys and values towards the corrupted ones: the exact effect is
+    t times the estimate, to first order. Effects of t = 1e-3 sit near float32 noise on the weakest edges, so the
+    check is the least-squares scale of exact against estimated (1 when the estimate is right) and their correlation.
+    """
+    import torch
+
+    model = make_tiny(arch)
+    engine = FlowEngine(model, PROMPT, METRIC, Corrupt(CORRUPTED), progress=False)
+    estimate = torch.tensor([float(engine.estimate()[i, j]) for (j,), (i,) in PAIRS])
+    with torch.no_grad():
+        clean = engine._save_keys_values(engine.input_ids)  # same layout as the corrupted ones: keys transposed
+    t = 1e-3
+    engine._corrupt_kv = {
+        layer: tuple(c + t * (x - c) for c, x in zip(clean[layer], engine._corrupt_kv[layer]))
+        for layer in engine.layers
+    }
+    slope = torch.tensor(engine.effects(PAIRS)) / t
+    scale = float((slope * estimate).sum() / (estimate * estimate).sum())
+    assert scale == pytest.approx(1.0, abs=0.02)
+    assert float(torch.corrcoef(torch.stack([slope, estimate]))[0, 1]) > 0.99
+    assert estimate.abs().max() > 1e-3
+
+
 def test_corrupt_estimate_vanishes_where_the_prompts_agree():
     model = make_tiny("llama")
-    corrupted = "when felix and sarah went to the store , diego gave a book to"
-    engine = FlowEngine(model, PROMPT, METRIC, Corrupt(corrupted), progress=False)
+
+    engine = FlowEngine(model, PROMPT, METRIC, Corrupt(CORRUPTED), progress=False)
     estimate = engine.estimate()
     assert estimate[:, 0].abs().max() == 0  # "when" is the same token, keys and values in both prompts
     assert estimate[13, 1].abs() > 1e-4  # "mary" vs "felix" does change something
@@ -58,14 +85,18 @@ def test_attribution_then_exact_verifies_the_strongest_estimates():
     verified = [e for e in graph.edges if e.exact]
     assert len(verified) == 10 and len(graph.edges) == 105
     assert all(e.effect == pytest.approx(full[(e.source, e.target)], abs=1e-4) for e in verified)
+    estimated = {
+        (e.source, e.target): e.effect for e in compute_flow(model, PROMPT, METRIC, strategy=Attribution()).edges
+    }
+    pairs = [(e.source, e.target) for e in verified]
+    assert sorted(abs(estimated[p]) for p in pairs) == sorted(sorted(map(abs, estimated.values()))[-10:])
+    expected = numpy.corrcoef([estimated[p] for p in pairs], [full[p] for p in pairs])[0, 1]
     agreement = graph.stats["agreement"]
-    assert agreement["verified"] == 10 and -1 <= agreement["correlation"] <= 1
+    assert agreement["verified"] == 10 and agreement["correlation"] == pytest.approx(expected, abs=1e-3)
     assert agreement["top10_overlap"] is None, "10 verified edges are their own top 10"
-    estimates = sorted((abs(e.effect) for e in graph.edges if not e.exact), reverse=True)
-    with_threshold = compute_flow(
-        model, PROMPT, METRIC, strategy=AttributionThenExact(k=0, threshold=estimates[4]), progress=False
-    )
-    assert sum(e.exact for e in with_threshold.edges) >= 5
+    fifth = sorted((abs(e.effect) for e in graph.edges if not e.exact), reverse=True)[4]
+    with_threshold = compute_flow(model, PROMPT, METRIC, strategy=AttributionThenExact(k=0, threshold=fifth))
+    assert sum(e.exact for e in with_threshold.edges) == sum(abs(v) >= fifth for v in estimated.values())
 
 
 @pytest.mark.parametrize("k", [-1, 1.5, True])

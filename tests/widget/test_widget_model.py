@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 
@@ -248,8 +249,8 @@ def test_the_estimate_shows_first_then_the_exact_graph(tiny):
 
 
 def test_a_fast_full_graph_skips_the_estimate_after_the_first(tiny, calls):
-    """The tiny model's full graph takes milliseconds: after the first, an estimate would only flicker."""
-    widget = make(tiny, intervention="dampen", alpha=0.3)
+    """A full graph that last took under preview_seconds needs no estimate to fill the wait: it would only flicker."""
+    widget = make(tiny, intervention="dampen", alpha=0.3, preview_seconds=3600.0)  # whatever the machine's load
     shown = shown_graphs(widget)
     widget.alpha = 0.6
     widget.wait(timeout=30)
@@ -262,7 +263,7 @@ def test_a_fast_full_graph_skips_the_estimate_after_the_first(tiny, calls):
 
 
 def test_new_alphas_reuse_the_clean_run(tiny):
-    widget = make(tiny, intervention="dampen", alpha=0.3)
+    widget = make(tiny, intervention="dampen", alpha=0.3, preview_seconds=math.inf)  # no estimate pass after the first
     fresh = FlowEngine(tiny, PROMPT, widget_module.as_metric(None, "mary", "john"), progress=False)
     widget.alpha = 1.4
     graph = widget.wait(timeout=30)
@@ -499,20 +500,20 @@ def test_save_html_is_self_contained_and_offline(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_ioi_on_smollm2_alpha_change_recomputes_quickly(smollm):
-    import time
+def test_ioi_on_smollm2_alpha_change_recomputes_and_caches(smollm):
+    """The latency is a benchmark figure (benchmarks/run.py section 4); here: the right graphs, and the cache."""
+    from infoflow_widget import Dampen, compute_flow
 
     prompt = "When Mary and John went to the store, John gave a book to"
     widget = InfoFlowWidget(smollm, prompt, answer=" Mary", distractor=" John", intervention="dampen", alpha=0.0)
     zero_like = widget.wait(timeout=120)
     top = zero_like.top(10).to_pandas()
     assert (top["effect"] > 0).any() and (top["effect"] < 0).any()
-    start = time.perf_counter()
     widget.alpha = 0.5
-    widget.wait(timeout=120)
-    latency = time.perf_counter() - start
-    print(f"alpha change on IOI: {latency:.2f} s")  # noqa: T201 - the figure is worth seeing with -s
-    assert widget.graph_object.provenance["intervention"] == {"kind": "dampen", "alpha": 0.5}
+    half = widget.wait(timeout=120)
+    assert half.provenance["intervention"] == {"kind": "dampen", "alpha": 0.5}
+    alone = compute_flow(smollm, prompt, answer=" Mary", distractor=" John", intervention=Dampen(0.5), progress=False)
+    assert [e.effect for e in half.edges] == pytest.approx([e.effect for e in alone.edges], abs=1e-4)
     widget.alpha = 0.0
     assert not widget.computing and widget.graph_object is zero_like, "a cache hit"
 
