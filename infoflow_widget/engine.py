@@ -95,7 +95,20 @@ class FlowEngine:
     ) -> None:
         import torch
 
-        _check_text(prompt, "prompt")  # before a model loads
+        # Arguments first, before a model loads.
+        _check_text(prompt, "prompt")
+        if not isinstance(model, str) and not hasattr(model, "_module"):
+            raise InfoFlowError(
+                "model must be a name or path, or a model from load_model() or wrap_model(); "
+                f"got {type(model).__name__}. A transformers model loaded by hand: wrap_model(model, tokenizer)."
+            )
+        if layers is not None and (
+            isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not all(_is_int(x) for x in layers)
+        ):
+            raise InfoFlowError(f"layers must be a list of layer indices such as [0, 1, 2]; got {layers!r}.")
+        if not _is_int(memory_budget) or memory_budget < 1:
+            raise InfoFlowError(f"memory_budget must be a positive number of bytes; got {memory_budget!r}.")
+        _check_progress_and_cancel(progress, cancel)
         self.model = load_model(model) if isinstance(model, str) else model
         self.hf_model = self.model._module
         self._trace_lock = trace_lock(self.model)
@@ -114,7 +127,7 @@ class FlowEngine:
         self.layers = _check_layers(layers, len(self._attention_paths))
         self._score = self.metric.prepare(self.tokenizer)
         self._check_intervention(intervention)
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        if batch_size is not None and (not _is_int(batch_size) or batch_size < 1):
             raise InfoFlowError(f"batch_size must be a positive integer; got {batch_size!r}.")
         self.batch_size = batch_size or self._batch_from_budget(memory_budget)
         self._reset_counters()
@@ -154,6 +167,7 @@ class FlowEngine:
             progress: as in the constructor (default: this engine's).
             cancel: as in the constructor (default: none).
         """
+        _check_progress_and_cancel(progress, cancel)
         derived = copy.copy(self)
         derived._check_intervention(intervention)
         derived.progress = self.progress if progress is None else progress
@@ -462,6 +476,19 @@ class FlowEngine:
         return max(1, min(MAX_BATCH, budget // per_row))
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_progress_and_cancel(progress: Any, cancel: Any) -> None:
+    if progress is not None and not isinstance(progress, bool) and not callable(progress):
+        raise InfoFlowError(
+            f"progress must be True, False or a callable progress(done, total, desc); got {progress!r}."
+        )
+    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+        raise InfoFlowError(f"cancel must be a threading.Event (or None); got {cancel!r}.")
+
+
 def _check_layers(layers: Sequence[int] | None, count: int) -> list[int]:
     if layers is None:
         return list(range(count))
@@ -494,7 +521,12 @@ def _check_graph_request(strategy: Strategy | None, threshold: float, metric: Me
         raise InfoFlowError(f"strategy must be a Strategy such as Full(); got {strategy!r}.")
     if strategy.estimates:
         _check_first_order(metric)
-    if not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold < 0:
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not math.isfinite(threshold)
+        or threshold < 0
+    ):
         raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
     return strategy
 

@@ -99,10 +99,8 @@ def load_model(
     Examples:
         >>> model = load_model("smollm2-135m")
     """
-    import torch
-
     torch_dtype = _parse_dtype(dtype)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = _parse_device(device)
     name = str(name_or_path)
     path = Path(name).expanduser()
     if name in BUNDLED_MODELS:
@@ -182,6 +180,27 @@ def _check_eager_function(module: Any) -> None:
             f"Cannot reach the attention pattern of {type(module).__name__}: its module has no eager "
             "attention function of the form softmax(QK^T + mask) V that the engine can edit."
         )
+
+
+def _parse_device(device: str | None) -> str:
+    """The device to load onto, checked before any loading: it must parse and exist on this machine."""
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InfoFlowError(f"Unknown device {device!r}: use 'cpu', 'cuda', 'cuda:1', 'mps', ...") from None
+    backend = getattr(torch, parsed.type, None)
+    available = parsed.type == "cpu" or (
+        backend is not None and hasattr(backend, "is_available") and backend.is_available()
+    )
+    if not available:
+        raise InfoFlowError(f"Device {device!r} is not available on this machine: use 'cpu' (or leave device unset).")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise InfoFlowError(f"Device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s).")
+    return device
 
 
 def _parse_dtype(dtype: str | torch.dtype | None) -> torch.dtype:

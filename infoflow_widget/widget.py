@@ -242,6 +242,10 @@ class InfoFlowWidget(anywidget.AnyWidget):
                 f"preview_seconds must be a number of seconds >= 0 (0: always show the estimate first, math.inf: "
                 f"never); got {preview_seconds!r}."
             )
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < math.inf:
+            raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
+            raise InfoFlowError(f"top_k must be a whole number >= 0, or None to draw every edge; got {top_k!r}.")
         self._model = load_model(model) if isinstance(model, str) else model
         self._prompt = prompt
         self._layers = layers

@@ -68,9 +68,12 @@ def test_corrupt_shows_name_movers_without_hemorrhage(smollm):
     )
     role = roles(graph.tokens)
     top = {(e.source, e.target): e.effect for e in graph.ranked()[:10]}
-    assert top[(role["IO"], role["END"])] > 0
-    assert top[(role["S2"], role["END"])] > 0
-    assert top[(role["S1"], role["S2"])] > 0
+    # The write-up finds the corruption graph "closer to the expected ground truth": the case's top-10 edges,
+    # with their signs, stay in the top 10 once the hemorrhage edges of Zero are gone.
+    for expected in CASE["expected_with_zero_pattern_on_smollm2_135m"]["in_top_10_by_abs_effect"]:
+        effect = top.get((role[expected["source"]], role[expected["target"]]))
+        assert effect is not None, f"{expected} not in the top 10 under Corrupt"
+        assert (effect > 0) == (expected["sign"] == "+"), f"{expected} has the wrong sign: {effect}"
     # Corrupt leaves unchanged tokens unchanged: edges out of "When" (identical in both prompts) carry nothing.
     assert all(abs(e.effect) < 1e-4 for e in graph.edges if e.source == 0)
 

@@ -9,6 +9,7 @@ from conftest import make_tiny, word_tokenizer
 
 from infoflow_widget import (
     Corrupt,
+    Crop,
     Dampen,
     FlowEngine,
     InfoFlowError,
@@ -55,6 +56,15 @@ def forward_calls(model):
         ({"threshold": math.nan}, "threshold must be a finite number >= 0"),
         ({"intervention": "zero"}, r"intervention must be Zero\(\)"),
         ({"metric": 3}, "A metric must be a Metric or a callable"),
+        ({"batch_size": True}, "batch_size must be a positive integer"),
+        ({"layers": 2}, "layers must be a list of layer indices"),
+        ({"layers": [True]}, "layers must be a list of layer indices"),
+        ({"memory_budget": -1}, "memory_budget must be a positive number of bytes"),
+        ({"memory_budget": "2GB"}, "memory_budget must be a positive number of bytes"),
+        ({"progress": "yes"}, "progress must be True, False or a callable"),
+        ({"cancel": 3}, "cancel must be a threading.Event"),
+        ({"strategy": "full"}, r"strategy must be a Strategy such as Full\(\)"),
+        ({"threshold": True}, "threshold must be a finite number >= 0"),
     ],
 )
 def test_clear_error_before_any_work(model, forward_calls, kwargs, message):
@@ -64,6 +74,17 @@ def test_clear_error_before_any_work(model, forward_calls, kwargs, message):
     with pytest.raises(InfoFlowError, match=message):
         compute_flow(model, **args)
     assert forward_calls == [], "the error must come before any forward pass"
+
+
+def test_a_model_not_wrapped_for_the_engine_is_named(model, forward_calls):
+    with pytest.raises(InfoFlowError, match=r"wrap_model\(model, tokenizer\)"):
+        FlowEngine(model._module, PROMPT, LogitDiff("mary", "john"))
+    with pytest.raises(InfoFlowError, match="got NoneType"):
+        FlowEngine(None, PROMPT)
+    base = FlowEngine(model, PROMPT, LogitDiff("mary", "john"), progress=False)
+    with pytest.raises(InfoFlowError, match="cancel must be"):
+        base.with_intervention(Crop(), cancel=3)
+    assert len(forward_calls) == 1, "only the base engine's clean run"
 
 
 def test_corrupted_length_error_names_first_difference(model):

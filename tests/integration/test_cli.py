@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow
+CASES = Path(__file__).resolve().parents[3] / "shared" / "cases"
 PROMPT = "When Mary and John went to the store, John gave a book to"
 IOI = ["--prompt", PROMPT, "--answer", " Mary", "--distractor", " John"]
 
@@ -25,9 +27,11 @@ def test_json_to_stdout_has_the_documented_keys():
     graph = json.loads(done.stdout)  # stdout holds the JSON alone: bars and logs went to stderr
     assert {"tokens", "clean_metric", "nodes", "edges", "stats"} <= graph.keys()
     assert graph["tokens"][:3] == ["When", " Mary", " and"]
-    assert graph["clean_metric"] == pytest.approx(5.93, abs=0.05)
+    expected = json.loads((CASES / "ioi.json").read_text())["cases"][0]["expected_with_zero_pattern_on_smollm2_135m"]
+    assert graph["clean_metric"] == pytest.approx(expected["clean_metric_approx"], abs=0.05)
     assert all(node.keys() >= {"start", "end"} for node in graph["nodes"])
-    assert len(graph["edges"]) == 105
+    n = len(graph["tokens"])
+    assert len(graph["edges"]) == n * (n + 1) // 2
     assert all(0 <= e["source"] <= e["target"] < len(graph["nodes"]) for e in graph["edges"])
     assert graph["stats"]["forward_passes"] >= 2 and graph["stats"]["seconds"] > 0
 

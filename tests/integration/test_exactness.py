@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy
 import pytest
 
 from infoflow_widget import Corrupt, Crop, Dampen, FlowEngine, InfoFlowError, LogitDiff, PromptLengthError, Zero
@@ -117,18 +118,27 @@ def test_progress_callback_and_cancellation():
         compute_flow(model, PROMPT, METRIC, batch_size=40, progress=stop_after_first, cancel=cancel)
 
 
+@pytest.mark.parametrize("arch", ["gemma3", "llama"])
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-@pytest.mark.parametrize("intervention", [Zero(), Crop(), Corrupt(CORRUPTED)], ids=lambda iv: iv.kind)
-def test_half_precision_runs_and_agrees_with_the_reference_at_its_precision(intervention, dtype):
-    """Half precision is for GPUs; here it only has to work and agree to about 3 significant digits."""
+@pytest.mark.parametrize(
+    "intervention",
+    [Zero(), Dampen(0.3), Crop(), Corrupt(CORRUPTED)],
+    ids=lambda iv: f"{iv.kind}{getattr(iv, 'alpha', '')}",
+)
+def test_half_precision_runs_and_agrees_with_the_reference_at_its_precision(intervention, dtype, arch):
+    """Half precision is for GPUs; here it has to work and agree with the reference run in the same precision."""
     import torch
     from conftest import make_tiny
 
-    model = make_tiny("gemma3")
+    model = make_tiny(arch)
     model._module.to(getattr(torch, dtype))
     engine = FlowEngine(model, PROMPT, METRIC, intervention, progress=False)
     _, reference = reference_effects(model, PROMPT, METRIC, intervention, TOKEN_EDGES)
-    assert engine.effects(TOKEN_EDGES) == pytest.approx(reference, abs=1e-2)
+    effects = engine.effects(TOKEN_EDGES)
+    assert effects == pytest.approx(reference, abs=5e-3, rel=2e-2)
+    # Most effects of a tiny model sit below that tolerance: their pattern must match too.
+    assert numpy.corrcoef(effects, reference)[0, 1] > 0.98
+    assert max(abs(e) for e in reference) > 2e-2
     assert engine.estimate().isfinite().all()
 
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from infoflow_widget import BUNDLED_MODELS, UnsupportedModelError, load_model
+from infoflow_widget import BUNDLED_MODELS, InfoFlowError, UnsupportedModelError, load_model
 from infoflow_widget.models import cache_dir
 
 pytestmark = pytest.mark.slow
@@ -85,6 +85,19 @@ def test_hub_id_from_the_local_hub_cache(smollm, tmp_path):
 def test_unknown_name_lists_bundled_models():
     with pytest.raises(UnsupportedModelError, match="smollm2-135m, gemma-3-270m|gemma-3-270m, smollm2-135m"):
         load_model("not-a-model")
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [("gpu", "Unknown device 'gpu'"), ("cuda:0", "not available on this machine"), ("mps", "not available")],
+)
+def test_a_device_this_machine_lacks_fails_before_loading(device, message):
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available() or device == "mps" and torch.backends.mps.is_available():
+        pytest.skip(f"this machine has {device}")
+    with pytest.raises(InfoFlowError, match=message):
+        load_model("no-such-model", device=device)  # the device is checked before the name is looked up
 
 
 def test_unreachable_hub_id_says_what_to_do(monkeypatch):

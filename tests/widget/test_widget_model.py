@@ -426,12 +426,17 @@ def test_bad_changes_from_the_controls_land_in_the_error_trait(tiny):
         ({"answer": "mary john"}, "not one"),
         ({"layers": [99]}, "out of range"),
         ({"preview_seconds": -1}, "preview_seconds must be"),
+        ({"threshold": -1.0}, "threshold must be a finite number"),
+        ({"threshold": float("nan")}, "threshold must be a finite number"),
+        ({"top_k": -5}, "top_k must be a whole number"),
+        ({"model": None}, "model must be a name or path"),
         ({"preview_seconds": float("nan")}, "preview_seconds must be"),
     ],
 )
 def test_bad_initial_input_raises_before_any_computation(tiny, calls, kwargs, match):
+    model = kwargs.pop("model", tiny)
     with pytest.raises(InfoFlowError, match=match):
-        InfoFlowWidget(tiny, PROMPT, **{"answer": "mary", "distractor": "john", **kwargs})
+        InfoFlowWidget(model, PROMPT, **{"answer": "mary", "distractor": "john", **kwargs})
     assert calls == []
 
 
