@@ -110,6 +110,10 @@ def run_graph(args: argparse.Namespace) -> None:
     if not math.isfinite(args.threshold) or args.threshold < 0:
         raise InfoFlowError(f"--threshold must be a finite number >= 0; got {args.threshold}.")
     prompt = args.prompt if args.prompt is not None else _read(args.prompt_file)
+    if not prompt.strip():  # before the model loads
+        raise InfoFlowError("The prompt is empty: give some text to analyse (--prompt or --prompt-file).")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InfoFlowError(f"--batch-size must be at least 1; got {args.batch_size}.")
     intervention = _intervention(args)
     metric = as_metric(None, args.answer, args.distractor)
     layers = parse_layers(args.layers) if args.layers else None

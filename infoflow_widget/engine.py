@@ -126,6 +126,10 @@ class FlowEngine:
         self._attention_paths = attention_modules(self.hf_model)
         self.layers = _check_layers(layers, len(self._attention_paths))
         self._score = self.metric.prepare(self.tokenizer)
+        # A metric of the wrong shape fails on two rows of zero logits here, not after the clean run.
+        vocab = self.hf_model.get_output_embeddings().weight.shape[0]
+        probe = torch.zeros(2, vocab, device=self.hf_model.device)
+        self._score(probe, probe[0])
         self._check_intervention(intervention)
         if batch_size is not None and (not _is_int(batch_size) or batch_size < 1):
             raise InfoFlowError(f"batch_size must be a positive integer; got {batch_size!r}.")

@@ -131,7 +131,12 @@ class FlowGraph:
         Raises:
             InfoFlowError: ``threshold`` is negative or NaN.
         """
-        if not isinstance(threshold, numbers.Real) or math.isnan(threshold) or threshold < 0:
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, numbers.Real)
+            or math.isnan(threshold)
+            or threshold < 0
+        ):
             raise InfoFlowError(
                 f"filter(threshold) needs a number >= 0 (the smallest |effect| to keep), got {threshold!r}."
             )
@@ -185,7 +190,13 @@ class FlowGraph:
     # --- views -----------------------------------------------------------------------------------
 
     def node_text(self, index: int) -> str:
-        """The text of node ``index``: its tokens joined."""
+        """The text of node ``index``: its tokens joined.
+
+        Raises:
+            InfoFlowError: no such node (a negative index would silently count from the end).
+        """
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.nodes):
+            raise InfoFlowError(f"node index {index!r} is out of range: this graph has nodes 0..{len(self.nodes) - 1}.")
         node = self.nodes[index]
         return "".join(self.tokens[node.start : node.end])
 

@@ -128,9 +128,10 @@ def test_edge_groups_out_of_range(model):
     assert engine.forward_passes == passes
 
 
-def test_custom_metric_of_wrong_shape(model):
+def test_custom_metric_of_wrong_shape(model, forward_calls):
     with pytest.raises(InfoFlowError, match=r"shape \(batch,\)"):
         compute_flow(model, PROMPT, metric=lambda logits: logits.sum(), progress=False)
+    assert forward_calls == [], "found on a probe, before the clean run"
 
 
 def test_custom_metric_and_kl_default(model):

@@ -97,6 +97,8 @@ def test_corrupt_from_the_cli():
         (["--prompt", PROMPT, "--strategy", "backtrack", "--threshold", "-1"], "--threshold must be a finite number"),
         (["--prompt", PROMPT, "--strategy", "bisect", "--threshold", "nan"], "--threshold must be a finite number"),
         (["--prompt", PROMPT, "--strategy", "attribution"], "every estimate would be zero"),
+        (["--prompt", PROMPT, "--batch-size", "0", "--model", "gpt-17"], "--batch-size must be at least 1"),
+        (["--prompt", " ", "--model", "gpt-17"], "prompt is empty"),
     ],
 )
 def test_bad_input_prints_one_message_and_exits_non_zero(tmp_path, args, message):

@@ -108,7 +108,7 @@ def test_filter_keeps_abs_effect_at_least_threshold():
     assert g.filter(10).edges == []
 
 
-@pytest.mark.parametrize("threshold", [-0.1, math.nan, "0.1"])
+@pytest.mark.parametrize("threshold", [-0.1, math.nan, "0.1", True])
 def test_filter_rejects_bad_threshold(threshold):
     with pytest.raises(InfoFlowError, match=">= 0"):
         token_graph().filter(threshold)
@@ -122,6 +122,12 @@ def test_edge_text_joins_span_tokens():
     assert g.edge_text(g.edges[0]) == ("The cat", "\n<b>")
     t = token_graph()
     assert t.edge_text(t.edges[1]) == (" cat", "<b>")
+
+
+@pytest.mark.parametrize("index", [-1, 99, True, "0"])
+def test_node_text_rejects_a_node_the_graph_lacks(index):
+    with pytest.raises(InfoFlowError, match="out of range"):
+        token_graph().node_text(index)
 
 
 def test_to_pandas_columns_and_ranks():
