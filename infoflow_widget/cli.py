@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import InfoFlowError
+from .errors import InfoFlowError, is_non_negative
 
 OUT_SUFFIXES = (".json", ".csv", ".html")
 
@@ -107,7 +106,7 @@ def run_graph(args: argparse.Namespace) -> None:
         raise InfoFlowError(f"--out {args.out!r}: use a file ending in {', '.join(OUT_SUFFIXES)}, or - for stdout.")
     if args.out != "-" and not Path(args.out).resolve().parent.is_dir():
         raise InfoFlowError(f"--out {args.out!r}: the folder {Path(args.out).parent} does not exist; create it first.")
-    if not math.isfinite(args.threshold) or args.threshold < 0:
+    if not is_non_negative(args.threshold):
         raise InfoFlowError(f"--threshold must be a finite number >= 0; got {args.threshold}.")
     prompt = args.prompt if args.prompt is not None else _read(args.prompt_file)
     if not prompt.strip():  # before the model loads

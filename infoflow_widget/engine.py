@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .attribution import corrupt_first_order, pattern_first_order
-from .errors import ComputationCancelled, InfoFlowError, PromptLengthError
+from .errors import ComputationCancelled, InfoFlowError, PromptLengthError, is_non_negative
 from .graph import FlowGraph
 from .interventions import Corrupt, Intervention, Zero, corrupt_output, corrupt_scores, edit_masks
 from .metrics import Metric, as_metric
@@ -525,12 +525,7 @@ def _check_graph_request(strategy: Strategy | None, threshold: float, metric: Me
         raise InfoFlowError(f"strategy must be a Strategy such as Full(); got {strategy!r}.")
     if strategy.estimates:
         _check_first_order(metric)
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float))
-        or not math.isfinite(threshold)
-        or threshold < 0
-    ):
+    if not is_non_negative(threshold):
         raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
     return strategy
 

@@ -1,6 +1,17 @@
-"""The package's exceptions: one base class, subclasses only where callers branch."""
+"""The package's exceptions (one base class, subclasses only where callers branch), and the number check behind many."""
 
 from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+
+def is_non_negative(value: Any, *, finite: bool = True) -> bool:
+    """Whether ``value`` is a real number >= 0 (finite unless ``finite=False``); bools and NaN are not."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value) or value < 0:
+        return False
+    return math.isfinite(value) or not finite
 
 
 class InfoFlowError(ValueError):

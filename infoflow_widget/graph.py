@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InfoFlowError
+from .errors import InfoFlowError, is_non_negative
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -131,12 +131,7 @@ class FlowGraph:
         Raises:
             InfoFlowError: ``threshold`` is negative or NaN.
         """
-        if (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, numbers.Real)
-            or math.isnan(threshold)
-            or threshold < 0
-        ):
+        if not is_non_negative(threshold, finite=False):
             raise InfoFlowError(
                 f"filter(threshold) needs a number >= 0 (the smallest |effect| to keep), got {threshold!r}."
             )

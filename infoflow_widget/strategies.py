@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .attribution import agreement
-from .errors import InfoFlowError
+from .errors import InfoFlowError, is_non_negative
 from .graph import Edge, Node, strength
 from .spans import (
     Pair,
@@ -99,7 +99,7 @@ class _Search:
 
 
 def _check_threshold(value: Any, strategy: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+    if not is_non_negative(value):
         raise InfoFlowError(
             f"{strategy}(threshold=...) needs a finite number >= 0 (edges with |effect| above it are followed); "
             f"got {value!r}."

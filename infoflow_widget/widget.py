@@ -35,7 +35,7 @@ import traitlets
 from ._html_export import widget_page
 from ._openmp import release_idle_threads
 from .engine import FlowEngine
-from .errors import ComputationCancelled, InfoFlowError
+from .errors import ComputationCancelled, InfoFlowError, is_non_negative
 from .graph import FlowGraph, write_atomic
 from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
 from .metrics import as_metric
@@ -233,16 +233,12 @@ class InfoFlowWidget(anywidget.AnyWidget):
                 + ["strategy", "threshold", "top_k", "layers", "preview_seconds"]
             )
             raise TypeError(f"InfoFlowWidget got unknown argument(s) {', '.join(sorted(unknown))}; valid: {valid}.")
-        if (
-            isinstance(preview_seconds, bool)
-            or not isinstance(preview_seconds, (int, float))
-            or not preview_seconds >= 0
-        ):
+        if not is_non_negative(preview_seconds, finite=False):
             raise InfoFlowError(
                 f"preview_seconds must be a number of seconds >= 0 (0: always show the estimate first, math.inf: "
                 f"never); got {preview_seconds!r}."
             )
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < math.inf:
+        if not is_non_negative(threshold):
             raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
             raise InfoFlowError(f"top_k must be a whole number >= 0, or None to draw every edge; got {top_k!r}.")
@@ -281,15 +277,8 @@ class InfoFlowWidget(anywidget.AnyWidget):
         # Everything the engine checks (prompt, answer tokens, corrupted length, layers) fails here,
         # in the caller's cell; later failures from the controls go to the `error` trait instead.
         request.build_strategy()
-        engine = FlowEngine(
-            self._model,
-            prompt,
-            as_metric(None, answer, distractor),
-            request.build_intervention(),
-            layers=layers,
-            progress=False,
-        )
-        self._engines[request.answer, request.distractor] = engine
+        engine = self._engine(request)
+        engine.with_intervention(request.build_intervention())  # a corrupted prompt's length, say
         self.tokens = engine.tokens
         self.on_msg(self._on_message)
         self._ready = True
@@ -389,7 +378,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
         self._publish(request, graph, generation, final=True)
 
     def _engine(self, request: _Request) -> FlowEngine:
-        """The engine holding the clean run of the request's metric (the caller holds ``_compute_lock``)."""
+        """The clean-run engine of the request's metric (called by the constructor or under ``_compute_lock``)."""
         key = (request.answer, request.distractor)
         if key not in self._engines:
             metric = as_metric(None, request.answer, request.distractor)

@@ -113,12 +113,18 @@ def arc_shapes(page) -> str:
     )
 
 
-def test_quickstart_notebook_in_jupyterlab(lab, page, artifacts):
-    url, token = lab
-    errors = []
+def open_in_server(page, address: str) -> list[str]:
+    """Open ``address`` of the Jupyter server with a long timeout; returns the list its page errors collect in."""
+    errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.set_default_timeout(60_000)
-    page.goto(f"{url}/lab/tree/notebooks/01_quickstart.ipynb?reset&token={token}")
+    page.goto(address)
+    return errors
+
+
+def test_quickstart_notebook_in_jupyterlab(lab, page, artifacts):
+    url, token = lab
+    errors = open_in_server(page, f"{url}/lab/tree/notebooks/01_quickstart.ipynb?reset&token={token}")
     notebook = page.locator(".jp-NotebookPanel:visible")
     notebook.locator(".jp-Cell").first.wait_for()
 
@@ -224,10 +230,7 @@ def test_saved_page_renders_offline(page, artifacts, tmp_path):
 def test_quickstart_widget_in_notebook_7(lab, page, artifacts):
     """The same server with the notebook package serves Notebook 7: its first cells draw the widget there."""
     url, token = lab
-    errors = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.set_default_timeout(60_000)
-    page.goto(f"{url}/notebooks/notebooks/01_quickstart.ipynb?token={token}")
+    errors = open_in_server(page, f"{url}/notebooks/notebooks/01_quickstart.ipynb?token={token}")
     cells = page.locator(".jp-Notebook .jp-Cell")
     cells.first.wait_for()
     # The markdown introduction, the model loading, the widget: Shift+Enter runs each and moves on.
