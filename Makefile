@@ -5,7 +5,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.installed
 IOI    := When Mary and John went to the store, John gave a book to
 BUNDLE := infoflow_widget/static/widget.js
-JS_SRC := $(wildcard js/src/*.js js/src/*.css) js/build.mjs
+JS_SRC := $(wildcard js/src/*.js js/src/*/*.js js/src/*.css js/src/*.json) js/build.mjs
 CHROMIUM := /usr/bin/chromium
 LAB_FLAGS := --no-browser --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 

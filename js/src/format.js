@@ -24,6 +24,12 @@ export function nodeText(graph, index) {
   return graph.tokens.slice(node.start, node.end).join("");
 }
 
+/** Whether either end of `edge` is a span (a node over more than one token): clicking it measures the token edges inside. */
+export function isSpanEdge(graph, edge) {
+  const span = (i) => graph.nodes[i].end - graph.nodes[i].start > 1;
+  return span(edge.source) || span(edge.target);
+}
+
 /**
  * A graph as received from Python, with numbers restored: non-finite effects and metrics travel as the
  * strings "NaN", "Infinity" and "-Infinity" (JSON has no such numbers), and `Number()` reads them back.

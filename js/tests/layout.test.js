@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { boxLabel, formatEffect, visible } from "../src/format.js";
-import {
-  GREEN, RED, MARGIN, arcBandFor, arcHeight, arcPath, bracketRows, edgeStyle, filterEdges,
-  arcBandsByRow, layoutStrip, loopPath, nodeAnchor, rankEdges, rowCrossingPath, spanSegments,
-} from "../src/layout.js";
+import { boxLabel, formatEffect, isSpanEdge, visible } from "../src/format.js";
+import { arcBandFor, arcBandsByRow, arcHeight, arcPath, loopPath, rowCrossingPath } from "../src/geometry/arcs.js";
+import { GREEN, RED, edgeStyle, filterEdges, maxAbsEffect, rankEdges } from "../src/geometry/edges.js";
+import { MARGIN, bracketRows, layoutStrip, nodeAnchor, spanSegments } from "../src/geometry/strip.js";
 
 const numbers = (path) => path.match(/-?\d+(\.\d+)?/g).map(Number);
 
@@ -14,6 +13,12 @@ describe("token display", () => {
   it("cuts long tokens with an ellipsis", () => {
     expect(boxLabel("abcdefghijklmnopqrstuvwxyz", 6)).toBe("abcde…");
     expect(boxLabel(" to", 6)).toBe("·to");
+  });
+  it("tells span edges from token edges", () => {
+    const graph = { nodes: [{ start: 0, end: 1 }, { start: 1, end: 3 }, { start: 3, end: 4 }] };
+    expect(isSpanEdge(graph, { source: 0, target: 2 })).toBe(false);
+    expect(isSpanEdge(graph, { source: 1, target: 2 })).toBe(true);
+    expect(isSpanEdge(graph, { source: 0, target: 1 })).toBe(true);
   });
   it("formats effects with their sign", () => {
     expect(formatEffect(1.23456)).toBe("+1.235");
@@ -201,6 +206,24 @@ describe("colour and width scale", () => {
     const nan = edgeStyle(NaN, 1);
     expect([nan.color === GREEN, nan.color === RED]).toEqual([false, false]);
     expect(nan.width).toBe(edgeStyle(0, 1).width);
+  });
+});
+
+describe("style.json, shared with the Python static drawing", () => {
+  it("gives the colours, the edge scale and the strip's sizes", async () => {
+    const style = (await import("../src/style.json")).default;
+    expect([GREEN, RED, edgeStyle(NaN, 1).color]).toEqual([style.colors.helps, style.colors.hurts, style.colors.nan]);
+    expect(edgeStyle(0, 1)).toMatchObject({ width: style.edge.minWidth, opacity: style.edge.minOpacity });
+    expect(edgeStyle(1, 1).width).toBeCloseTo(style.edge.minWidth + style.edge.widthRange);
+    expect(MARGIN).toBe(style.strip.margin);
+    expect(arcHeight(1e6)).toBe(style.arcs.maxArc);
+  });
+});
+
+describe("the scale of the drawn edges", () => {
+  it("is the largest finite |effect|, 0 for none", () => {
+    expect(maxAbsEffect([{ effect: -0.7 }, { effect: 0.2 }, { effect: NaN }, { effect: Infinity }, { effect: "Infinity" }])).toBe(0.7);
+    expect(maxAbsEffect([])).toBe(0);
   });
 });
 

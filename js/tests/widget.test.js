@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/widget.js";
-import { DEBOUNCE_MS } from "../src/controls.js";
+import { DEBOUNCE_MS } from "../src/debounce.js";
 import { STRATEGY_MENU, estimatedGraph, fullGraph, mockModel, widgetState } from "./mock-model.js";
 
 let host;
@@ -335,5 +335,41 @@ describe("status", () => {
     cleanup();
     cleanup = null;
     expect(model.listeners()).toBe(0);
+  });
+});
+
+describe("wiring", () => {
+  it("lays the panels out in order, the downloads at the right of the toolbar", () => {
+    mount();
+    const root = host.querySelector(".if-root");
+    expect([...root.children].map((c) => c.className)).toEqual([
+      "if-header", "if-controls", "if-status", "if-error", "if-toolbar", "if-canvas", "", "if-tooltip",
+    ]);
+    expect(root.children[6].firstChild.className).toBe("if-legend");
+    const toolbar = [...host.querySelectorAll(".if-toolbar button")].map((b) => b.textContent);
+    expect(toolbar).toEqual(["← back", "−", "+", "SVG", "PNG", "JSON"]);
+  });
+
+  it("waits for the first graph without a way back, then draws it", () => {
+    const model = mount({ ...widgetState(), graph: null, computing: true });
+    expect(host.querySelector(".if-header").textContent).toBe("Computing the first graph…");
+    expect(host.querySelector("button[title='Back to the span graph']").hidden).toBe(true);
+    expect(arcs().length).toBe(0);
+    model.set("graph", fullGraph());
+    model.set("computing", false);
+    expect(arcs().length).toBe(10);
+    expect(host.querySelector(".if-header").textContent).toContain("10 shown");
+  });
+
+  it("zooms and wraps from the toolbar, redrawing every panel", () => {
+    mount();
+    const width = () => Number(host.querySelector("svg").getAttribute("width"));
+    const before = width();
+    host.querySelector("button[title='Zoom in']").click();
+    expect(width()).toBeGreaterThan(before);
+    arcs()[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    host.querySelector("button[title='Zoom out']").click();
+    expect(width()).toBe(before);
+    expect(host.querySelector(".if-tooltip").hidden).toBe(true);
   });
 });

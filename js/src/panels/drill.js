@@ -1,0 +1,30 @@
+// Drill-down: an activated span arc asks the kernel for the token edges inside it ("expand"); the answer
+// ("expanded") opens on top of the graph on show. No element of its own: the toolbar's back button closes it.
+
+import { shownGraph } from "../context.js";
+import { isSpanEdge, readGraph } from "../format.js";
+
+export function createDrill({ model, view, hub, watch, redraw }) {
+  const viewId = Math.random().toString(36).slice(2);
+  let requests = 0;
+  let pending = null; // the expansion this view asked for last: only its answer is drawn
+
+  hub.on("arc:activate", (arc) => {
+    const edge = shownGraph(view).edges[Number(arc.dataset.index)];
+    if (isSpanEdge(shownGraph(view), edge)) {
+      pending = `${viewId}:${++requests}`;
+      model.send({ type: "expand", source: edge.source, target: edge.target, level: view.drilled.length, request: pending });
+    }
+  });
+  // An expansion still on its way belongs to the graph that was on show.
+  watch("change:graph", () => (pending = null));
+  watch("msg:custom", (msg) => {
+    // Every view of the model hears every answer: only the one that asked, for its latest click, draws it.
+    if (msg?.type === "expanded" && msg.request === pending && msg.level === view.drilled.length) {
+      pending = null;
+      view.drilled.push(readGraph(msg.graph));
+      redraw();
+    }
+  });
+  return {};
+}

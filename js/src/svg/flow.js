@@ -1,0 +1,89 @@
+// Draws a graph as SVG: token strip, arcs above it, span brackets below it.
+
+import { svgEl } from "../dom.js";
+import { formatEffect, isEstimate } from "../format.js";
+import { arcBandsByRow, arcPath } from "../geometry/arcs.js";
+import { edgeStyle } from "../geometry/edges.js";
+import { BRACKET_ROW, bracketRows, layoutStrip, nodeAnchor } from "../geometry/strip.js";
+import { INDEX_ROW, drawBrackets, drawTokens } from "./strip.js";
+
+const LANES = 5; // parallel lanes of arcs between wrapped rows (they fit the gutter)
+const LANE = 3; // px between lanes at zoom 1
+let instances = 0; // marker ids must be unique in a page that shows several widgets
+
+/** The dash pattern of estimated edges (also drawn in the legend). */
+export function dashes(zoom = 1) {
+  return `${5 * zoom} ${3 * zoom}`;
+}
+
+/**
+ * Draw `graph` into `svg` (its children are replaced).
+ *
+ * @param {SVGSVGElement} svg
+ * @param {object} graph a FlowGraph.to_dict()
+ * @param {{edges: object[], maxAbs: number, zoom: number, wrapWidth: number|null}} view the edges to draw,
+ *   ranked (see filterEdges), and the scale's maximum |effect|
+ */
+export function drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth }) {
+  svg.replaceChildren();
+  const brackets = bracketRows(graph.nodes);
+  const bracketDepth = brackets.size ? Math.max(...brackets.values()) + 1 : 0;
+  const belowBand = (INDEX_ROW + bracketDepth * BRACKET_ROW + 6) * zoom;
+
+  // Rows and x positions do not depend on the arc band, so a first pass gives the anchors that size it.
+  const options = { zoom, wrapWidth, belowBand };
+  const first = layoutStrip(graph.tokens, { ...options, arcBand: 0 });
+  const pairs = edges.map((e) => [
+    nodeAnchor(first.boxes, graph.nodes[e.source]),
+    nodeAnchor(first.boxes, graph.nodes[e.target]),
+  ]);
+  const layout = layoutStrip(graph.tokens, { ...options, arcBand: arcBandsByRow(pairs, first.rows, zoom) });
+  svg.setAttribute("width", String(Math.ceil(layout.width)));
+  svg.setAttribute("height", String(Math.ceil(layout.height)));
+  svg.setAttribute("viewBox", `0 0 ${Math.ceil(layout.width)} ${Math.ceil(layout.height)}`);
+
+  const id = `infoflow-${++instances}`;
+  const defs = svgEl("defs", {}, svg);
+  for (const [sign, color] of [["pos", edgeStyle(1, 1).color], ["neg", edgeStyle(-1, 1).color], ["nan", edgeStyle(NaN, 1).color]]) {
+    const marker = svgEl("marker", {
+      id: `${id}-${sign}`, viewBox: "0 0 10 10", refX: 9, refY: 5,
+      markerWidth: 7 * zoom, markerHeight: 7 * zoom, markerUnits: "userSpaceOnUse", orient: "auto",
+    }, defs);
+    svgEl("path", { d: "M0,0 L10,5 L0,10 z", fill: color }, marker);
+  }
+
+  drawTokens(svg, graph.tokens, layout.boxes, zoom);
+  drawBrackets(svg, graph.nodes, layout.boxes, brackets, zoom);
+  const arcs = svgEl("g", { class: "if-arcs" }, svg);
+  // Arcs between wrapped rows run along the top of the arc bands (above the rows' own arcs) and down the gutter.
+  const between = layout.gutterX != null;
+  // The weakest first, so the strongest arcs lie on top.
+  let crossing = 0;
+  for (const edge of [...edges].reverse()) {
+    const source = graph.nodes[edge.source];
+    const target = graph.nodes[edge.target];
+    // Arcs between rows take one of a few lanes, so that those sharing a gutter or a target stay apart.
+    const lane = between && layout.boxes[source.start].row !== layout.boxes[target.start].row ? (crossing++ % LANES) : 0;
+    const route = between && { gutterX: layout.gutterX + (lane - (LANES - 1) / 2) * LANE * zoom, inset: (4 + lane * LANE) * zoom };
+    const style = edgeStyle(edge.effect, maxAbs);
+    svgEl("path", {
+      class: "if-arc",
+      d: arcPath(nodeAnchor(layout.boxes, source), nodeAnchor(layout.boxes, target), zoom, route),
+      stroke: style.color,
+      "stroke-width": style.width * zoom ** 0.5,
+      "stroke-opacity": style.opacity,
+      fill: "none",
+      "marker-end": `url(#${id}-${Number.isNaN(edge.effect) ? "nan" : edge.effect >= 0 ? "pos" : "neg"})`,
+      // Focusable: Tab reaches each arc, Enter opens a span edge (see panels/drawing.js), screen readers read the label.
+      tabindex: 0,
+      role: "button",
+      "aria-label": `edge ${source.start}:${source.end} to ${target.start}:${target.end}, effect ${formatEffect(edge.effect)}, rank ${edge.rank}`,
+      // First-order estimates are dashed, so they never pass for measured effects.
+      ...(isEstimate(edge) ? { "stroke-dasharray": dashes(zoom), "data-estimate": "" } : {}),
+      "data-index": edge.index,
+      "data-rank": edge.rank,
+      "data-source": `${source.start}:${source.end}`,
+      "data-target": `${target.start}:${target.end}`,
+    }, arcs);
+  }
+}

@@ -1,0 +1,83 @@
+// @vitest-environment jsdom
+import { afterEach, describe, expect, it } from "vitest";
+import { createDrawing } from "../../src/panels/drawing.js";
+import { mountPanel } from "../panel-harness.js";
+import { widgetState } from "../mock-model.js";
+
+let mounted;
+afterEach(() => mounted?.unmount());
+const token = (i) => mounted.root.querySelector(`.if-token[data-pos="${i}"]`);
+const arcs = () => [...mounted.root.querySelectorAll(".if-arc")];
+const heard = (event) => {
+  const log = [];
+  mounted.ctx.hub.on(event, (...args) => log.push(args));
+  return log;
+};
+
+describe("drawing", () => {
+  it("draws the frame's edges, and nothing before the first graph", () => {
+    mounted = mountPanel(createDrawing);
+    expect(arcs().length).toBe(10);
+    mounted.ctx.view.graph = null;
+    mounted.ctx.redraw();
+    expect(mounted.root.querySelector("svg").childElementCount).toBe(0);
+  });
+
+  it("wraps rows to the canvas's width when the frame says so", () => {
+    mounted = mountPanel(createDrawing);
+    const rowsOf = () => new Set([...mounted.root.querySelectorAll(".if-token rect")].map((r) => r.getAttribute("y"))).size;
+    expect(rowsOf()).toBe(1);
+    Object.defineProperty(mounted.panel.el, "clientWidth", { value: 200 });
+    mounted.ctx.view.wrap = true;
+    mounted.ctx.redraw();
+    expect(rowsOf()).toBeGreaterThan(1);
+  });
+
+  it("announces an arc under the pointer on the hub and outlines its ends until the pointer leaves", () => {
+    mounted = mountPanel(createDrawing);
+    const [enter, move, leave] = [heard("arc:enter"), heard("arc:move"), heard("arc:leave")];
+    const arc = arcs()[0];
+    arc.dispatchEvent(new MouseEvent("mouseover", { bubbles: true, clientX: 5, clientY: 6 }));
+    expect(enter[0][0]).toBe(arc);
+    expect(enter[0][1].clientX).toBe(5);
+    expect(mounted.root.querySelectorAll(".if-token.if-end").length).toBeGreaterThan(0);
+    arc.dispatchEvent(new MouseEvent("mousemove", { bubbles: true, clientX: 7 }));
+    expect(move[0][0].clientX).toBe(7);
+    mounted.root.querySelector("svg").dispatchEvent(new MouseEvent("mouseleave"));
+    expect(leave.length).toBe(1);
+    expect(mounted.root.querySelectorAll(".if-token.if-end").length).toBe(0);
+  });
+
+  it("keeps the hovered token highlighted over a redraw, then falls back to the pinned one", () => {
+    mounted = mountPanel(createDrawing, { ...widgetState(), selected: 5 });
+    expect(token(5).classList.contains("if-hot")).toBe(true);
+    token(3).dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    mounted.ctx.redraw();
+    expect(token(3).classList.contains("if-hot")).toBe(true);
+    expect(token(5).classList.contains("if-hot")).toBe(false);
+    token(3).dispatchEvent(new MouseEvent("mouseout", { bubbles: true }));
+    expect(token(5).classList.contains("if-hot")).toBe(true);
+  });
+
+  it("pins a token on click and activates an arc on Space, as on Enter", () => {
+    mounted = mountPanel(createDrawing);
+    const activated = heard("arc:activate");
+    token(2).dispatchEvent(new KeyboardEvent("keydown", { key: " ", bubbles: true }));
+    expect(mounted.model.get("selected")).toBe(2);
+    expect(mounted.model.saved).toBe(1);
+    const arc = arcs()[0];
+    arc.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(activated).toEqual([[arc]]);
+    arc.dispatchEvent(new KeyboardEvent("keydown", { key: "a", bubbles: true }));
+    expect(activated.length).toBe(1);
+  });
+
+  it("labels tokens and arcs for screen readers, and lets Tab reach them", () => {
+    mounted = mountPanel(createDrawing);
+    expect(token(1).getAttribute("aria-label")).toBe("token 1: ·Mary");
+    for (const node of [token(1), arcs()[0]]) {
+      expect(node.getAttribute("tabindex")).toBe("0");
+      expect(node.getAttribute("role")).toBe("button");
+    }
+  });
+});

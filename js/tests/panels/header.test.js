@@ -1,0 +1,36 @@
+// @vitest-environment jsdom
+import { afterEach, describe, expect, it } from "vitest";
+import { createHeader } from "../../src/panels/header.js";
+import { mountPanel } from "../panel-harness.js";
+import { fullGraph, widgetState } from "../mock-model.js";
+
+let mounted;
+afterEach(() => mounted?.unmount());
+
+describe("header", () => {
+  it("says what is measured, under what, and how many edges are shown of those measured", () => {
+    mounted = mountPanel(createHeader);
+    const text = mounted.root.querySelector(".if-header").textContent;
+    expect(text).toContain("logit(' Mary') - logit(' John') under zero pattern");
+    expect(text).toContain("14 tokens · 105 edges measured, 10 shown");
+    expect(text).toContain("2 forward passes, 0.5 s");
+    expect(mounted.root.querySelector(".if-drill")).toBe(null);
+  });
+
+  it("before the first graph, says whether it is computing", () => {
+    mounted = mountPanel(createHeader, { ...widgetState(), graph: null, computing: true });
+    expect(mounted.root.textContent).toBe("Computing the first graph…");
+    mounted.model.set("computing", false);
+    mounted.ctx.redraw();
+    expect(mounted.root.textContent).toBe("");
+  });
+
+  it("names the span edge a drill-down opened", () => {
+    mounted = mountPanel(createHeader);
+    const inner = fullGraph();
+    inner.provenance = { ...inner.provenance, expanded_from: { source: "0:7", target: "7:14" } };
+    mounted.ctx.view.drilled.push(inner);
+    mounted.ctx.redraw();
+    expect(mounted.root.querySelector(".if-drill").textContent).toBe('inside span edge "0:7" → "7:14"');
+  });
+});

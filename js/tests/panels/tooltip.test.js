@@ -1,0 +1,56 @@
+// @vitest-environment jsdom
+import { afterEach, describe, expect, it } from "vitest";
+import { createTooltip, placeBeside } from "../../src/panels/tooltip.js";
+import { mountPanel } from "../panel-harness.js";
+import { fullGraph, widgetState } from "../mock-model.js";
+
+let mounted;
+afterEach(() => mounted?.unmount());
+
+const arcFor = (index, source, target, rank = 1) => {
+  const arc = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  Object.assign(arc.dataset, { index, source, target, rank });
+  return arc;
+};
+
+describe("placing the tooltip", () => {
+  const bounds = { width: 400, height: 300 };
+  it("sits below right of the point where it fits", () => {
+    expect(placeBeside(100, 100, 120, 60, bounds)).toEqual({ left: 114, top: 114 });
+  });
+  it("flips to the left and above near the right and bottom edges, so the widget does not cut it off", () => {
+    expect(placeBeside(350, 280, 120, 60, bounds)).toEqual({ left: 216, top: 206 });
+  });
+  it("never leaves the widget at the top or left", () => {
+    expect(placeBeside(20, 20, 500, 400, bounds)).toEqual({ left: 0, top: 0 });
+  });
+});
+
+describe("tooltip", () => {
+  it("describes the arc it is shown for, and hides on a redraw", () => {
+    mounted = mountPanel(createTooltip);
+    const tip = mounted.root.querySelector(".if-tooltip");
+    expect(tip.hidden).toBe(true);
+    const edge = mounted.ctx.view.graph.edges[5];
+    mounted.ctx.hub.emit("arc:enter", arcFor(5, `${edge.source}:${edge.source + 1}`, `${edge.target}:${edge.target + 1}`, 7), { clientX: 0, clientY: 0 });
+    expect(tip.hidden).toBe(false);
+    expect(tip.textContent).toContain("rank7 of 105");
+    expect(tip.textContent).toContain("exact (measured)");
+    expect(tip.querySelector(".if-hint")).toBe(null);
+    mounted.ctx.redraw();
+    expect(tip.hidden).toBe(true);
+  });
+
+  it("offers to measure inside a span edge, and hides when the arc is left", () => {
+    const graph = fullGraph();
+    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
+    mounted = mountPanel(createTooltip, widgetState(graph));
+    mounted.ctx.hub.emit("arc:enter", arcFor(0, "0:7", "7:14"), { clientX: 0, clientY: 0 });
+    const tip = mounted.root.querySelector(".if-tooltip");
+    expect(tip.textContent).toContain("When·Mary·and·John·went·to·the");
+    expect(tip.querySelector(".if-hint").textContent).toContain("click to measure");
+    mounted.ctx.hub.emit("arc:leave");
+    expect(tip.hidden).toBe(true);
+  });
+});
