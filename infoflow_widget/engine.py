@@ -2,17 +2,18 @@
 
 How a batch of edges is measured:
 
-1. The prompt is tokenized once, and the clean run gives the clean final-position logits and the
-   clean metric value (for Corrupt, the corrupted prompt's clean run also saves, in every layer,
-   the keys and values that enter eager attention).
+1. The prompt is tokenized once, the intervention prepares what it needs beyond the clean run (for
+   Corrupt, the corrupted prompt's run saves in every layer the keys and values that enter eager
+   attention), and the clean run gives the clean final-position logits and the clean metric value.
 2. A batch of B edge groups (sources S, targets T) becomes B copies of the prompt and a boolean
    edit mask of shape ``(B, 1, n, n)``: row b marks query i in T_b attending to key j in S_b, j <= i.
+   Batches are planned by :mod:`infoflow_widget.planning`.
 3. One ``model.trace`` runs the batch. In each chosen layer it reaches the eager attention
-   function's own call sites through nnsight's ``.source``: the raw scores ``torch_matmul_0``
-   (Corrupt swaps in q_i . k'_j), the post-softmax pattern ``nn_functional_softmax_0`` (Zero,
-   Dampen and Crop edit it) and the output ``torch_matmul_1`` (Corrupt swaps in v'_j). Every head
-   sees the same mask. Those sites hold the true pattern under the model's causal and
-   sliding-window masks, since eager attention is given the explicit mask.
+   function's own call sites through nnsight's ``.source`` (:class:`~infoflow_widget.models.AttentionSites`):
+   the raw scores, the post-softmax pattern and the head outputs. The intervention's edit hooks
+   change the sites it names (Zero, Dampen and Crop the pattern; Corrupt swaps in q_i . k'_j at the
+   scores and v'_j at the outputs). Every head sees the same mask. Those sites hold the true pattern
+   under the model's causal and sliding-window masks, since eager attention is given the explicit mask.
 4. The metric of each batch row, subtracted from the clean metric, is that row's effect.
 """
 
@@ -20,20 +21,20 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from .attribution import corrupt_first_order, pattern_first_order
-from .errors import ComputationCancelled, InfoFlowError, PromptLengthError, is_non_negative
-from .graph import FlowGraph
-from .interventions import Corrupt, Intervention, Zero, corrupt_output, corrupt_scores, edit_masks
+from .errors import ComputationCancelled, InfoFlowError, is_non_negative, is_whole
+from .graph import SELECTION_PROVENANCE, Edge, FlowGraph
+from .interventions import INTERVENTIONS, AttentionTensor, Intervention, Zero, edit_masks
 from .metrics import Metric, as_metric
-from .models import attention_modules, load_model
-from .strategies import Full, Strategy, cost_stats
+from .models import attention_modules, attention_sites, envoy, load_model
+from .planning import batch_from_budget, plan_batches
+from .strategies import Full, SpanPair, Strategy, cost_stats
 
 if TYPE_CHECKING:
     import torch
@@ -46,6 +47,7 @@ DEFAULT_MEMORY_BUDGET = 2 * 1024**3
 """Bytes of activations one batched forward pass may use (suits a 24 GB machine)."""
 
 MAX_BATCH = 128
+"""The most edge groups one forward pass runs, whatever the memory budget allows."""
 
 _TRACE_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _TRACE_LOCKS_GUARD = threading.Lock()
@@ -103,10 +105,12 @@ class FlowEngine:
                 f"got {type(model).__name__}. A transformers model loaded by hand: wrap_model(model, tokenizer)."
             )
         if layers is not None and (
-            isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not all(_is_int(x) for x in layers)
+            isinstance(layers, (str, bytes))
+            or not isinstance(layers, Sequence)
+            or not all(is_whole(x, minimum=None) for x in layers)
         ):
             raise InfoFlowError(f"layers must be a list of layer indices such as [0, 1, 2]; got {layers!r}.")
-        if not _is_int(memory_budget) or memory_budget < 1:
+        if not is_whole(memory_budget, minimum=1):
             raise InfoFlowError(f"memory_budget must be a positive number of bytes; got {memory_budget!r}.")
         _check_progress_and_cancel(progress, cancel)
         self.model = load_model(model) if isinstance(model, str) else model
@@ -120,7 +124,7 @@ class FlowEngine:
         self.progress = progress
         self.cancel = cancel
         self.prompt = prompt
-        self.input_ids = self._tokenize(prompt, "prompt")
+        self.input_ids = self.tokenize(prompt, "prompt")
         self.n = self.input_ids.shape[1]
         self.tokens = [self.tokenizer.decode([int(t)]) for t in self.input_ids[0]]
         self._attention_paths = attention_modules(self.hf_model)
@@ -130,22 +134,23 @@ class FlowEngine:
         vocab = self.hf_model.get_output_embeddings().weight.shape[0]
         probe = torch.zeros(2, vocab, device=self.hf_model.device)
         self._score(probe, probe[0])
-        self._check_intervention(intervention)
-        if batch_size is not None and (not _is_int(batch_size) or batch_size < 1):
+        if batch_size is not None and not is_whole(batch_size, minimum=1):
             raise InfoFlowError(f"batch_size must be a positive integer; got {batch_size!r}.")
-        self.batch_size = batch_size or self._batch_from_budget(memory_budget)
+        self.batch_size = batch_size or batch_from_budget(
+            self.hf_model.config, self.hf_model.dtype.itemsize, self.n, memory_budget, MAX_BATCH
+        )
         self._reset_counters()
-        self._call_site = _call_site_name(self.model, self._attention_paths[0])
+        self._sites = attention_sites(self.model, self._attention_paths[0])
         embeddings = self.hf_model.get_input_embeddings()
         self._embeddings = next(path for path, module in self.hf_model.named_modules() if module is embeddings)
 
         start = time.perf_counter()
+        self._set_intervention(intervention)  # checked before any forward pass, then prepared
         with torch.no_grad():
             self.clean_logits = self._clean_run()
         self.clean_metric = float(self._score(self.clean_logits[None], self.clean_logits)[0])
         if not math.isfinite(self.clean_metric):
             raise InfoFlowError(f"The metric is {self.clean_metric} on the clean prompt; it must be finite.")
-        self._prepare_intervention()
         self.seconds += time.perf_counter() - start
 
     @property
@@ -173,12 +178,11 @@ class FlowEngine:
         """
         _check_progress_and_cancel(progress, cancel)
         derived = copy.copy(self)
-        derived._check_intervention(intervention)
         derived.progress = self.progress if progress is None else progress
         derived.cancel = cancel
         derived._reset_counters()
         start = time.perf_counter()
-        derived._prepare_intervention()
+        derived._set_intervention(intervention)
         derived.seconds += time.perf_counter() - start
         return derived
 
@@ -229,6 +233,24 @@ class FlowEngine:
         )
         return graph.filter(threshold) if threshold > 0 else graph
 
+    def expand(self, graph: FlowGraph, edge: Edge) -> FlowGraph:
+        """The token edges inside one span edge of ``graph``, measured now: see :meth:`FlowGraph.expand`.
+
+        Its stats count this expansion only; its provenance is the graph's, less how the graph's edges
+        were selected, plus the span pair expanded.
+        """
+        strategy = SpanPair(graph.nodes[edge.source], graph.nodes[edge.target])
+        before = (self.forward_passes, self.interventions, self.seconds)
+        nodes, edges = strategy.run(self)
+        stats = {
+            "forward_passes": self.forward_passes - before[0],
+            "interventions": self.interventions - before[1],
+            "seconds": round(self.seconds - before[2], 3),
+        }
+        kept = {k: v for k, v in graph.provenance.items() if k not in SELECTION_PROVENANCE}
+        provenance = {**kept, "estimate": False, "expanded_from": strategy.params()}
+        return FlowGraph(list(graph.tokens), nodes, edges, graph.clean_metric, provenance, stats, _engine=self)
+
     def effects(self, groups: Sequence[Group], desc: str = "edges") -> list[float]:
         """Return metric(clean) - metric(intervened) for each (sources, targets) group, batched.
 
@@ -249,7 +271,7 @@ class FlowEngine:
         begin = time.perf_counter()
         bar_wanted = self.progress is True
         with torch.no_grad(), tqdm(total=len(groups), desc=desc, unit="edge", disable=not bar_wanted) as bar:
-            plan = _plan_batches(starts, self.n, self.batch_size)
+            plan = plan_batches(starts, self.n, self.batch_size)
             while plan:
                 if self.cancel is not None and self.cancel.is_set():
                     raise ComputationCancelled(f"{desc}: cancelled after {len(results)} of {len(groups)} edges")
@@ -262,7 +284,7 @@ class FlowEngine:
                     if self.batch_size == 1:
                         raise
                     self.batch_size //= 2  # the estimate was too generous for this device: plan smaller batches
-                    plan = [(first + a, first + b) for a, b in _plan_batches(starts[first:], self.n, self.batch_size)]
+                    plan = [(first + a, first + b) for a, b in plan_batches(starts[first:], self.n, self.batch_size)]
                     continue
                 plan.pop(0)
                 values = self._score(logits, self.clean_logits)
@@ -280,43 +302,63 @@ class FlowEngine:
         Returns:
             A float64 ``(n, n)`` tensor indexed ``[target, source]`` (zero above the diagonal): the
             gradient of the metric times the change the intervention makes, summed over heads and
-            the chosen layers (see :mod:`infoflow_widget.attribution`).
+            the chosen layers (each intervention's ``first_order``).
         """
         import torch
 
         _check_first_order(self.metric)
         if self._estimate is not None:  # a preview and AttributionThenExact on one engine share it
             return self._estimate.clone()
-        corrupt = isinstance(self.intervention, Corrupt)
         start = time.perf_counter()
         with self._trace_lock:  # the weights' requires_grad flags change meanwhile: no other trace
-            saved = self._gradient_trace(corrupt)
+            saved = self._gradient_trace(self.intervention.saves)
         self.forward_passes += 1
         self.positions += self.n
         total = torch.zeros(self.n, self.n, dtype=torch.float64)
         for layer, tensors in zip(self.layers, saved):
-            if corrupt:
-                query, keys_t, scores, pattern, values, output = tensors
-                corrupt_keys_t, corrupt_values = self._corrupt_kv[layer]
-                total += corrupt_first_order(
-                    query.detach()[0],
-                    keys_t.detach()[0],
-                    corrupt_keys_t[0],
-                    _grad(scores),
-                    pattern.detach()[0],
-                    values.detach()[0],
-                    corrupt_values[0],
-                    _grad(output),
-                ).cpu()
-            else:
-                pattern = tensors[0]
-                total += pattern_first_order(self.intervention, pattern.detach()[0], _grad(pattern)).cpu()
+            detached = {name: tensor.detach()[0] for name, tensor in tensors.items()}
+            grads = {name: _grad(tensor) for name, tensor in tensors.items()}
+            total += self.intervention.first_order(detached, grads, self._context.get(layer)).cpu()
         self.seconds += time.perf_counter() - start
         self._estimate = total
         return total.clone()
 
-    def _gradient_trace(self, corrupt: bool) -> list[tuple[torch.Tensor, ...]]:
-        """One clean forward and backward pass: per layer, the attention tensors the estimate needs, with gradients."""
+    def attention_tensors(
+        self, input_ids: torch.Tensor, names: Collection[AttentionTensor]
+    ) -> dict[int, dict[str, torch.Tensor]]:
+        """One forward pass of ``input_ids`` (batch of one); per chosen layer, the attention tensors ``names``.
+
+        For an intervention's ``prepare``: Corrupt keeps its prompt's transposed keys and values this way.
+        """
+        import torch
+
+        saved = {}
+        with torch.no_grad(), self._trace_lock, self.model.trace(input_ids, logits_to_keep=1):
+            for layer in self.layers:
+                saved[layer] = {name: tensor.save() for name, tensor in self._read(layer, names).items()}
+        self.forward_passes += 1
+        return saved
+
+    def tokenize(self, text: str, role: str) -> torch.Tensor:
+        """The token ids of ``text`` on the model's device, checked against the model's context length.
+
+        Args:
+            text: the text to tokenize.
+            role: what it is, for error messages (``"prompt"`` must also be two tokens or more).
+        """
+        _check_text(text, role)
+        ids = self.tokenizer(text, return_tensors="pt")["input_ids"]
+        limit = _context_length(self.hf_model.config)
+        if limit is not None and ids.shape[1] > limit:
+            raise InfoFlowError(
+                f"The {role} is {ids.shape[1]} tokens, longer than the model's context of {limit} tokens: shorten it."
+            )
+        if ids.shape[1] < 2 and role == "prompt":
+            raise InfoFlowError(f"The prompt {text!r} is a single token: an information flow needs at least two.")
+        return ids.to(self.hf_model.device)
+
+    def _gradient_trace(self, names: Collection[AttentionTensor]) -> list[dict[str, torch.Tensor]]:
+        """One clean forward and backward pass: per layer, the attention tensors ``names``, with gradients."""
         import torch
 
         saved: list[Any] = []
@@ -325,21 +367,13 @@ class FlowEngine:
             for p in frozen:  # gradients are wanted at activations only, not at the weights
                 p.requires_grad_(False)
             with torch.enable_grad(), self.model.trace(self.input_ids, logits_to_keep=1):
-                _envoy(self.model, self._embeddings).output.requires_grad_(True)
+                envoy(self.model, self._embeddings).output.requires_grad_(True)
                 for layer in self.layers:
-                    site = self._sites(layer)
-                    if corrupt:
-                        query, keys_t = site.torch_matmul_0.inputs[0]
-                        scores = site.torch_matmul_0.output
-                        pattern, values = site.torch_matmul_1.inputs[0]
-                        output = site.torch_matmul_1.output
-                        tensors = (query, keys_t, scores, pattern, values, output)
-                    else:
-                        tensors = (site.nn_functional_softmax_0.output,)
-                    for tensor in tensors:
+                    tensors = self._read(layer, names)
+                    for tensor in tensors.values():
                         if tensor.requires_grad:
                             tensor.retain_grad()
-                    saved.append(tuple(t.save() for t in tensors))
+                    saved.append({name: tensor.save() for name, tensor in tensors.items()})
                 logits = self.model.output.logits[:, -1].save()
             self._score(logits.float(), self.clean_logits).sum().backward()
         finally:
@@ -352,8 +386,7 @@ class FlowEngine:
 
         No group targets a position before ``start``, so those positions are exactly as in the clean
         run: their keys and values come from it as a cache, and only positions ``start..n-1`` are
-        computed. Query rows of the patterns are then ``start..n-1``; key columns are the last
-        positions the layer sees (all n, or fewer on a sliding-window layer), hence the slicing.
+        computed. Query rows of the patterns are then ``start..n-1``.
         """
         import torch
 
@@ -364,36 +397,59 @@ class FlowEngine:
         kwargs: dict[str, Any] = {"logits_to_keep": 1, "attention_mask": mask}
         if start > 0:
             kwargs["cache"] = self._prefix_cache(start, batch)
-        corrupt = isinstance(self.intervention, Corrupt)
         with self._trace_lock, self.model.trace(self.input_ids[:, start:].expand(batch, -1), **kwargs):
             for layer in self.layers:
-                site = self._sites(layer)
-                if corrupt:
-                    keys_t, values = self._corrupt_kv[layer]
-                    query = site.torch_matmul_0.inputs[0][0]  # nnsight needs sites in execution order
-                    scores = site.torch_matmul_0.output
-                    seen = self.n - scores.shape[-1]
-                    layer_edit = edit[..., seen:]
-                    site.torch_matmul_0.output = corrupt_scores(scores, query, keys_t[..., seen:], layer_edit)
-                    args = site.torch_matmul_1.inputs[0]
-                    site.torch_matmul_1.output = corrupt_output(
-                        site.torch_matmul_1.output, args[0], args[1], values[:, :, seen:], layer_edit
-                    )
-                else:
-                    pattern = site.nn_functional_softmax_0.output
-                    layer_edit = edit[..., self.n - pattern.shape[-1] :]
-                    site.nn_functional_softmax_0.output = self.intervention.edit_pattern(pattern, layer_edit)
+                self._edit_layer(layer, edit)
             logits = self.model.output.logits[:, -1].save()
         self.forward_passes += 1
         self.positions += batch * (self.n - start)
         return logits.float()
+
+    def _edit_layer(self, layer: int, edit: torch.Tensor) -> None:
+        """Inside a trace, apply the intervention's edit hooks at ``layer``'s attention sites, in execution order.
+
+        Each hook gets the mask's key columns of this layer: the last positions the layer sees (all n,
+        or fewer on a sliding-window layer).
+        """
+        intervention, eager, context = self.intervention, self._eager(layer), self._context.get(layer)
+        if "scores" in intervention.edits:
+            call = getattr(eager, self._sites.scores)
+            query = call.inputs[0][0]  # nnsight needs a call's inputs before its output
+            scores = call.output
+            call.output = intervention.edit_scores(scores, query, _key_columns(edit, scores), context)
+        if "pattern" in intervention.edits:
+            call = getattr(eager, self._sites.pattern)
+            pattern = call.output
+            call.output = intervention.edit_pattern(pattern, _key_columns(edit, pattern), context)
+        if "output" in intervention.edits:
+            call = getattr(eager, self._sites.output)
+            weights, values = call.inputs[0]
+            output = call.output
+            call.output = intervention.edit_output(output, weights, values, _key_columns(edit, weights), context)
+
+    def _read(self, layer: int, names: Collection[AttentionTensor]) -> dict[str, Any]:
+        """Inside a trace, the attention tensors ``names`` of ``layer``, read site by site in execution order."""
+        eager, found = self._eager(layer), {}
+        if {"query", "keys_t", "scores"} & set(names):
+            call = getattr(eager, self._sites.scores)
+            found["query"], found["keys_t"] = call.inputs[0]
+            if "scores" in names:
+                found["scores"] = call.output
+        if "pattern" in names:
+            found["pattern"] = getattr(eager, self._sites.pattern).output
+        if {"weights", "values", "output"} & set(names):
+            call = getattr(eager, self._sites.output)
+            found["weights"], found["values"] = call.inputs[0]
+            if "output" in names:
+                found["output"] = call.output
+        return {name: found[name] for name in names}
 
     def _clean_run(self) -> torch.Tensor:
         """The clean final-position logits; keeps every layer's keys and values for prefix reuse."""
         saved = []
         with self._trace_lock, self.model.trace(self.input_ids, logits_to_keep=1):
             for path in self._attention_paths:
-                args = getattr(_envoy(self.model, path).source, self._call_site).inputs[0]
+                args = getattr(envoy(self.model, path).source, self._sites.call).inputs[0]
                 saved.append((args[2].save(), args[3].save()))  # (module, query, key, value, mask, ...)
             logits = self.model.output.logits[:, -1].save()
         self.forward_passes += 1
@@ -411,37 +467,19 @@ class FlowEngine:
             cache.update(keys[:, :, :start].expand(size), values[:, :, :start].expand(size), layer)
         return cache
 
-    def _save_keys_values(self, input_ids: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """The transposed keys and the values that enter eager attention, per layer (batch of one)."""
-        saved = {}
-        with self._trace_lock, self.model.trace(input_ids, logits_to_keep=1):
-            for layer in self.layers:
-                site = self._sites(layer)
-                keys_t = site.torch_matmul_0.inputs[0][1].save()
-                values = site.torch_matmul_1.inputs[0][1].save()
-                saved[layer] = (keys_t, values)
-        self.forward_passes += 1
-        return saved
+    def _set_intervention(self, intervention: Intervention | None) -> None:
+        """Set the intervention (Zero by default) and run what it needs beyond the clean run.
 
-    def _check_intervention(self, intervention: Intervention | None) -> None:
-        """Set the intervention, checking it (and tokenizing Corrupt's prompt) before any model work."""
-        self.intervention = intervention if intervention is not None else Zero()
-        if not isinstance(self.intervention, Intervention):
-            raise InfoFlowError(
-                f"intervention must be Zero(), Dampen(alpha), Crop() or Corrupt(prompt); got {intervention!r}."
-            )
-        if isinstance(self.intervention, Corrupt):
-            self.corrupt_ids = self._tokenize(self.intervention.corrupted_prompt, "corrupted prompt")
-            _check_same_length(self.input_ids, self.corrupt_ids, self.tokenizer)
-
-    def _prepare_intervention(self) -> None:
-        """Run what the intervention needs beyond the clean run: Corrupt's keys and values."""
-        import torch
-
+        Its ``prepare`` checks it against the prompt (Corrupt: the corrupted prompt's length) before
+        any forward pass of its own.
+        """
+        intervention = intervention if intervention is not None else Zero()
+        if not isinstance(intervention, Intervention):
+            calls = [f"{cls.__name__}({', '.join(f.name for f in fields(cls))})" for cls in INTERVENTIONS.values()]
+            raise InfoFlowError(f"intervention must be {', '.join(calls[:-1])} or {calls[-1]}; got {intervention!r}.")
+        self.intervention = intervention
         self._estimate: torch.Tensor | None = None
-        if isinstance(self.intervention, Corrupt):
-            with torch.no_grad():
-                self._corrupt_kv = self._save_keys_values(self.corrupt_ids)
+        self._context = intervention.prepare(self)
 
     def _reset_counters(self) -> None:
         self.forward_passes = 0
@@ -450,38 +488,9 @@ class FlowEngine:
         self.extra_stats: dict[str, Any] = {}  # figures a strategy reports, merged into the graph's stats
         self.seconds = 0.0
 
-    def _sites(self, layer: int) -> Any:
-        return getattr(_envoy(self.model, self._attention_paths[layer]).source, self._call_site).source
-
-    def _tokenize(self, text: str, role: str) -> torch.Tensor:
-        _check_text(text, role)
-        ids = self.tokenizer(text, return_tensors="pt")["input_ids"]
-        limit = _context_length(self.hf_model.config)
-        if limit is not None and ids.shape[1] > limit:
-            raise InfoFlowError(
-                f"The {role} is {ids.shape[1]} tokens, longer than the model's context of {limit} tokens: shorten it."
-            )
-        if ids.shape[1] < 2 and role == "prompt":
-            raise InfoFlowError(f"The prompt {text!r} is a single token: an information flow needs at least two.")
-        return ids.to(self.hf_model.device)
-
-    def _batch_from_budget(self, budget: int) -> int:
-        """Edges per pass such that one pass's activations fit in ``budget`` bytes.
-
-        Per batch row and layer, eager attention holds a handful of (head, n, n) score tensors at
-        once, and the residual stream and MLP a handful of (n, width) tensors.
-        """
-        cfg = self.hf_model.config
-        heads = getattr(cfg, "num_attention_heads", 1)
-        width = getattr(cfg, "hidden_size", 1)
-        inner = getattr(cfg, "intermediate_size", None) or 4 * width
-        element = self.hf_model.dtype.itemsize
-        per_row = element * (6 * heads * self.n**2 + self.n * (10 * width + 3 * inner))
-        return max(1, min(MAX_BATCH, budget // per_row))
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    def _eager(self, layer: int) -> Any:
+        """The nnsight envoy of the eager attention function called in ``layer``, whose sites the traces reach."""
+        return getattr(envoy(self.model, self._attention_paths[layer]).source, self._sites.call).source
 
 
 def _check_progress_and_cancel(progress: Any, cancel: Any) -> None:
@@ -497,25 +506,10 @@ def _check_layers(layers: Sequence[int] | None, count: int) -> list[int]:
     if layers is None:
         return list(range(count))
     chosen = sorted(set(layers))
-    bad = [layer for layer in chosen if not isinstance(layer, int) or not 0 <= layer < count]
+    bad = [layer for layer in chosen if not 0 <= layer < count]
     if not chosen or bad:
         raise InfoFlowError(f"Layers {bad or list(layers)} are out of range: this model has layers 0..{count - 1}.")
     return chosen
-
-
-def _check_same_length(clean: torch.Tensor, corrupt: torch.Tensor, tokenizer: Any) -> None:
-    a, b = clean[0].tolist(), corrupt[0].tolist()
-    if len(a) == len(b):
-        return
-    first = next(
-        (k for k, (x, y) in enumerate(zip(a, b)) if tokenizer.decode([x]) != tokenizer.decode([y])), min(len(a), len(b))
-    )
-    raise PromptLengthError(
-        f"The corrupted prompt is {len(b)} tokens but the clean prompt is {len(a)}: they must tokenize to the same "
-        f"length. The tokenizations differ from position {first} "
-        f"({tokenizer.decode(a[first : first + 3])!r} vs {tokenizer.decode(b[first : first + 3])!r}); "
-        "swap words for words of the same token count."
-    )
 
 
 def _check_graph_request(strategy: Strategy | None, threshold: float, metric: Metric) -> Strategy:
@@ -547,17 +541,9 @@ def _check_first_order(metric: Metric) -> None:
 def _context_length(config: Any) -> int | None:
     for name in ("max_position_embeddings", "n_positions", "n_ctx"):
         value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
+        if is_whole(value, minimum=1):
             return value
     return None
-
-
-def _call_site_name(model: Any, path: str) -> str:
-    """Nnsight's name for the call of the attention function (``attention_interface_1`` in transformers 5)."""
-    names = re.findall(r"^\s*(attention_interface_\d+)\s+->", str(_envoy(model, path).source), flags=re.MULTILINE)
-    if not names:
-        raise InfoFlowError(f"nnsight found no call of the attention function in {path}: this model is not supported.")
-    return names[-1]
 
 
 def compute_flow(
@@ -619,37 +605,9 @@ def compute_flow(
     return engine.graph(strategy, threshold)
 
 
-def _envoy(model: Any, path: str) -> Any:
-    """The nnsight envoy of the submodule at a dotted ``path`` such as ``model.layers.3.self_attn``."""
-    envoy = model
-    for part in path.split("."):
-        envoy = envoy[int(part)] if part.isdigit() else getattr(envoy, part)
-    return envoy
-
-
-PASS_OVERHEAD_POSITIONS = 64
-"""One forward pass costs about as much as computing this many more token positions (2-core CPU)."""
-
-
-def _plan_batches(starts: Sequence[int], n: int, cap: int) -> list[tuple[int, int]]:
-    """Split groups sorted by first target into batches of at most ``cap`` rows, minimising the cost.
-
-    A batch of rows ``a..b-1`` starts at ``starts[a]`` and computes ``(b - a) * (n - starts[a])`` token
-    positions, plus a fixed cost per pass: dynamic programming over the split points finds the
-    cheapest plan (late targets share short suffixes, early ones pay for long ones).
-    """
-    best = [0.0] + [math.inf] * len(starts)
-    split = [0] * (len(starts) + 1)
-    for b in range(1, len(starts) + 1):
-        for a in range(max(0, b - cap), b):
-            cost = best[a] + PASS_OVERHEAD_POSITIONS + (b - a) * (n - starts[a])
-            if cost < best[b]:
-                best[b], split[b] = cost, a
-    plan, b = [], len(starts)
-    while b > 0:
-        plan.append((split[b], b))
-        b = split[b]
-    return plan[::-1]
+def _key_columns(edit: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
+    """The edit mask's last key columns, as many as ``tensor`` (a layer's scores or pattern) has."""
+    return edit[..., edit.shape[-1] - tensor.shape[-1] :]
 
 
 def _grad(tensor: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The package's exceptions (one base class, subclasses only where callers branch), and the number check behind many."""
+"""The package's exceptions (one base class, subclasses only where callers branch), and the number checks."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ def is_non_negative(value: Any, *, finite: bool = True) -> bool:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value) or value < 0:
         return False
     return math.isfinite(value) or not finite
+
+
+def is_whole(value: Any, minimum: int | None = 0) -> bool:
+    """Whether ``value`` is a whole number (an int or numpy integer, not a bool) >= ``minimum`` (None: any)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return False
+    return minimum is None or value >= minimum
 
 
 class InfoFlowError(ValueError):

@@ -8,14 +8,15 @@ from __future__ import annotations
 import html
 import json
 import math
-import numbers
 import os
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InfoFlowError, is_non_negative
+from .display import GREEN, RED, describe, visible
+from .errors import InfoFlowError, is_non_negative, is_whole
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 FORMAT = "infoflow-graph/1"
 """The ``format`` tag of :meth:`FlowGraph.to_dict`; bump it when the layout changes."""
 
-SAVE_SUFFIXES = (".json", ".csv", ".html")
-"""File suffixes :meth:`FlowGraph.save` understands."""
+SELECTION_PROVENANCE = ("threshold", "top_k", "filter_threshold")
+"""Provenance keys that say how a graph's edges were picked from what was measured, not how it was measured."""
 
 PANDAS_COLUMNS = [
     "source", "target", "source_span", "target_span", "source_text", "target_text",
@@ -70,9 +71,16 @@ class Edge:
     exact: bool = True
 
 
-def strength(edge: Edge) -> float:
-    """``|effect|``, the key edges are ranked by; NaN ranks last (it would make sorting meaningless)."""
-    return -1.0 if math.isnan(edge.effect) else abs(edge.effect)
+def strongest(effects: Sequence[float], k: int | None = None) -> list[int]:
+    """Indices of the ``k`` largest ``|effects|`` (all when None), largest first; ties keep their order, NaN last.
+
+    Every ranking of edges goes through here, so NaN (which would make sorting meaningless) always ranks last.
+    """
+
+    def strength(i: int) -> float:
+        return -1.0 if math.isnan(effects[i]) else abs(effects[i])
+
+    return sorted(range(len(effects)), key=strength, reverse=True)[:k]
 
 
 @dataclass(repr=False)
@@ -107,7 +115,7 @@ class FlowGraph:
 
     def ranked(self) -> list[Edge]:
         """The edges by ``|effect|``, largest first; ties keep their order and NaN effects come last."""
-        return sorted(self.edges, key=strength, reverse=True)
+        return [self.edges[i] for i in strongest([e.effect for e in self.edges])]
 
     def top(self, k: int) -> FlowGraph:
         """A copy holding only the ``k`` edges of largest ``|effect|`` (nodes and tokens all kept).
@@ -118,7 +126,7 @@ class FlowGraph:
         Raises:
             InfoFlowError: ``k`` is negative or not an integer.
         """
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
+        if not is_whole(k):
             raise InfoFlowError(f"top(k) needs a whole number k >= 0 of edges to keep, got {k!r}.")
         return self._with_edges(self.ranked()[: int(k)], top_k=int(k))
 
@@ -167,20 +175,7 @@ class FlowGraph:
             )
         if not isinstance(edge, Edge) or edge not in self.edges:
             raise InfoFlowError(f"expand(edge) needs one of this graph's edges (from .edges or .top()); got {edge!r}.")
-        from .strategies import SpanPair
-
-        engine, strategy = self._engine, SpanPair(self.nodes[edge.source], self.nodes[edge.target])
-        before = (engine.forward_passes, engine.interventions, engine.seconds)
-        nodes, edges = strategy.run(engine)
-        stats = {
-            "forward_passes": engine.forward_passes - before[0],
-            "interventions": engine.interventions - before[1],
-            "seconds": round(engine.seconds - before[2], 3),
-        }
-        # What selected this graph's edges (threshold, top-k, estimates) says nothing of the expansion's.
-        kept = {k: v for k, v in self.provenance.items() if k not in ("threshold", "top_k", "filter_threshold")}
-        provenance = {**kept, "estimate": False, "expanded_from": strategy.params()}
-        return FlowGraph(list(self.tokens), nodes, edges, self.clean_metric, provenance, stats, _engine=engine)
+        return self._engine.expand(self, edge)
 
     # --- views -----------------------------------------------------------------------------------
 
@@ -190,7 +185,7 @@ class FlowGraph:
         Raises:
             InfoFlowError: no such node (a negative index would silently count from the end).
         """
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.nodes):
+        if not is_whole(index) or index >= len(self.nodes):
             raise InfoFlowError(f"node index {index!r} is out of range: this graph has nodes 0..{len(self.nodes) - 1}.")
         node = self.nodes[index]
         return "".join(self.tokens[node.start : node.end])
@@ -229,8 +224,6 @@ class FlowGraph:
     def heatmap(self) -> go.Figure:
         """A plotly heatmap of :meth:`matrix`: sources along x, targets along y, red hurts, green helps."""
         import plotly.graph_objects as go
-
-        from .report import GREEN, RED, describe, visible
 
         m = self.matrix()
         # plotly reads tags in labels and hover text, so token text is escaped like any HTML.
@@ -354,18 +347,10 @@ class FlowGraph:
             InfoFlowError: the suffix is not supported, or the graph cannot be written in that format.
         """
         path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in SAVE_SUFFIXES:
-            raise InfoFlowError(f"Cannot save to {path.name!r}: use one of the suffixes {', '.join(SAVE_SUFFIXES)}.")
-        if suffix == ".json":
-            text = self.to_json(indent=1)
-        elif suffix == ".csv":
-            text = self.to_pandas().to_csv(index=False)
-        else:
-            from .report import to_html
-
-            text = to_html(self, top_k=top_k)
-        write_atomic(path, text)
+        writer = _WRITERS.get(path.suffix.lower())
+        if writer is None:
+            raise InfoFlowError(f"Cannot save to {path.name!r}: use one of the suffixes {', '.join(_WRITERS)}.")
+        write_atomic(path, writer(self, top_k=top_k))
         return path
 
     @classmethod
@@ -383,6 +368,29 @@ class FlowGraph:
         except json.JSONDecodeError as err:
             raise InfoFlowError(f"{path} is not valid JSON: {err}.") from err
         return cls.from_dict(data)
+
+
+Writer = Callable[..., str]
+"""``writer(graph, top_k=...)``: the text of a saved graph in one format."""
+
+_WRITERS: dict[str, Writer] = {
+    ".json": lambda graph, top_k: graph.to_json(indent=1),
+    ".csv": lambda graph, top_k: graph.to_pandas().to_csv(index=False),
+}
+
+
+def register_format(suffix: str, writer: Writer) -> None:
+    """Let :meth:`FlowGraph.save` write files ending in ``suffix`` (such as ``".html"``) with ``writer``.
+
+    Modules above this one (the HTML report) register their formats here when imported, so the graph
+    saves through them without importing them.
+    """
+    _WRITERS[suffix.lower()] = writer
+
+
+def save_suffixes() -> tuple[str, ...]:
+    """The file suffixes :meth:`FlowGraph.save` can write."""
+    return tuple(_WRITERS)
 
 
 def _records(items: Any, name: str, keys: tuple[str, ...]) -> list[dict[str, Any]]:

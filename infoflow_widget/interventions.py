@@ -1,28 +1,72 @@
 """Attention-edge interventions: what happens to the attention from query i to key j.
 
-Each intervention is a small frozen spec plus pure tensor functions, testable without a model.
-Tensors follow eager attention's layout: ``pattern`` and ``scores`` are ``(batch, head, query, key)``;
+An intervention is a small frozen spec that owns everything about itself, so a new one is a subclass
+here plus one line in :data:`INTERVENTIONS`:
+
+1. Its fast edit, which the engine applies batched inside nnsight traces. ``edits`` names the
+   attention sites it changes, in execution order: ``"scores"`` (the raw q . k before the softmax),
+   ``"pattern"`` (the post-softmax pattern) and ``"output"`` (the head outputs pattern @ values);
+   ``edit_scores``, ``edit_pattern`` and ``edit_output`` change them. ``prepare(engine)`` runs what
+   the edits need beyond the clean run (Corrupt: its prompt's keys and values) and returns it per
+   layer; each hook gets its layer's part as ``context``.
+2. Its first-order estimate (attribution). ``saves`` names the attention tensors it reads (see
+   :data:`AttentionTensor`); the engine takes them and their gradients from one forward and one
+   backward pass, and ``first_order`` turns one layer's into an estimate of every token edge.
+3. Its reference edit, for the slow exact path (:mod:`infoflow_widget.reference`): one edge group at
+   a time, by direct indexing, written apart from the fast edit so that each checks the other.
+
+Tensors follow eager attention's layout: ``scores`` and ``pattern`` are ``(batch, head, query, key)``;
 ``edit`` is a boolean ``(batch, 1, query, key)`` mask, True where a query position of the batch
 row's target group attends to a key position of its source group (always causal: key <= query).
+A layer's key columns are the last positions it sees (fewer than the prompt's on a sliding window).
+
+An edge's effect is ``M(clean) - M(intervened)``; to first order it is ``-sum <dM/dX, dX>`` over the
+activations X the intervention changes, summed over every head of every chosen layer. ``first_order``
+gets one layer's tensors and gradients with the batch of one squeezed (``(head, query, key)``) and
+returns a float64 ``(target, source)`` matrix, zero above the diagonal.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from .errors import InfoFlowError
+from .errors import InfoFlowError, PromptLengthError, is_non_negative
 
 if TYPE_CHECKING:
     import torch
 
+    from .engine import FlowEngine
+    from .reference import EagerCall
+
+Site = Literal["scores", "pattern", "output"]
+"""An attention site an intervention edits (see :class:`~infoflow_widget.models.AttentionSites`)."""
+
+AttentionTensor = Literal["query", "keys_t", "scores", "pattern", "weights", "values", "output"]
+"""A tensor of one layer's eager attention: the queries and transposed keys that make ``scores``, the
+softmax's output ``pattern``, and the ``weights`` (that pattern as the output matmul takes it, after the
+model's cast to its dtype) and ``values`` that make the head ``output`` (``(head, query, dim)``)."""
+
+Context = dict[int, Any]
+"""What an intervention prepared beyond the clean run, by layer."""
+
 
 @dataclass(frozen=True)
 class Intervention:
-    """Base class of the interventions; the engine applies one to every head of every chosen layer."""
+    """Base class of the interventions; the engine applies one to every head of every chosen layer.
+
+    A subclass sets ``kind``, ``edits`` and ``saves``, overrides the edit hooks of the sites it edits,
+    :meth:`first_order` and :meth:`reference_edit`, and keeps its parameters as dataclass fields
+    checked in ``__post_init__``.
+    """
 
     kind: ClassVar[str] = ""
+    """Its name in :data:`INTERVENTIONS`, the CLI and saved graphs."""
+    edits: ClassVar[tuple[Site, ...]] = ()
+    """The attention sites the fast edit changes, in execution order."""
+    saves: ClassVar[tuple[AttentionTensor, ...]] = ()
+    """The attention tensors :meth:`first_order` reads, with their gradients."""
 
     def describe(self) -> str:
         """A sentence saying what the intervention does, for figures and the widget."""
@@ -32,13 +76,74 @@ class Intervention:
         """The intervention as plain JSON data (its ``kind`` and parameters)."""
         return {"kind": self.kind, **{k: v for k, v in self.__dict__.items()}}
 
-    def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor) -> torch.Tensor:
+    def prepare(self, engine: FlowEngine) -> Context:
+        """Check the intervention against the engine's prompt, then run what its edits need beyond the clean run.
+
+        Raises before any model work when the intervention does not fit the prompt.
+        """
+        return {}
+
+    def edit_scores(
+        self, scores: torch.Tensor, query: torch.Tensor, edit: torch.Tensor, context: Any = None
+    ) -> torch.Tensor:
+        """Return the raw scores q . k (before scaling and mask) with the edges in ``edit`` intervened on."""
+        return scores
+
+    def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor, context: Any = None) -> torch.Tensor:
         """Return the post-softmax pattern with the edges in ``edit`` intervened on."""
         return pattern
 
+    def edit_output(
+        self,
+        output: torch.Tensor,
+        weights: torch.Tensor,
+        values: torch.Tensor,
+        edit: torch.Tensor,
+        context: Any = None,
+    ) -> torch.Tensor:
+        """Return the head outputs ``weights @ values`` with the edges in ``edit`` intervened on.
+
+        ``weights`` is the pattern as the output matmul takes it (in the model's dtype).
+        """
+        return output
+
+    def first_order(
+        self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
+    ) -> torch.Tensor:
+        """One layer's first-order estimate of every token edge, from the tensors in ``saves`` and their gradients."""
+        raise TypeError(f"{type(self).__name__} does not define first_order().")
+
+    def reference_prepare(self, record: Callable[[str], Context]) -> Context:
+        """What :meth:`reference_edit` needs beyond the clean run; ``record(prompt)`` gives its keys and values."""
+        return {}
+
+    def reference_edit(self, call: EagerCall, sources: list[int], targets: list[int]) -> torch.Tensor:
+        """The head outputs of one eager attention call with the edge ``sources -> targets`` intervened on."""
+        raise TypeError(f"{type(self).__name__} does not define reference_edit().")
+
 
 @dataclass(frozen=True)
-class Zero(Intervention):
+class PatternIntervention(Intervention):
+    """An intervention on the post-softmax pattern alone; its reference edits the pattern row by row."""
+
+    edits: ClassVar[tuple[Site, ...]] = ("pattern",)
+    saves: ClassVar[tuple[AttentionTensor, ...]] = ("pattern",)
+
+    def reference_edit(self, call: EagerCall, sources: list[int], targets: list[int]) -> torch.Tensor:
+        pattern = call.weights.clone()
+        for i in targets:
+            js = [j for j in sources if j <= i]
+            if js:
+                self.reference_row(pattern[:, :, i], js)
+        return call.attend(pattern)
+
+    def reference_row(self, row: torch.Tensor, sources: list[int]) -> None:
+        """Edit one query row ``(batch, head, key)`` of the pattern in place, for the sources it can see."""
+        raise TypeError(f"{type(self).__name__} does not define reference_row().")
+
+
+@dataclass(frozen=True)
+class Zero(PatternIntervention):
     """Zero pattern: A[i, j] = 0 after the softmax, without renormalising the row."""
 
     kind: ClassVar[str] = "zero"
@@ -46,24 +151,27 @@ class Zero(Intervention):
     def describe(self) -> str:
         return "zero pattern: attention from i to j set to 0 after the softmax"
 
-    def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor) -> torch.Tensor:
+    def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor, context: Any = None) -> torch.Tensor:
         return pattern.masked_fill(edit, 0.0)
+
+    def first_order(
+        self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
+    ) -> torch.Tensor:
+        return _scaling_first_order(tensors["pattern"], grads["pattern"], 0.0)
+
+    def reference_row(self, row: torch.Tensor, sources: list[int]) -> None:
+        row[:, :, sources] = 0.0
 
 
 @dataclass(frozen=True)
-class Dampen(Intervention):
+class Dampen(PatternIntervention):
     """Dampening: A[i, j] *= alpha after the softmax (0 equals Zero, 1 changes nothing, >1 amplifies)."""
 
     alpha: float = 0.5
     kind: ClassVar[str] = "dampen"
 
     def __post_init__(self) -> None:
-        if (
-            not isinstance(self.alpha, (int, float))
-            or math.isnan(self.alpha)
-            or self.alpha < 0
-            or math.isinf(self.alpha)
-        ):
+        if not is_non_negative(self.alpha):
             raise InfoFlowError(
                 "Dampen needs a finite alpha >= 0 (0 knocks attention out, 1 leaves it, >1 amplifies); "
                 f"got {self.alpha!r}."
@@ -72,14 +180,27 @@ class Dampen(Intervention):
     def describe(self) -> str:
         return f"dampen: attention from i to j multiplied by alpha = {self.alpha:g} after the softmax"
 
-    def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor) -> torch.Tensor:
+    def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor, context: Any = None) -> torch.Tensor:
         import torch
 
         return torch.where(edit, pattern * self.alpha, pattern)
 
+    def first_order(
+        self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
+    ) -> torch.Tensor:
+        return _scaling_first_order(tensors["pattern"], grads["pattern"], self.alpha)
+
+    def reference_row(self, row: torch.Tensor, sources: list[int]) -> None:
+        row[:, :, sources] *= self.alpha
+
+
+def _scaling_first_order(pattern: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Scaling A_ij by alpha changes it by ``(alpha - 1) A_ij``: the estimate is ``(1 - alpha) sum_heads G_ij A_ij``."""
+    return ((1.0 - alpha) * (grad * pattern).double().sum(0)).tril()
+
 
 @dataclass(frozen=True)
-class Crop(Intervention):
+class Crop(PatternIntervention):
     """Crop: query i sees only keys j+1..i; keys 0..j are removed and the row renormalised.
 
     For a group edge, i loses every key up to the last source position at or before i. Removing
@@ -92,7 +213,7 @@ class Crop(Intervention):
     def describe(self) -> str:
         return "crop: i sees only the keys after j (keys up to j removed, the row renormalised)"
 
-    def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor) -> torch.Tensor:
+    def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor, context: Any = None) -> torch.Tensor:
         import torch
 
         removed = edit.flip(-1).cummax(-1).values.flip(-1)  # every key at or before an edited one
@@ -101,6 +222,25 @@ class Crop(Intervention):
         renormalised = torch.where(total > 0, kept / total.clamp_min(torch.finfo(kept.dtype).tiny), kept)
         rows = edit.any(-1, keepdim=True)
         return torch.where(rows, renormalised, pattern)
+
+    def first_order(
+        self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
+    ) -> torch.Tensor:
+        """Row i changes by ``-A_ik`` for k <= j and by ``A_ik (1 - r_j) / r_j`` for k > j (r_j: the kept mass)."""
+        pattern = tensors["pattern"]
+        weighted = (grads["pattern"] * pattern).double()
+        removed = weighted.cumsum(-1)  # sum over k <= j of G A
+        total = weighted.sum(-1, keepdim=True)
+        mass = pattern.double()
+        kept = mass.sum(-1, keepdim=True) - mass.cumsum(-1)  # the mass of keys j+1..i (rows sum to 1 only roughly)
+        # Kept keys are scaled by 1 / kept; when (almost) nothing is kept, the row empties: every entry changes by -A.
+        change = (-removed + (1.0 - kept) / kept.clamp_min(1e-12) * (total - removed)).where(kept > 1e-6, -total)
+        return (-change).sum(0).tril()
+
+    def reference_row(self, row: torch.Tensor, sources: list[int]) -> None:
+        row[:, :, : max(sources) + 1] = 0.0
+        total = row.sum(-1, keepdim=True)
+        row[:] = row / total.where(total > 0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -114,6 +254,8 @@ class Corrupt(Intervention):
 
     corrupted_prompt: str = ""
     kind: ClassVar[str] = "corrupt"
+    edits: ClassVar[tuple[Site, ...]] = ("scores", "output")
+    saves: ClassVar[tuple[AttentionTensor, ...]] = ("query", "keys_t", "scores", "weights", "values", "output")
 
     def __post_init__(self) -> None:
         if not isinstance(self.corrupted_prompt, str) or not self.corrupted_prompt.strip():
@@ -122,23 +264,106 @@ class Corrupt(Intervention):
     def describe(self) -> str:
         return f"corrupt: i sees key and value j of the prompt {self.corrupted_prompt!r}"
 
+    def prepare(self, engine: FlowEngine) -> Context:
+        """The corrupted prompt's transposed keys and values as eager attention computes with them, per layer."""
+        ids = engine.tokenize(self.corrupted_prompt, "corrupted prompt")
+        _check_same_length(engine.input_ids, ids, engine.tokenizer)
+        return engine.attention_tensors(ids, ("keys_t", "values"))
 
-def corrupt_scores(
-    scores: torch.Tensor, query: torch.Tensor, corrupt_key_t: torch.Tensor, edit: torch.Tensor
-) -> torch.Tensor:
-    """Replace the raw scores q_i . k_j of edited edges by q_i . k'_j (``corrupt_key_t`` is K'^T)."""
-    import torch
+    def edit_scores(
+        self, scores: torch.Tensor, query: torch.Tensor, edit: torch.Tensor, context: Any = None
+    ) -> torch.Tensor:
+        """Replace the raw scores q_i . k_j of edited edges by q_i . k'_j."""
+        import torch
 
-    return torch.where(edit, torch.matmul(query, corrupt_key_t), scores)
+        return torch.where(edit, torch.matmul(query, context["keys_t"][..., -edit.shape[-1] :]), scores)
+
+    def edit_output(
+        self,
+        output: torch.Tensor,
+        weights: torch.Tensor,
+        values: torch.Tensor,
+        edit: torch.Tensor,
+        context: Any = None,
+    ) -> torch.Tensor:
+        """Swap value j for v'_j in the rows of edited edges: out_i += sum_j A'_ij (v'_j - v_j)."""
+        import torch
+
+        change = (context["values"][:, :, -edit.shape[-1] :] - values).to(weights.dtype)
+        return output + torch.matmul(weights * edit, change).to(output.dtype)
+
+    def first_order(
+        self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
+    ) -> torch.Tensor:
+        """The score changes by ``q_i . (k'_j - k_j)`` and row i's output by ``A_ij (v'_j - v_j)``."""
+        score_change = (tensors["query"] @ (context["keys_t"][0] - tensors["keys_t"])).double()
+        value_change = (grads["output"] @ (context["values"][0] - tensors["values"]).transpose(-1, -2)).double()
+        return -(grads["scores"].double() * score_change + value_change * tensors["weights"].double()).sum(0).tril()
+
+    def reference_prepare(self, record: Callable[[str], Context]) -> Context:
+        return record(self.corrupted_prompt)
+
+    def reference_edit(self, call: EagerCall, sources: list[int], targets: list[int]) -> torch.Tensor:
+        """Call the eager function again with keys and values of ``sources`` corrupted; keep its ``targets`` rows."""
+        corrupt_key, corrupt_value = call.context
+        key, value = call.key.clone(), call.value.clone()
+        key[:, :, sources] = corrupt_key[:, :, sources]
+        value[:, :, sources] = corrupt_value[:, :, sources]
+        output = call.output.clone()
+        output[:, targets] = call.rerun(key, value)[:, targets]
+        return output
 
 
-def corrupt_output(
-    output: torch.Tensor, pattern: torch.Tensor, value: torch.Tensor, corrupt_value: torch.Tensor, edit: torch.Tensor
-) -> torch.Tensor:
-    """Swap value j for v'_j in the rows of edited edges: out_i += sum_j A'_ij (v'_j - v_j)."""
-    import torch
+INTERVENTIONS: dict[str, type[Intervention]] = {
+    "zero": Zero,
+    "dampen": Dampen,
+    "crop": Crop,
+    "corrupt": Corrupt,
+}
+"""The interventions by ``kind``: what the CLI, the widget's menu and :func:`build_intervention` offer."""
 
-    return output + torch.matmul(pattern * edit, (corrupt_value - value).to(pattern.dtype)).to(output.dtype)
+
+def intervention_menu() -> list[dict[str, Any]]:
+    """The interventions for menus: name, the first line of the docstring, and parameters with their defaults.
+
+    Examples:
+        >>> [item["name"] for item in intervention_menu()]
+        ['zero', 'dampen', 'crop', 'corrupt']
+        >>> intervention_menu()[1]["parameters"]
+        {'alpha': 0.5}
+    """
+    return [
+        {
+            "name": name,
+            "description": (cls.__doc__ or name).strip().splitlines()[0],
+            "parameters": {f.name: f.default for f in fields(cls)},
+        }
+        for name, cls in INTERVENTIONS.items()
+    ]
+
+
+def build_intervention(name: str, **parameters: Any) -> Intervention:
+    """The intervention called ``name`` in :data:`INTERVENTIONS`, built from its parameters.
+
+    A parameter given as None keeps its default, so a caller may pass every parameter it has
+    (``alpha=..., corrupted_prompt=...``) and set those the intervention does not take to None.
+
+    Raises:
+        InfoFlowError: an unknown name, a parameter the intervention does not take, or a bad value.
+
+    Examples:
+        >>> build_intervention("dampen", alpha=0.3, corrupted_prompt=None)
+        Dampen(alpha=0.3)
+    """
+    if name not in INTERVENTIONS:
+        raise InfoFlowError(f"intervention must be one of {', '.join(INTERVENTIONS)}; got {name!r}.")
+    cls = INTERVENTIONS[name]
+    takes = [f.name for f in fields(cls)]
+    given = {key: value for key, value in parameters.items() if value is not None}
+    extra = [key for key in given if key not in takes]
+    if extra:
+        raise InfoFlowError(f"{name} takes {', '.join(takes) or 'no parameters'}, not {', '.join(extra)}.")
+    return cls(**given)
 
 
 def edit_masks(groups: list[tuple[list[int], list[int]]], n: int, device: Any = None) -> torch.Tensor:
@@ -149,3 +374,18 @@ def edit_masks(groups: list[tuple[list[int], list[int]]], n: int, device: Any = 
     for row, (sources, targets) in enumerate(groups):
         mask[row, 0, torch.as_tensor(list(targets)).unsqueeze(1), torch.as_tensor(list(sources)).unsqueeze(0)] = True
     return mask & torch.ones(n, n, dtype=torch.bool, device=device).tril()
+
+
+def _check_same_length(clean: torch.Tensor, corrupt: torch.Tensor, tokenizer: Any) -> None:
+    a, b = clean[0].tolist(), corrupt[0].tolist()
+    if len(a) == len(b):
+        return
+    first = next(
+        (k for k, (x, y) in enumerate(zip(a, b)) if tokenizer.decode([x]) != tokenizer.decode([y])), min(len(a), len(b))
+    )
+    raise PromptLengthError(
+        f"The corrupted prompt is {len(b)} tokens but the clean prompt is {len(a)}: they must tokenize to the same "
+        f"length. The tokenizations differ from position {first} "
+        f"({tokenizer.decode(a[first : first + 3])!r} vs {tokenizer.decode(b[first : first + 3])!r}); "
+        "swap words for words of the same token count."
+    )

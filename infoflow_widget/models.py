@@ -1,9 +1,10 @@
 """Loading language models for the engine: bundled offline models, GGUF caching, attention sites.
 
-This is the only module that knows where models come from. Every model is loaded with transformers'
-*eager* attention: SDPA and flash attention fuse the softmax away (and SDPA is called without an
-explicit mask), while the eager functions compute the post-softmax pattern under the model's own
-causal and sliding-window masks, as a call that nnsight can reach.
+This is the only module that knows where models come from and where their attention is. Every model
+is loaded with transformers' *eager* attention: SDPA and flash attention fuse the softmax away (and
+SDPA is called without an explicit mask), while the eager functions compute the post-softmax pattern
+under the model's own causal and sliding-window masks, as a call that nnsight can reach. Where nnsight
+reaches it, per architecture, is :class:`AttentionSites`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,8 +180,71 @@ def _check_eager_function(module: Any) -> None:
     if src.count("torch.matmul(") < 2 or "softmax(" not in src:
         raise UnsupportedModelError(
             f"Cannot reach the attention pattern of {type(module).__name__}: its module has no eager "
-            "attention function of the form softmax(QK^T + mask) V that the engine can edit."
+            "attention function of the form softmax(QK^T + mask) V that the engine can edit. Tested "
+            f"architectures: {', '.join(sorted(ATTENTION_SITES))}."
         )
+
+
+@dataclass(frozen=True)
+class AttentionSites:
+    """Where nnsight reaches an architecture's attention: call names inside ``.source``, in execution order.
+
+    The attention module calls the attention function (``call``); inside that eager function the raw
+    scores are ``scores = matmul(query, keys_t)`` (before scaling, mask and soft-capping), the pattern
+    is the output of the softmax ``pattern``, and the head outputs are ``output = matmul(pattern, values)``.
+
+    Attributes:
+        call: the attention-function call in the module's forward. :data:`ATTENTION_SITES` holds it
+            without nnsight's numbering (``attention_interface``); :func:`attention_sites` gives the
+            numbered name nnsight uses in the model at hand (``attention_interface_1`` in transformers 5).
+        scores: the matmul of the queries with the transposed keys.
+        pattern: the softmax that makes the post-softmax pattern.
+        output: the matmul of the pattern with the values.
+    """
+
+    call: str = "attention_interface"
+    scores: str = "torch_matmul_0"
+    pattern: str = "nn_functional_softmax_0"
+    output: str = "torch_matmul_1"
+
+
+EAGER_SITES = AttentionSites()
+"""The sites of transformers' ``eager_attention_forward``, shared by most decoder architectures."""
+
+ATTENTION_SITES: dict[str, AttentionSites] = {
+    "gemma3": EAGER_SITES,
+    "gemma3_text": EAGER_SITES,
+    "gpt2": EAGER_SITES,
+    "gpt_neox": EAGER_SITES,
+    "llama": EAGER_SITES,
+    "qwen2": EAGER_SITES,
+}
+"""Sites by ``config.model_type``: the architectures tested against the reference. Another architecture
+whose eager function has the same form (two matmuls around a softmax) gets :data:`EAGER_SITES`."""
+
+
+def attention_sites(model: TransformersModel, path: str) -> AttentionSites:
+    """The attention sites of ``model``, whose attention module at ``path`` names the attention-function call.
+
+    Raises:
+        UnsupportedModelError: nnsight finds no call of the attention function in that module.
+    """
+    sites = ATTENTION_SITES.get(getattr(model._module.config, "model_type", ""), EAGER_SITES)
+    source = str(envoy(model, path).source)
+    names = re.findall(rf"^\s*({re.escape(sites.call)}_\d+)\s+->", source, flags=re.MULTILINE)
+    if not names:
+        raise UnsupportedModelError(
+            f"nnsight found no call of the attention function in {path}: this model is not supported."
+        )
+    return replace(sites, call=names[-1])
+
+
+def envoy(model: TransformersModel, path: str) -> Any:
+    """The nnsight envoy of the submodule at a dotted ``path`` such as ``model.layers.3.self_attn``."""
+    found: Any = model
+    for part in path.split("."):
+        found = found[int(part)] if part.isdigit() else getattr(found, part)
+    return found
 
 
 def _parse_device(device: str | None) -> str:

@@ -2,11 +2,12 @@
 
 Every fast path of the engine is tested against this module. It shares nothing with the engine's
 batching, masks or nnsight sites: for one edge group it temporarily wraps the model's own eager
-attention function, lets it compute the true pattern, edits that pattern by direct indexing, and
-recomputes the head outputs as pattern @ values. The wrapper is registered through transformers'
-attention interface, with eager attention's explicit causal and sliding-window masks. Corrupt
-calls the eager function a second time with the corrupted keys and values swapped in, and keeps
-that call's output at the target rows.
+attention function, lets it compute the true pattern and output, and hands that call to the
+intervention's own reference edit (:meth:`~infoflow_widget.interventions.Intervention.reference_edit`):
+Zero, Dampen and Crop edit the pattern by direct indexing and recompute the head outputs as
+pattern @ values; Corrupt calls the eager function a second time with the corrupted keys and values
+swapped in, and keeps that call's output at the target rows. The wrapper is registered through
+transformers' attention interface, with eager attention's explicit causal and sliding-window masks.
 """
 
 from __future__ import annotations
@@ -14,15 +15,47 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
 from .metrics import Metric, as_metric
 from .models import attention_modules
 
 if TYPE_CHECKING:
     import torch
     from nnsight.modeling.transformers import TransformersModel
+
+    from .interventions import Intervention
+
+
+@dataclass(frozen=True)
+class EagerCall:
+    """One call of a model's eager attention function, as an intervention's reference edit sees it.
+
+    Attributes:
+        query: its queries, ``(batch, head, position, dim)``.
+        key: its keys, ``(batch, key-value head, position, dim)``.
+        value: its values, shaped as the keys.
+        output: its head outputs, ``(batch, position, head, dim)``.
+        weights: its post-softmax pattern, ``(batch, head, query, key)``.
+        context: what the intervention's ``reference_prepare`` recorded for this layer (None if nothing).
+        rerun: ``rerun(key, value)``, the head outputs of the eager function called again with other keys and values.
+    """
+
+    query: torch.Tensor
+    key: torch.Tensor
+    value: torch.Tensor
+    output: torch.Tensor
+    weights: torch.Tensor
+    context: Any
+    rerun: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+    def attend(self, pattern: torch.Tensor) -> torch.Tensor:
+        """The head outputs of ``pattern`` over this call's values: plain ``pattern @ values``."""
+        import torch
+
+        repeated = self.value.repeat_interleave(self.query.shape[1] // self.value.shape[1], dim=1)
+        return torch.matmul(pattern, repeated).transpose(1, 2).contiguous()
 
 
 def reference_effects(
@@ -38,11 +71,10 @@ def reference_effects(
 
     hf_model, tokenizer = model._module, model.tokenizer
     score = as_metric(metric).prepare(tokenizer)
-    ids = tokenizer(prompt, return_tensors="pt")["input_ids"].to(hf_model.device)
     modules = [hf_model.get_submodule(p) for p in attention_modules(hf_model)]
     chosen = set(range(len(modules)) if layers is None else layers)
     layer_of = {id(m): k for k, m in enumerate(modules)}
-    state: dict[str, Any] = {"edge": None, "record": None, "corrupt_kv": {}}
+    state: dict[str, Any] = {"edge": None, "record": None, "context": {}}
 
     def attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, *args: Any, **kwargs: Any) -> Any:
         original = sys.modules[type(module).__module__].eager_attention_forward
@@ -52,54 +84,37 @@ def reference_effects(
             state["record"][layer] = (key, value)
         if state["edge"] is None or layer not in chosen:
             return output, weights
-        sources, targets = state["edge"]
-        if isinstance(intervention, Corrupt):
-            key2, value2 = key.clone(), value.clone()
-            corrupt_key, corrupt_value = state["corrupt_kv"][layer]
-            key2[:, :, sources] = corrupt_key[:, :, sources]
-            value2[:, :, sources] = corrupt_value[:, :, sources]
-            patched, _ = original(module, query, key2, value2, attention_mask, *args, **kwargs)
-            output = output.clone()
-            output[:, targets] = patched[:, targets]
-            return output, weights
-        pattern = _edit(weights.clone(), sources, targets, intervention)
-        repeated = value.repeat_interleave(query.shape[1] // value.shape[1], dim=1)
-        return torch.matmul(pattern, repeated).transpose(1, 2).contiguous(), pattern
+
+        def rerun(key2: Any, value2: Any) -> Any:
+            return original(module, query, key2, value2, attention_mask, *args, **kwargs)[0]
+
+        call = EagerCall(query, key, value, output, weights, state["context"].get(layer), rerun)
+        return intervention.reference_edit(call, *state["edge"]), weights
+
+    def tokenize(text: str) -> torch.Tensor:
+        return tokenizer(text, return_tensors="pt")["input_ids"].to(hf_model.device)
+
+    ids = tokenize(prompt)
 
     def logits() -> torch.Tensor:
         return hf_model(ids).logits[:, -1].float()
 
+    def record(text: str) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+        """Run ``text``; per layer, the keys and values that enter the attention function."""
+        state["record"] = {}
+        hf_model(tokenize(text))
+        recorded, state["record"] = state["record"], None
+        return recorded
+
     with torch.no_grad(), _reference_attention(hf_model, attention):
         clean = logits()
         clean_metric = float(score(clean, clean[0])[0])
-        if isinstance(intervention, Corrupt):
-            state["record"] = state["corrupt_kv"]
-            corrupt_ids = tokenizer(intervention.corrupted_prompt, return_tensors="pt")["input_ids"].to(hf_model.device)
-            hf_model(corrupt_ids)
-            state["record"] = None
+        state["context"] = intervention.reference_prepare(record)
         effects = []
         for sources, targets in groups:
             state["edge"] = (list(sources), list(targets))
             effects.append(clean_metric - float(score(logits(), clean[0])[0]))
     return clean_metric, effects
-
-
-def _edit(pattern: torch.Tensor, sources: list[int], targets: list[int], intervention: Intervention) -> torch.Tensor:
-    for i in targets:
-        js = [j for j in sources if j <= i]
-        if not js:
-            continue
-        if isinstance(intervention, Zero):
-            pattern[:, :, i, js] = 0.0
-        elif isinstance(intervention, Dampen):
-            pattern[:, :, i, js] *= intervention.alpha
-        elif isinstance(intervention, Crop):
-            pattern[:, :, i, : max(js) + 1] = 0.0
-            total = pattern[:, :, i, :].sum(-1, keepdim=True)
-            pattern[:, :, i, :] = pattern[:, :, i, :] / total.where(total > 0, 1.0)
-        else:
-            raise TypeError(f"No reference for {type(intervention).__name__}.")
-    return pattern
 
 
 @contextmanager

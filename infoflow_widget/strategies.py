@@ -10,15 +10,13 @@ positions of the target span). Each search level is measured in one batched ``en
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .attribution import agreement
-from .errors import InfoFlowError, is_non_negative
-from .graph import Edge, Node, strength
+from .errors import InfoFlowError, is_non_negative, is_whole
+from .graph import Edge, Node, strongest
 from .spans import (
     Pair,
     check_pair,
@@ -107,7 +105,7 @@ def _check_threshold(value: Any, strategy: str) -> None:
 
 
 def _check_min_size(value: Any, strategy: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if not is_whole(value, minimum=1):
         raise InfoFlowError(f"{strategy}(min_size=...) needs a whole number of tokens >= 1; got {value!r}.")
 
 
@@ -404,7 +402,8 @@ class SpanPair(Strategy):
 class Attribution(Strategy):
     """First-order estimates of every token edge from one forward and one backward pass: not exact.
 
-    Each edge is marked ``exact=False``. See :mod:`infoflow_widget.attribution` for the estimates.
+    Each edge is marked ``exact=False``. Each intervention owns its estimate (``first_order`` in
+    :mod:`infoflow_widget.interventions`).
     """
 
     name: ClassVar[str] = "attribution"
@@ -436,7 +435,7 @@ class AttributionThenExact(Strategy):
     threshold: float | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 0:
+        if not is_whole(self.k):
             raise InfoFlowError(f"AttributionThenExact(k=...) needs a whole number >= 0; got {self.k!r}.")
         if self.threshold is not None:
             _check_threshold(self.threshold, "AttributionThenExact")
@@ -444,8 +443,7 @@ class AttributionThenExact(Strategy):
     def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
         """Estimate everything, verify the strongest estimates in batches."""
         _, estimated = Attribution().run(engine)
-        ranked = sorted(range(len(estimated)), key=lambda k: strength(estimated[k]), reverse=True)
-        chosen = set(ranked[: self.k])
+        chosen = set(strongest([e.effect for e in estimated], self.k))
         if self.threshold is not None:
             chosen |= {k for k, e in enumerate(estimated) if abs(e.effect) >= self.threshold}
         verify = sorted(chosen)
@@ -456,6 +454,24 @@ class AttributionThenExact(Strategy):
         if verify:
             engine.extra_stats["agreement"] = agreement([estimated[k].effect for k in verify], exact)
         return tokens_of(Node(0, engine.n)), edges
+
+
+def agreement(estimates: list[float], exact: list[float]) -> dict[str, float | int | None]:
+    """How well estimates ranked and matched exact values: Pearson correlation and top-10 overlap.
+
+    The overlap counts the edges among the 10 strongest by estimate that are also among the 10
+    strongest by exact value; with 10 or fewer verified edges both sets are all of them, so it is None.
+    """
+    count = len(exact)
+    mean_e, mean_x = sum(estimates) / count, sum(exact) / count
+    cov = sum((e - mean_e) * (x - mean_x) for e, x in zip(estimates, exact))
+    spread = math.sqrt(sum((e - mean_e) ** 2 for e in estimates) * sum((x - mean_x) ** 2 for x in exact))
+    overlap = len(set(strongest(estimates, 10)) & set(strongest(exact, 10))) if count > 10 else None
+    return {
+        "verified": count,
+        "correlation": round(cov / spread, 4) if math.isfinite(spread) and spread > 0 else None,
+        "top10_overlap": overlap,
+    }
 
 
 STRATEGIES: dict[str, type[Strategy]] = {

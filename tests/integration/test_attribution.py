@@ -47,11 +47,10 @@ def test_corrupt_estimate_is_the_first_order_of_the_exact_effect(arch):
     model = make_tiny(arch)
     engine = FlowEngine(model, PROMPT, METRIC, Corrupt(CORRUPTED), progress=False)
     estimate = torch.tensor([float(engine.estimate()[i, j]) for (j,), (i,) in PAIRS])
-    with torch.no_grad():
-        clean = engine._save_keys_values(engine.input_ids)  # same layout as the corrupted ones: keys transposed
+    clean = engine.attention_tensors(engine.input_ids, ("keys_t", "values"))  # the layout Corrupt prepares
     t = 1e-3
-    engine._corrupt_kv = {
-        layer: tuple(c + t * (x - c) for c, x in zip(clean[layer], engine._corrupt_kv[layer]))
+    engine._context = {
+        layer: {name: c + t * (engine._context[layer][name] - c) for name, c in clean[layer].items()}
         for layer in engine.layers
     }
     slope = torch.tensor(engine.effects(PAIRS)) / t

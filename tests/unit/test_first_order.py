@@ -1,8 +1,8 @@
 """First-order estimates are exact for a metric that is linear in the changed activations.
 
 Each case builds a random linear metric M(X) = sum(W * X), so its gradient is W and the first
-order is the whole change: the estimate must equal M(clean) - M(intervened), with the intervened
-activations made by the interventions' own edit functions (an independent path).
+order is the whole change: each intervention's ``first_order`` must equal M(clean) - M(intervened),
+with the intervened activations made by the intervention's own edit hooks (an independent path).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infoflow_widget.attribution import agreement, corrupt_first_order, pattern_first_order
-from infoflow_widget.interventions import Crop, Dampen, Zero, corrupt_output, corrupt_scores, edit_masks
+from infoflow_widget.interventions import Corrupt, Crop, Dampen, Zero, edit_masks
+from infoflow_widget.strategies import agreement
 
 H, N, D = 3, 7, 4
 
@@ -25,7 +25,7 @@ def causal_pattern() -> torch.Tensor:
 def test_pattern_estimate_is_exact_for_a_linear_metric(intervention):
     torch.manual_seed(0)
     pattern, weight = causal_pattern().double(), torch.randn(H, N, N).double()
-    estimate = pattern_first_order(intervention, pattern, weight)
+    estimate = intervention.first_order({"pattern": pattern}, {"pattern": weight})
     for i in range(N):
         for j in range(i + 1):
             edited = intervention.edit_pattern(pattern[None], edit_masks([([j], [i])], N))[0]
@@ -45,12 +45,15 @@ def test_corrupt_estimate_is_exact_for_a_linear_metric():
     def metric(s, o):
         return (w_scores * s).sum() + (w_output * o).sum()
 
-    estimate = corrupt_first_order(query, keys_t, corrupt_keys_t, w_scores, pattern, values, corrupt_values, w_output)
+    corrupt = Corrupt("a corrupted prompt")
+    context = {"keys_t": corrupt_keys_t[None], "values": corrupt_values[None]}  # as prepared: batch of one
+    tensors = {"query": query, "keys_t": keys_t, "scores": scores, "weights": pattern, "values": values}
+    estimate = corrupt.first_order({**tensors, "output": output}, {"scores": w_scores, "output": w_output}, context)
     for i in range(N):
         for j in range(i + 1):
             edit = edit_masks([([j], [i])], N)
-            s2 = corrupt_scores(scores[None], query[None], corrupt_keys_t[None], edit)[0]
-            o2 = corrupt_output(output[None], pattern[None], values[None], corrupt_values[None], edit)[0]
+            s2 = corrupt.edit_scores(scores[None], query[None], edit, context)[0]
+            o2 = corrupt.edit_output(output[None], pattern[None], values[None], edit, context)[0]
             exact = metric(scores, output) - metric(s2, o2)
             assert estimate[i, j].item() == pytest.approx(exact.item(), abs=1e-9), (i, j)
 

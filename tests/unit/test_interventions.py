@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import pytest
 import torch
 
 from infoflow_widget.errors import InfoFlowError
 from infoflow_widget.interventions import (
+    INTERVENTIONS,
+    AttentionTensor,
     Corrupt,
     Crop,
     Dampen,
+    Site,
     Zero,
-    corrupt_output,
-    corrupt_scores,
+    build_intervention,
     edit_masks,
+    intervention_menu,
 )
 
 N = 6
@@ -137,7 +141,7 @@ def test_corrupt_scores_uses_corrupted_keys_on_edited_cells_only():
     corrupt_key = torch.randn(1, heads, N, d, dtype=torch.float64)
     scores = query @ key.transpose(-1, -2)
     edit = edit_masks([([1, 2], [4]), ([0], [0, 5])], N)
-    out = corrupt_scores(scores, query, corrupt_key.transpose(-1, -2), edit)
+    out = Corrupt("x").edit_scores(scores, query, edit, {"keys_t": corrupt_key.transpose(-1, -2)})
     for b in range(batch):
         for h in range(heads):
             for i in range(N):
@@ -154,7 +158,7 @@ def test_corrupt_output_swaps_values_of_edited_cells_only():
     corrupt_value = torch.randn(1, heads, N, d, dtype=torch.float64)
     output = pattern @ value
     edit = edit_masks([([1, 3], [3, 5]), ([2], [2])], N)
-    out = corrupt_output(output, pattern, value, corrupt_value, edit)
+    out = Corrupt("x").edit_output(output, pattern, value, edit, {"values": corrupt_value})
     for b in range(batch):
         for h in range(heads):
             for i in range(N):
@@ -189,3 +193,49 @@ def test_params_and_describe(intervention, expected):
         assert "0.3" in text
     if "corrupted_prompt" in expected:
         assert "john gave mary" in text
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_the_registry_builds_each_intervention_by_name():
+    assert all(cls.kind == name for name, cls in INTERVENTIONS.items())
+    assert build_intervention("dampen", alpha=0.3, corrupted_prompt=None) == Dampen(0.3)
+    assert build_intervention("dampen") == Dampen()
+    assert build_intervention("corrupt", alpha=None, corrupted_prompt="john gave mary") == Corrupt("john gave mary")
+    assert build_intervention("crop", alpha=None, corrupted_prompt=None) == Crop()
+
+
+@pytest.mark.parametrize(
+    "name, parameters, message",
+    [
+        ("shrink", {}, "intervention must be one of zero, dampen, crop, corrupt"),
+        ("zero", {"alpha": 0.5}, "zero takes no parameters, not alpha"),
+        ("dampen", {"corrupted_prompt": "mary"}, "dampen takes alpha, not corrupted_prompt"),
+        ("dampen", {"alpha": -1.0}, "alpha >= 0"),
+        ("corrupt", {}, "corrupted prompt"),
+    ],
+)
+def test_build_intervention_refuses_bad_input(name, parameters, message):
+    with pytest.raises(InfoFlowError, match=message):
+        build_intervention(name, **parameters)
+
+
+def test_the_menu_lists_names_descriptions_and_parameters():
+    menu = intervention_menu()
+    assert [item["name"] for item in menu] == list(INTERVENTIONS)
+    assert {item["name"]: item["parameters"] for item in menu} == {
+        "zero": {},
+        "dampen": {"alpha": 0.5},
+        "crop": {},
+        "corrupt": {"corrupted_prompt": ""},
+    }
+    assert menu[0]["description"] == "Zero pattern: A[i, j] = 0 after the softmax, without renormalising the row."
+    assert json.loads(json.dumps(menu)) == menu
+
+
+def test_each_intervention_names_sites_and_tensors_the_engine_reaches():
+    order = list(get_args(Site))
+    for cls in INTERVENTIONS.values():
+        assert cls.edits and list(cls.edits) == sorted(cls.edits, key=order.index), "sites in execution order"
+        assert cls.saves and set(cls.saves) <= set(get_args(AttentionTensor))
