@@ -12,14 +12,17 @@
    estimate is shown and until the exact graph replaces it, against a cold compute_flow run; and
    one graph computed on the main thread, in a thread, and in a thread after the main thread's
    OpenMP pool is released (infoflow_widget/_openmp.py).
+5. Start-up: wall seconds, best of 3, of fresh processes: `import infoflow_widget`, `infoflow --help`,
+   `infoflow models`, a bad-input error, and the CLI's time to its first result (the IOI graph).
 
 Each section runs in its own process so that its peak memory (max RSS) is its own.
-Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3]`.
+Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import resource
 import subprocess
@@ -35,7 +38,8 @@ from infoflow_widget import AttributionThenExact, Dampen, FlowEngine, LogitDiff,
 from infoflow_widget.reference import reference_effects
 
 IOI = "When Mary and John went to the store, John gave a book to"
-CODE = Path(__file__).resolve().parents[2] / "shared" / "cases" / "code_completion_prompt.py"
+CASES = Path(__file__).resolve().parents[1] / "cases"  # the write-up's cases, kept in the repository
+CODE = CASES / "code_completion_prompt.py"
 
 
 def timed(fn, *args, **kwargs):
@@ -210,7 +214,36 @@ def thread_costs(model) -> None:
     )
 
 
-SECTIONS = {"1": full_ioi_graph, "2": scaling, "3": code_completion, "4": widget_latency}
+def startup() -> None:
+    """Fresh processes, start to exit: what a user waits for before the first line of output."""
+    script = Path(sys.executable).with_name("infoflow")  # the installed command, as a user runs it
+    cli = [str(script)] if script.exists() else [sys.executable, "-m", "infoflow_widget.cli"]
+    ioi = ["--prompt", IOI, "--answer", " Mary", "--distractor", " John", "--quiet", "--out", "-"]
+    rows = [
+        ("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"], 0),
+        ("import infoflow_widget", [sys.executable, "-c", "import infoflow_widget"], 0),
+        ("import torch, transformers, nnsight", [sys.executable, "-c", "import torch, transformers, nnsight"], 0),
+        ("infoflow --help", [*cli, "--help"], 0),
+        ("infoflow models", [*cli, "models"], 0),
+        ('infoflow graph --prompt "" (bad input)', [*cli, "graph", "--prompt", "", "--out", "-"], 2),
+        ("infoflow graph, IOI, JSON on stdout", [*cli, "graph", *ioi], 0),
+    ]
+    print("5. Start-up: wall seconds of a fresh process, start to exit, best of 3")
+    for label, command, status in rows:
+        runs = []
+        for _ in range(3):
+            seconds, done = timed(subprocess.run, command, capture_output=True, text=True)
+            if done.returncode != status:
+                raise SystemExit(f"{label}: exit status {done.returncode}, expected {status}\n{done.stderr}")
+            runs.append((seconds, done.stdout))
+        seconds, stdout = min(runs)
+        note = ""
+        if label.startswith("infoflow graph, IOI"):
+            note = f"  (of which the graph {json.loads(stdout)['stats']['seconds']:.2f} s)"
+        print(f"   {label:<44}{seconds:>6.2f}{note}")
+
+
+SECTIONS = {"1": full_ioi_graph, "2": scaling, "3": code_completion, "4": widget_latency, "5": startup}
 
 
 def main() -> None:

@@ -11,60 +11,65 @@ Examples:
     >>> graph.top(10).to_pandas()
 """
 
-from .engine import FlowEngine, compute_flow, trace_lock
-from .errors import ComputationCancelled, InfoFlowError, PromptLengthError, UnsupportedModelError
-from .graph import Edge, FlowGraph, Node
-from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
-from .metrics import Custom, KLDivergence, Logit, LogitDiff, LogProb, Metric, Prob
-from .models import BUNDLED_MODELS, load_model, wrap_model
-from .strategies import Attribution, AttributionThenExact, Backtrack, BacktrackBisect, Bisect, Full, Split, Strategy
+from __future__ import annotations
+
+import importlib
+
+from . import report  # noqa: F401 - registers the ".html" format of FlowGraph.save (plain Python, no torch)
 
 __version__ = "0.1.0"
 
+# The public names and the module that defines each: the single source of ``__all__``. Each is imported
+# on first use (PEP 562), so ``import infoflow_widget``, ``infoflow --help`` and the CLI's checks of bad
+# input load neither torch, transformers, nnsight nor the widget's ipywidgets and anywidget.
+_PUBLIC = {
+    "FlowEngine": "engine",
+    "compute_flow": "engine",
+    "trace_lock": "engine",
+    "ComputationCancelled": "errors",
+    "InfoFlowError": "errors",
+    "PromptLengthError": "errors",
+    "UnsupportedModelError": "errors",
+    "Edge": "graph",
+    "FlowGraph": "graph",
+    "Node": "graph",
+    "Corrupt": "interventions",
+    "Crop": "interventions",
+    "Dampen": "interventions",
+    "Intervention": "interventions",
+    "Zero": "interventions",
+    "Custom": "metrics",
+    "KLDivergence": "metrics",
+    "Logit": "metrics",
+    "LogitDiff": "metrics",
+    "LogProb": "metrics",
+    "Metric": "metrics",
+    "Prob": "metrics",
+    "BUNDLED_MODELS": "models",
+    "load_model": "models",
+    "wrap_model": "models",
+    "Attribution": "strategies",
+    "AttributionThenExact": "strategies",
+    "Backtrack": "strategies",
+    "BacktrackBisect": "strategies",
+    "Bisect": "strategies",
+    "Full": "strategies",
+    "Split": "strategies",
+    "Strategy": "strategies",
+    "InfoFlowWidget": "widget",
+}
+
+__all__ = sorted([*_PUBLIC, "__version__"])
+
 
 def __getattr__(name: str) -> object:
-    # The widget pulls in ipywidgets and anywidget: only when asked for, so scripts and the CLI load neither.
-    if name == "InfoFlowWidget":
-        from .widget import InfoFlowWidget
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
 
-        return InfoFlowWidget
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-__all__ = [
-    "Attribution",
-    "AttributionThenExact",
-    "BUNDLED_MODELS",
-    "Backtrack",
-    "BacktrackBisect",
-    "Bisect",
-    "ComputationCancelled",
-    "Corrupt",
-    "Crop",
-    "Custom",
-    "Dampen",
-    "Edge",
-    "FlowEngine",
-    "FlowGraph",
-    "Full",
-    "InfoFlowWidget",
-    "InfoFlowError",
-    "Intervention",
-    "KLDivergence",
-    "LogProb",
-    "Logit",
-    "LogitDiff",
-    "Metric",
-    "Node",
-    "Prob",
-    "Split",
-    "PromptLengthError",
-    "Strategy",
-    "UnsupportedModelError",
-    "Zero",
-    "__version__",
-    "compute_flow",
-    "load_model",
-    "trace_lock",
-    "wrap_model",
-]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

@@ -11,9 +11,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import InfoFlowError, is_non_negative
+from .errors import InfoFlowError, is_non_negative, is_whole
+from .graph import save_suffixes
+from .interventions import INTERVENTIONS, build_intervention, intervention_menu
+from .strategies import STRATEGIES
 
-OUT_SUFFIXES = (".json", ".csv", ".html")
+INTERVENTION_OPTIONS = {"alpha": "alpha", "corrupted_prompt": "corrupted"}
+"""The option (``--alpha``, ``--corrupted``) that sets each intervention parameter."""
 
 
 def parse_layers(text: str) -> list[int]:
@@ -41,14 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     prompt.add_argument("--prompt-file", type=Path, help="read the clean prompt from a file")
     graph.add_argument("--answer", help='the token to predict, e.g. " Mary" (one token)')
     graph.add_argument("--distractor", help='the competing token, e.g. " John"')
-    graph.add_argument("--intervention", choices=["zero", "dampen", "crop", "corrupt"], default="zero")
+    graph.add_argument("--intervention", choices=list(INTERVENTIONS), default="zero")
     graph.add_argument("--alpha", type=float, help="dampening scalar (dampen only), >= 0")
     graph.add_argument("--corrupted", help="corrupted prompt of the same token length (corrupt only)")
-    graph.add_argument(
-        "--strategy",
-        choices=["full", "backtrack", "bisect", "split", "backtrack-bisect", "attribution", "attribution-then-exact"],
-        default="full",
-    )
+    graph.add_argument("--strategy", choices=list(STRATEGIES), default="full")
     graph.add_argument(
         "--threshold",
         type=float,
@@ -68,19 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _intervention(args: argparse.Namespace) -> object:
-    from .interventions import Corrupt, Crop, Dampen, Zero
-
-    if args.alpha is not None and args.intervention != "dampen":
-        raise InfoFlowError("--alpha applies only to --intervention dampen.")
-    if args.corrupted is not None and args.intervention != "corrupt":
-        raise InfoFlowError("--corrupted applies only to --intervention corrupt.")
-    if args.intervention == "dampen":
-        return Dampen(0.5 if args.alpha is None else args.alpha)
-    if args.intervention == "corrupt":
-        if args.corrupted is None:
-            raise InfoFlowError('--intervention corrupt needs --corrupted "..." (same token length as the prompt).')
-        return Corrupt(args.corrupted)
-    return Crop() if args.intervention == "crop" else Zero()
+    given = {parameter: getattr(args, option) for parameter, option in INTERVENTION_OPTIONS.items()}
+    menu = intervention_menu()
+    for parameter, option in INTERVENTION_OPTIONS.items():
+        takers = [item["name"] for item in menu if parameter in item["parameters"]]
+        if given[parameter] is not None and args.intervention not in takers:
+            raise InfoFlowError(f"--{option} applies only to --intervention {' or '.join(takers)}.")
+    return build_intervention(args.intervention, **given)
 
 
 def _strategy(args: argparse.Namespace, cls: type) -> object:
@@ -100,10 +94,9 @@ def run_graph(args: argparse.Namespace) -> None:
     from .engine import compute_flow
     from .metrics import as_metric
     from .models import load_model
-    from .strategies import STRATEGIES
 
-    if args.out != "-" and Path(args.out).suffix not in OUT_SUFFIXES:
-        raise InfoFlowError(f"--out {args.out!r}: use a file ending in {', '.join(OUT_SUFFIXES)}, or - for stdout.")
+    if args.out != "-" and Path(args.out).suffix not in save_suffixes():
+        raise InfoFlowError(f"--out {args.out!r}: use a file ending in {', '.join(save_suffixes())}, or - for stdout.")
     if args.out != "-" and not Path(args.out).resolve().parent.is_dir():
         raise InfoFlowError(f"--out {args.out!r}: the folder {Path(args.out).parent} does not exist; create it first.")
     if not is_non_negative(args.threshold):
@@ -111,16 +104,20 @@ def run_graph(args: argparse.Namespace) -> None:
     prompt = args.prompt if args.prompt is not None else _read(args.prompt_file)
     if not prompt.strip():  # before the model loads
         raise InfoFlowError("The prompt is empty: give some text to analyse (--prompt or --prompt-file).")
-    if args.batch_size is not None and args.batch_size < 1:
+    if args.batch_size is not None and not is_whole(args.batch_size, minimum=1):
         raise InfoFlowError(f"--batch-size must be at least 1; got {args.batch_size}.")
     intervention = _intervention(args)
     metric = as_metric(None, args.answer, args.distractor)
     layers = parse_layers(args.layers) if args.layers else None
-    if args.top_k < 1:
+    if not is_whole(args.top_k, minimum=1):
         raise InfoFlowError(f"--top-k must be at least 1; got {args.top_k}.")
     # Strategies with a threshold of their own use it as they go; the others' finished graphs are filtered by it.
     strategy = _strategy(args, STRATEGIES[args.strategy])
     filters = "threshold" not in {f.name for f in dataclasses.fields(strategy)}
+    if args.quiet:  # transformers' own bars too ("Loading weights")
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     graph = compute_flow(
         model,
@@ -152,7 +149,7 @@ def _read(path: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``infoflow``; returns the exit status (0 on success, 2 on bad input, 1 on other failures)."""
+    """Run ``infoflow``; returns the exit status (0 on success, 2 on bad input, 130 on Ctrl-C, 1 on other failures)."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "models":
@@ -167,6 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InfoFlowError as exc:
         print(f"infoflow: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C: one line and the shell's status for SIGINT (128 + 2). Results are written whole at the end
+        # (a file through a temporary one and a rename), so an interrupted run leaves no partial output.
+        print("infoflow: interrupted; nothing was written.", file=sys.stderr)
+        return 130
     except Exception as exc:  # noqa: BLE001 - a CLI user gets one line, not a torch traceback
         if args.debug:
             raise

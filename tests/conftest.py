@@ -1,10 +1,15 @@
-"""Shared fixtures: tiny random models of five architectures, and the bundled real models."""
+"""Shared fixtures: tiny random models of five architectures, the bundled real models, and the case files."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 import torch
 
+# The write-up's cases, kept in the repository (cases/PROVENANCE.md): every test reads them from here.
+CASES = Path(__file__).resolve().parents[1] / "cases"
 WORDS = "when mary and john went to the store , gave a book felix sarah diego bob alice".split()
 ARCHITECTURES = ["gpt2", "gpt_neox", "llama", "qwen2", "gemma3"]
 
@@ -75,6 +80,18 @@ def tiny_model(request):
 
 
 @pytest.fixture(scope="session")
+def tiny_model_folder(tmp_path_factory):
+    """A tiny random Llama and its word tokenizer saved to a folder, for ``load_model(folder)`` and the CLI."""
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(tiny_config("llama")).save_pretrained(folder)
+    word_tokenizer().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def smollm():
     from infoflow_widget import load_model
 
@@ -86,3 +103,16 @@ def gemma():
     from infoflow_widget import load_model
 
     return load_model("gemma-3-270m")
+
+
+@pytest.fixture(scope="session")
+def ioi_case() -> dict:
+    """The IOI case of cases/ioi.json: prompt, answer, distractor, corrupted prompt, expected edges."""
+    return json.loads((CASES / "ioi.json").read_text())["cases"][0]
+
+
+@pytest.fixture(scope="session")
+def code_case() -> dict:
+    """The code-completion case of cases/code_completion.json, with its prompt read (trailing newline removed)."""
+    case = json.loads((CASES / "code_completion.json").read_text())
+    return {**case, "prompt": (CASES / case["prompt_file"]).read_text().rstrip("\n")}

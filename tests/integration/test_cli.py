@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow
-CASES = Path(__file__).resolve().parents[3] / "shared" / "cases"
 PROMPT = "When Mary and John went to the store, John gave a book to"
 IOI = ["--prompt", PROMPT, "--answer", " Mary", "--distractor", " John"]
 
@@ -21,13 +19,13 @@ def infoflow(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_json_to_stdout_has_the_documented_keys():
+def test_json_to_stdout_has_the_documented_keys(ioi_case):
     done = infoflow("graph", *IOI, "--out", "-")
     assert done.returncode == 0, done.stderr
     graph = json.loads(done.stdout)  # stdout holds the JSON alone: bars and logs went to stderr
     assert {"tokens", "clean_metric", "nodes", "edges", "stats"} <= graph.keys()
     assert graph["tokens"][:3] == ["When", " Mary", " and"]
-    expected = json.loads((CASES / "ioi.json").read_text())["cases"][0]["expected_with_zero_pattern_on_smollm2_135m"]
+    expected = ioi_case["expected_with_zero_pattern_on_smollm2_135m"]
     assert graph["clean_metric"] == pytest.approx(expected["clean_metric_approx"], abs=0.05)
     assert all(node.keys() >= {"start", "end"} for node in graph["nodes"])
     n = len(graph["tokens"])
