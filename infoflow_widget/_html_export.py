@@ -1,14 +1,31 @@
-"""A self-contained HTML page for the widget: the bundle, its stylesheet and its state, all inline.
+"""The widget's drawing outside a live notebook: a self-contained page, and a static block with no script.
 
-The page needs no kernel and no network: a small stand-in for the anywidget model serves the saved
-state to the same front-end module the notebook runs.
+- :func:`widget_page`: the front-end bundle, its stylesheet and a widget state, all inline. The page
+  needs no kernel and no network: a small stand-in for the anywidget model serves the saved state to
+  the same front-end module the notebook runs, so one renderer draws every arc. The widget's
+  ``save_html`` writes one, and so does :meth:`FlowGraph.save` to ``.html`` (with a heatmap and a table).
+- :func:`fallback_html`: the drawing as inline SVG with header and legend, no script, drawn in Python
+  (:mod:`.drawing`): the ``text/html`` of the widget's display data, for front ends without the widget
+  manager and for notebooks viewed without a kernel; :func:`executed_without_front_end` tells when the
+  display data is only ever read that way (an executor runs the notebook).
+
+Nothing here imports anywidget.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ._style import STATIC, unbuilt_message
+from ._widget_request import json_safe, strategy_menu
+from .drawing import static_html
+
+if TYPE_CHECKING:
+    from .graph import FlowGraph
+
+SAVED_STATUS = "Saved page: filtering works here; recomputing needs the live widget in a notebook."
 
 # The anywidget model interface (get/set/on/off/save_changes/send) over a plain object, in the page.
 _MODEL_SHIM = """
@@ -25,7 +42,6 @@ const model = {
   off(event, fn) { handlers.get(event)?.delete(fn); },
   send() { model.set("status", "Drilling into a span edge needs the live widget in a notebook."); },
 };
-model.set("status", "Saved page: filtering works here; recomputing needs the live widget in a notebook.");
 const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
 const widget = (await import(url)).default;
 widget.render({ model, el: document.getElementById("infoflow") });
@@ -37,15 +53,33 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
-def widget_page(esm: str, css: str, state: dict[str, Any], title: str) -> str:
-    """The HTML page of a widget.
+def front_end() -> tuple[str, str]:
+    """The built front end: the ESM bundle's source and its stylesheet.
+
+    Raises:
+        ImportError: the front end is not built.
+    """
+    sources = []
+    for name in ("widget.js", "widget.css"):
+        path = STATIC / name
+        if not path.is_file():
+            raise ImportError(unbuilt_message(path))
+        sources.append(path.read_text(encoding="utf-8"))
+    return sources[0], sources[1]
+
+
+def widget_page(state: dict[str, Any], title: str, *, head: str = "", before: str = "", after: str = "") -> str:
+    """The HTML page of a widget: the front end drawing ``state``, inline.
 
     Args:
-        esm: the front-end module's source (an ESM with a default export holding ``render``).
-        css: its stylesheet.
-        state: the synced traits.
+        state: the synced traits (``graph``, ``tokens``, ``top_k``, ...), JSON data.
         title: the page title.
+        head: more HTML for the ``<head>`` (styles).
+        before: more HTML above the widget.
+        after: more HTML below the widget.
     """
+    esm, css = front_end()
+    state = {**state, "status": SAVED_STATUS, "_offline": True}  # the front end disables what needs a kernel
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -56,14 +90,89 @@ def widget_page(esm: str, css: str, state: dict[str, Any], title: str) -> str:
 body {{ margin: 16px; background: #fff; }}
 {css}
 </style>
+{head}
 </head>
 <body>
+{before}
 <div id="infoflow"></div>
 <script type="module">
 const source = {_script_json(esm)};
 const state = {_script_json(state)};
 {_MODEL_SHIM}
 </script>
+{after}
 </body>
 </html>
 """
+
+
+def graph_state(graph: FlowGraph, *, top_k: int | None = 10, threshold: float = 0.0) -> dict[str, Any]:
+    """The widget state that shows ``graph`` with no widget behind it: a page's controls read their values from it.
+
+    The controls show the intervention and strategy the graph was measured with; answer and distractor
+    are not in a graph's provenance (its metric is), so their boxes stay empty.
+    """
+    p = graph.provenance or {}
+    intervention = p.get("intervention") if isinstance(p.get("intervention"), dict) else {}
+    strategy = p.get("strategy") if isinstance(p.get("strategy"), dict) else {}
+    return {
+        "tokens": list(graph.tokens),
+        "graph": json_safe(graph.to_dict()),
+        "intervention": intervention.get("kind", "zero"),
+        "alpha": intervention.get("alpha", 0.5),
+        "corrupted_prompt": intervention.get("corrupted_prompt", ""),
+        "strategy": strategy.get("name", "full"),
+        "strategies": strategy_menu(),
+        "threshold": threshold,
+        "top_k": top_k,
+        "answer": None,
+        "distractor": None,
+        "status": SAVED_STATUS,
+        "progress": 1.0,
+        "computing": False,
+        "error": "",
+        "selected": None,
+    }
+
+
+def fallback_html(
+    graph: FlowGraph | None, *, threshold: float, top_k: int | None, computing: bool, error: str = ""
+) -> str:
+    """The widget's ``text/html``: the graph on show drawn in Python, no script, or what is going on instead."""
+    if graph is not None:
+        note = "Static drawing of the widget (hover an arc for its numbers): the live widget needs a running kernel."
+    elif computing:
+        note = (
+            "Computing the first graph… (a notebook saved now keeps this line: to keep the drawing, "
+            "display the widget after widget.wait())"
+        )
+    else:
+        note = "No graph yet."
+    if error:
+        note = f"{note} Last error: {error}"
+    return static_html(graph, threshold=threshold, top_k=top_k, note=note)
+
+
+def executed_without_front_end() -> bool:
+    """Whether the IPython kernel's current request cannot take input: an executor runs the notebook, no person.
+
+    Then what is displayed is what readers of the executed notebook see, with no live view: the widget
+    waits for its graph before displaying, and redraws the displayed drawing when a graph comes later.
+
+    nbconvert's and nbclient's executors, papermill and nbmake send ``allow_stdin: false``; JupyterLab,
+    Notebook 7 and VS Code allow input. From a worker thread the kernel reports its latest request.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None:
+        return False
+    try:
+        parent = kernel.get_parent() or {}
+    except Exception:  # noqa: BLE001 - an older or unusual kernel: assume a person's front end
+        return False
+    if parent.get("header", {}).get("msg_type") != "execute_request":
+        return False
+    return parent.get("content", {}).get("allow_stdin", True) is False

@@ -1,143 +1,67 @@
 """The Jupyter widget: an arc diagram of a FlowGraph whose controls recompute it off the kernel's thread.
 
-How a control in the browser becomes a new drawing:
+The widget is a traitlets shell over three parts, one concern each:
 
-1. The control writes a trait (the front end debounces sliders by 300 ms).
-2. An observer freezes the parameters that change the measurement into a key. Threshold and top-k
-   of a full graph are not part of it: the front end filters those without a round trip.
-3. A cached key is shown at once. Otherwise the previous request's ``cancel`` event is set (its
-   thread stops at its next batch) and a thread measures the request under a new generation
-   number, reporting progress into the ``progress`` and ``status`` traits. It runs on an engine
-   derived from one clean run per metric (:meth:`FlowEngine.with_intervention`), so a new alpha
-   costs only the intervened forward passes.
-4. For a full token graph (``full``, ``attribution-then-exact``) the thread first computes the
-   attribution estimate of the same edges (one forward and backward pass) and shows it, dashed, while
-   the exact values compute, unless the last full graph of this widget took less than
-   ``preview_seconds``: then the estimate would only flicker. The estimate is cached under its own
-   key (strategy ``attribution``).
-5. The thread's graphs are cached, but shown only if its generation is still the newest, so an older
-   result never overwrites a newer one. Errors land in the ``error`` trait, not in the kernel log.
+- :mod:`._widget_request`: what the control values ask to measure (a :class:`Request`: equal requests
+  share one cached graph) and the checks of the constructor's arguments.
+- :mod:`._widget_compute`: the background computation (threads, generations, cancel events, the cache,
+  the clean-run engines, drill-downs), stopped at interpreter exit and when the widget is closed.
+- :mod:`._html_export`: the drawing outside a live notebook: the self-contained page of
+  :meth:`InfoFlowWidget.save_html`, and the static block in the display data.
+
+How a control in the browser becomes a new drawing: the control writes a trait (the front end
+debounces sliders by 300 ms); an observer freezes the parameters that change the measurement into a
+request; the computation shows it from the cache or measures it in a thread (see ``_widget_compute``),
+and the graph it puts on show lands in the ``graph`` trait. Threshold and top-k of a graph of every
+token edge are filtered in the browser, without a round trip.
+
+The display data holds the live view and, as ``text/html``, the drawing as inline SVG with header and
+legend and no script (:func:`._html_export.fallback_html`). Front ends with the widget manager show the
+live widget; a notebook viewed without a kernel (``jupyter nbconvert --to html``, GitHub, nbviewer)
+shows the drawing. When the request being executed cannot take input (an executor such as nbconvert's,
+papermill or nbmake rather than a person's front end), displaying the widget waits for the running
+computation, and every graph computed later updates the displayed drawing (by display id), so an
+executed notebook holds the drawing of the graph last on show.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
-import threading
-import time
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
 
-from ._html_export import widget_page
-from ._openmp import release_idle_threads
-from .engine import FlowEngine
-from .errors import ComputationCancelled, InfoFlowError, is_non_negative
+from ._html_export import executed_without_front_end, fallback_html, widget_page
+from ._style import STATIC, unbuilt_message
+from ._widget_compute import ESTIMATE_SHOWN, Computation
+from ._widget_request import (
+    ESTIMATED_FIRST,
+    INTERVENTION_NAMES,
+    Request,
+    check_arguments,
+    json_safe,
+    prunes,
+    strategy_menu,
+)
+from .errors import InfoFlowError
 from .graph import FlowGraph, write_atomic
-from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
-from .metrics import as_metric
 from .models import load_model
-from .strategies import STRATEGIES, Attribution, Full, Strategy
 
-STATIC = Path(__file__).parent / "static"
-if not (STATIC / "widget.js").is_file():
-    raise ImportError(
-        f"The widget's front end is not built ({STATIC / 'widget.js'} is missing): run `make install`, "
-        "or `npm --prefix js ci && npm --prefix js run build`."
-    )
+for _built in ("widget.js", "widget.css", "style.json"):
+    if not (STATIC / _built).is_file():
+        raise ImportError(unbuilt_message(STATIC / _built))
 
-INTERVENTION_NAMES = ("zero", "dampen", "crop", "corrupt")
-"""The values of the ``intervention`` trait."""
-
-PROGRESS_INTERVAL = 0.1
-"""Seconds between progress updates sent to the browser."""
-
-ESTIMATED_FIRST = ("full", "attribution-then-exact")
-"""Strategies whose graph holds every token edge, so the attribution estimate previews the same edges.
-
-Attribution estimates all four interventions the widget offers; search strategies measure span edges,
-which a token estimate does not preview.
-"""
-
-ESTIMATE_SHOWN = "estimate shown; computing exact values…"
-"""The status while the attribution estimate is on show and the exact graph computes."""
-
-
-def prunes(strategy: type[Strategy]) -> bool:
-    """Whether ``strategy`` searches with a threshold (Backtrack, Bisect, ...) rather than keeping every edge.
-
-    Their ``threshold`` has a numeric default; AttributionThenExact's optional one widens verification
-    instead, and Full and Attribution have none. Graphs of the others hold every token pair, so the
-    browser filters them by threshold without recomputing.
-    """
-    return any(f.name == "threshold" and f.default is not None for f in fields(strategy))
-
-
-def strategy_menu() -> list[dict[str, Any]]:
-    """The strategies for the front end's menu: name, the first line of the docstring, and :func:`prunes`."""
-    return [
-        {
-            "name": name,
-            "description": inspect.getdoc(strategy).splitlines()[0].replace("``", ""),
-            "prunes": prunes(strategy),
-        }
-        for name, strategy in STRATEGIES.items()
-    ]
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinite floats as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
-
-    The comm sends JSON, which has no such numbers (the browser's parser would reject the whole
-    message); the front end reads the strings back with ``Number()``.
-    """
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
-@dataclass(frozen=True)
-class _Request:
-    """The parameters that change what is measured: equal requests give equal graphs."""
-
-    intervention: str
-    alpha: float | None  # only for dampen
-    corrupted_prompt: str | None  # only for corrupt
-    strategy: str
-    threshold: float | None  # only for strategies that prune with it
-    answer: str | None
-    distractor: str | None
-
-    def build_intervention(self) -> Intervention:
-        if self.intervention == "dampen":
-            return Dampen(self.alpha)
-        if self.intervention == "corrupt":
-            return Corrupt(self.corrupted_prompt)
-        if self.intervention == "zero":
-            return Zero()
-        if self.intervention == "crop":
-            return Crop()
-        raise InfoFlowError(f"intervention must be one of {', '.join(INTERVENTION_NAMES)}; got {self.intervention!r}.")
-
-    def build_strategy(self) -> Strategy:
-        if self.strategy not in STRATEGIES:
-            raise InfoFlowError(f"strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}.")
-        if self.threshold is None:
-            return STRATEGIES[self.strategy]()
-        return STRATEGIES[self.strategy](threshold=self.threshold)
-
-    def estimate(self) -> _Request | None:
-        """The attribution estimate shown while this request computes, or None when there is none to show."""
-        if self.strategy not in ESTIMATED_FIRST or not as_metric(None, self.answer, self.distractor).first_order:
-            return None  # a span graph, or the KL divergence, whose estimates are all zero
-        return replace(self, strategy=Attribution.name, threshold=None)
+__all__ = [
+    "ESTIMATED_FIRST",
+    "ESTIMATE_SHOWN",
+    "INTERVENTION_NAMES",
+    "STATIC",
+    "InfoFlowWidget",
+    "json_safe",
+    "prunes",
+    "strategy_menu",
+]
 
 
 class InfoFlowWidget(anywidget.AnyWidget):
@@ -227,42 +151,12 @@ class InfoFlowWidget(anywidget.AnyWidget):
         preview_seconds: float = 1.0,
         **unknown: Any,
     ) -> None:
-        if unknown:
-            valid = ", ".join(
-                ["model", "prompt", "answer", "distractor", "intervention", "alpha", "corrupted_prompt"]
-                + ["strategy", "threshold", "top_k", "layers", "preview_seconds"]
-            )
-            raise TypeError(f"InfoFlowWidget got unknown argument(s) {', '.join(sorted(unknown))}; valid: {valid}.")
-        if not is_non_negative(preview_seconds, finite=False):
-            raise InfoFlowError(
-                f"preview_seconds must be a number of seconds >= 0 (0: always show the estimate first, math.inf: "
-                f"never); got {preview_seconds!r}."
-            )
-        if not is_non_negative(threshold):
-            raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
-            raise InfoFlowError(f"top_k must be a whole number >= 0, or None to draw every edge; got {top_k!r}.")
-        self._model = load_model(model) if isinstance(model, str) else model
+        check_arguments(unknown, threshold, top_k, preview_seconds)
+        model = load_model(model) if isinstance(model, str) else model
         self._prompt = prompt
-        self._layers = layers
-        self.preview_seconds = preview_seconds
-        """Full graphs that last took longer than this many seconds show the estimate first."""
-        self._full_seconds: float | None = None  # what the last exact full graph took
-        self._lock = threading.Lock()  # guards the generation counter and what is on show
-        self._generation = 0
-        self._cancel: threading.Event | None = None
-        self._thread: threading.Thread | None = None  # the newest computation
-        self._expanding: threading.Thread | None = None  # the newest drill-down
-        self._running: _Request | None = None  # the request a live thread computes
-        self._shown: _Request | None = None  # the request whose graph is on show
         self._ready = False  # the constructor's own trait assignments trigger nothing
-        self._cache: dict[_Request, FlowGraph] = {}
-        self._compute_lock = threading.Lock()  # one computation of this widget at a time (a stale one ends soon)
-        self._engines: dict[tuple[str | None, str | None], FlowEngine] = {}  # a clean run per metric
-        self._drill: list[FlowGraph] = []  # the graph on show, then the expansions opened from it
-        self.graph_object: FlowGraph | None = None
-        """The :class:`FlowGraph` on show (None until the first computation ends)."""
-
+        self._displayed = False  # whether _ipython_display_ published the display data under _display_id
+        self._computation = Computation(_TraitView(self), model, prompt, layers, preview_seconds)
         super().__init__(
             answer=answer,
             distractor=distractor,
@@ -273,172 +167,58 @@ class InfoFlowWidget(anywidget.AnyWidget):
             threshold=threshold,
             top_k=top_k,
         )
-        request = self._request()
+        request = Request.of(self)
         # Everything the engine checks (prompt, answer tokens, corrupted length, layers) fails here,
         # in the caller's cell; later failures from the controls go to the `error` trait instead.
-        request.build_strategy()
-        engine = self._engine(request)
-        engine.with_intervention(request.build_intervention())  # a corrupted prompt's length, say
+        try:
+            request.build_strategy()
+            engine = self._computation.engine(request)
+            engine.with_intervention(request.build_intervention())  # a corrupted prompt's length, say
+        except BaseException:
+            self.close()  # no model left behind in the front end for a widget that never was
+            raise
         self.tokens = engine.tokens
         self.on_msg(self._on_message)
         self._ready = True
-        self._refresh()
+        self._computation.refresh(request)
 
     def __repr__(self) -> str:
         return (
             f"InfoFlowWidget({len(self.tokens)} tokens, intervention={self.intervention!r}, strategy={self.strategy!r})"
         )
 
-    # --- recomputation -------------------------------------------------------------------------
+    @property
+    def graph_object(self) -> FlowGraph | None:
+        """The :class:`FlowGraph` on show (None until the first computation ends)."""
+        return self._computation.graph
+
+    @property
+    def preview_seconds(self) -> float:
+        """Full graphs that last took longer than this many seconds show the estimate first."""
+        return self._computation.preview_seconds
+
+    @preview_seconds.setter
+    def preview_seconds(self, value: float) -> None:
+        check_arguments({}, 0.0, None, value)
+        self._computation.preview_seconds = value
 
     @traitlets.default("strategies")
     def _default_strategies(self) -> list[dict[str, Any]]:
         return strategy_menu()
 
-    def _request(self) -> _Request:
-        strategy = STRATEGIES.get(self.strategy)
-        return _Request(
-            intervention=self.intervention,
-            alpha=self.alpha if self.intervention == "dampen" else None,
-            corrupted_prompt=self.corrupted_prompt if self.intervention == "corrupt" else None,
-            strategy=self.strategy,
-            threshold=self.threshold if strategy is not None and prunes(strategy) else None,
-            answer=self.answer or None,  # an emptied text box means "no answer"
-            distractor=self.distractor or None,
-        )
-
     @traitlets.observe("intervention", "alpha", "corrupted_prompt", "strategy", "threshold", "answer", "distractor")
     def _on_parameter(self, change: dict[str, Any]) -> None:
         if self._ready:
-            self._refresh()
+            self._computation.refresh(Request.of(self))
 
-    def _refresh(self) -> None:
-        """Show the graph of the current parameters: from the cache, or computed in a new thread."""
-        request = self._request()
-        with self._lock:
-            if request == self._running and self._thread is not None and self._thread.is_alive():
-                return  # e.g. the threshold of a full graph moved while it computes: same graph
-            if request == self._shown and self._running is None:
-                self.error = ""  # back to what is on show (say, after a failed change): nothing to measure
-                return
-            self._generation += 1
-            generation = self._generation
-            if self._cancel is not None:
-                self._cancel.set()  # the stale computation stops at its next batch
-            self._cancel = None
-            self._running = None
-            cached = self._cache.get(request)
-            if cached is not None:
-                self._show(request, cached, _summary(cached, "cached"))
-                return
-            self._cancel = cancel = threading.Event()
-            self._running = request
-            preview = self._preview(request)
-            if preview in self._cache:
-                self._show(preview, self._cache[preview], ESTIMATE_SHOWN, computing=True)
-            else:
-                with self.hold_sync():
-                    self.computing, self.progress, self.error = True, 0.0, ""
-                    self.status = "starting…"
-            self._thread = threading.Thread(
-                target=self._compute, args=(request, preview, generation, cancel), name="infoflow-widget", daemon=True
-            )
-            release_idle_threads()  # this thread's OpenMP pool would slow the worker's torch by a third
-            self._thread.start()
+    @traitlets.observe("threshold", "top_k")
+    def _on_filter(self, change: dict[str, Any]) -> None:
+        if self._ready and not self.computing:
+            self._update_display()  # what the static drawing shows changed too
 
-    def _preview(self, request: _Request) -> _Request | None:
-        """The estimate to show while ``request`` computes: None when there is none, or no wait to fill."""
-        preview = request.estimate()
-        fast = self._full_seconds is not None and self._full_seconds <= self.preview_seconds
-        return None if request.strategy == Full.name and fast else preview
-
-    def _compute(self, request: _Request, preview: _Request | None, generation: int, cancel: threading.Event) -> None:
-        """Compute ``request`` (after its ``preview`` estimate, unless cached) and show what is still wanted."""
-        status = f"{ESTIMATE_SHOWN} " if preview else ""
-        try:
-            with self._compute_lock:
-                if cancel.is_set():
-                    raise ComputationCancelled("a newer request replaced this one")
-                engine = self._engine(request).with_intervention(
-                    request.build_intervention(), progress=self._progress_reporter(generation, status), cancel=cancel
-                )
-                if preview is not None and preview not in self._cache:
-                    self._say(generation, "estimating every edge (one forward and one backward pass)…")
-                    self._publish(preview, engine.graph(strategy=Attribution()), generation, final=False)
-                before = engine.seconds
-                graph = engine.graph(strategy=request.build_strategy())
-        except ComputationCancelled:
-            return
-        except Exception as err:  # noqa: BLE001 - any failure is shown in the widget, not lost in a thread
-            self._fail(generation, err)
-            return
-        engine.cancel = None  # finished: a later drill-down into this graph must not read as cancelled
-        if request.strategy == Full.name:
-            self._full_seconds = engine.seconds - before
-        self._publish(request, graph, generation, final=True)
-
-    def _engine(self, request: _Request) -> FlowEngine:
-        """The clean-run engine of the request's metric (called by the constructor or under ``_compute_lock``)."""
-        key = (request.answer, request.distractor)
-        if key not in self._engines:
-            metric = as_metric(None, request.answer, request.distractor)
-            self._engines[key] = FlowEngine(self._model, self._prompt, metric, layers=self._layers, progress=False)
-        return self._engines[key]
-
-    def _publish(self, request: _Request, graph: FlowGraph, generation: int, *, final: bool) -> None:
-        """Cache ``graph``; show it if its generation is still the newest (an estimate keeps ``computing``)."""
-        with self._lock:
-            self._cache[request] = graph
-            if generation != self._generation:
-                return
-            if final:
-                self._running = None
-                self._show(request, graph, _summary(graph, "computed"))
-            else:
-                self._show(request, graph, ESTIMATE_SHOWN, computing=True)
-
-    def _show(self, request: _Request, graph: FlowGraph, status: str, *, computing: bool = False) -> None:
-        """Put the graph of ``request`` on show (the caller holds ``_lock``)."""
-        self._shown = request
-        self.graph_object = graph
-        self._drill = [graph]
-        with self.hold_sync():  # the graph last: its observers see the status that describes it
-            self.computing, self.error, self.status = computing, "", status
-            self.progress = 0.0 if computing else 1.0
-            self.graph = json_safe(graph.to_dict())
-
-    def _fail(self, generation: int, err: Exception) -> None:
-        with self._lock:
-            if generation != self._generation:
-                return
-            self._running = None
-            message = str(err) if isinstance(err, InfoFlowError) else f"{type(err).__name__}: {err}"
-            with self.hold_sync():
-                self.computing, self.error = False, message
-                self.status = "failed: the graph on show is from the last parameters that worked"
-
-    def _progress_reporter(self, generation: int, status: str) -> Any:
-        last = 0.0
-
-        def report(done: int, total: int, desc: str) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last < PROGRESS_INTERVAL and done < total:
-                return
-            last = now
-            self._say(generation, f"{status}{desc}: {done} of {total} edges", done / max(total, 1))
-
-        return report
-
-    def _say(self, generation: int, status: str, progress: float | None = None) -> None:
-        """Show a computation's status (and progress) while its generation is still the newest."""
-        with self._lock:
-            if generation != self._generation:
-                return
-            with self.hold_sync():
-                if progress is not None:
-                    self.progress = progress
-                self.status = status
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list[Any]) -> None:
+        if content.get("type") == "expand":
+            self._computation.expand(content)
 
     def wait(self, timeout: float | None = None) -> FlowGraph | None:
         """Block until the current computation ends, and return the graph on show.
@@ -451,54 +231,19 @@ class InfoFlowWidget(anywidget.AnyWidget):
         Raises:
             InfoFlowError: the computation failed (the message is also in :attr:`error`).
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        # A newer request may start a newer thread while one is joined, hence the loop.
-        while busy := [t for t in (self._thread, self._expanding) if t is not None and t.is_alive()]:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                break
-            busy[0].join(remaining)
+        self._computation.wait(timeout)
         if self.error:
             raise InfoFlowError(self.error)
         return self.graph_object
 
-    # --- drill-down ----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the computations (cancelled, then waited for) and close the widget's comm; its views go."""
+        computation = getattr(self, "_computation", None)  # None: the constructor refused its arguments
+        if computation is not None:
+            computation.stop()
+        super().close()
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list[Any]) -> None:
-        if content.get("type") == "expand":
-            with self._lock:  # what was on show when the click arrived: the click refers to it
-                shown = (self._generation, list(self._drill))
-            self._expanding = threading.Thread(
-                target=self._expand, args=(content, *shown), name="infoflow-expand", daemon=True
-            )
-            release_idle_threads()
-            self._expanding.start()
-
-    def _expand(self, content: dict[str, Any], generation: int, drill: list[FlowGraph]) -> None:
-        """Measure the token edges inside one span edge of ``drill`` and send them back to the view that asked."""
-        try:
-            level = int(content["level"])
-            base = drill[level]
-            edge = next(e for e in base.edges if (e.source, e.target) == (content["source"], content["target"]))
-            nodes = base.nodes
-            self._say(generation, f"expanding span edge {nodes[edge.source].label} → {nodes[edge.target].label}…")
-            expanded = base.expand(edge)
-        except ComputationCancelled:
-            return
-        except Exception as err:  # noqa: BLE001 - shown in the widget
-            self._fail(generation, err)
-            return
-        with self._lock:
-            shown = self._drill[: level + 1]
-            if len(shown) != level + 1 or any(now is not then for now, then in zip(shown, drill)):
-                return  # another graph went on show meanwhile: this expansion belongs to none on screen
-            self._drill[level + 1 :] = [expanded]
-            self.status = f"expanded: {len(expanded.edges)} token edges in {expanded.stats.get('seconds', '?')} s"
-            # The view that asked knows its request by this id; the others ignore the answer.
-            answer = {"type": "expanded", "level": level, "request": content.get("request")}
-            self.send({**answer, "graph": json_safe(expanded.to_dict())})
-
-    # --- export --------------------------------------------------------------------------------
+    # --- export and display ----------------------------------------------------------------------
 
     def save_html(self, path: str | Path) -> Path:
         """Write a self-contained page that renders the widget without a kernel, offline.
@@ -516,24 +261,89 @@ class InfoFlowWidget(anywidget.AnyWidget):
         inherited = set(anywidget.AnyWidget.class_trait_names(sync=True))
         names = [n for n in self.trait_names(sync=True) if n not in inherited and not n.startswith("_")]
         state = {name: getattr(self, name) for name in sorted(names)}
-        title = f"infoflow: {self._prompt[:60]}"
-        page = widget_page(
-            (STATIC / "widget.js").read_text(encoding="utf-8"),
-            (STATIC / "widget.css").read_text(encoding="utf-8"),
-            state,
-            title,
-        )
         path = Path(path)
-        write_atomic(path, page)
+        write_atomic(path, widget_page(state, f"infoflow: {self._prompt[:60]}"))
         return path
 
+    def _fallback(self) -> str:
+        return fallback_html(
+            self.graph_object, threshold=self.threshold, top_k=self.top_k, computing=self.computing, error=self.error
+        )
 
-def _summary(graph: FlowGraph, how: str) -> str:
-    """The status line for a graph put on show: ``how`` (computed, cached) and what it cost."""
-    if how != "computed":
-        return f"{how}: {len(graph.edges)} edges, shown without recomputing"
-    stats = graph.stats
-    return (
-        f"{how}: {len(graph.edges)} edges, {stats.get('forward_passes', '?')} forward passes "
-        f"in {stats.get('seconds', '?')} s"
-    )
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The live view for front ends with the widget manager, and the static drawing as ``text/html``."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            bundle = {"text/plain": repr(self)}
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        return {**data, "text/html": self._fallback()}, metadata
+
+    def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        # ipywidgets' close() sets the instance's _repr_mimebundle_ to None: a closed widget shows only its drawing.
+        if callable(self._repr_mimebundle_):
+            return self._repr_mimebundle_()
+        return {"text/plain": repr(self), "text/html": self._fallback()}, {}
+
+    @property
+    def _display_id(self) -> str:
+        return f"infoflow-{self.model_id}"
+
+    def _ipython_display_(self) -> None:
+        """Display under this widget's display id, so that a computed graph can update the static drawing."""
+        from IPython.display import display
+
+        if executed_without_front_end():
+            self._computation.wait()  # an executed notebook keeps the drawing, not "computing"
+        data, metadata = self._bundle()
+        display(data, metadata=metadata, raw=True, display_id=self._display_id)
+        self._displayed = True
+
+    def _update_display(self) -> None:
+        """Redraw the displayed static drawing, where an executor records it (a front end shows the live view)."""
+        if self._displayed and executed_without_front_end():
+            from IPython.display import update_display
+
+            data, metadata = self._bundle()
+            update_display(data, metadata=metadata, raw=True, display_id=self._display_id)
+
+
+class _TraitView:
+    """The computation's view: the widget's traits (its front end draws from them) and its messages."""
+
+    def __init__(self, widget: InfoFlowWidget) -> None:
+        self.widget = widget
+
+    def show(self, graph: FlowGraph, status: str, computing: bool) -> None:
+        w = self.widget
+        with w.hold_sync():  # the graph last: its observers see the status that describes it
+            w.computing, w.error, w.status = computing, "", status
+            w.progress = 0.0 if computing else 1.0
+            w.graph = json_safe(graph.to_dict())
+        if not computing:
+            w._update_display()
+
+    def start(self, status: str) -> None:
+        w = self.widget
+        with w.hold_sync():
+            w.computing, w.progress, w.error = True, 0.0, ""
+            w.status = status
+
+    def say(self, status: str, progress: float | None) -> None:
+        w = self.widget
+        with w.hold_sync():
+            if progress is not None:
+                w.progress = progress
+            w.status = status
+
+    def fail(self, message: str) -> None:
+        w = self.widget
+        with w.hold_sync():
+            w.computing, w.error = False, message
+            w.status = "failed: the graph on show is from the last parameters that worked"
+
+    def clear_error(self) -> None:
+        self.widget.error = ""
+
+    def expanded(self, graph: FlowGraph, level: int, request: Any) -> None:
+        # The view that asked knows its request by this id; the others ignore the answer.
+        self.widget.send({"type": "expanded", "level": level, "request": request, "graph": json_safe(graph.to_dict())})

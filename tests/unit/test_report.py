@@ -1,29 +1,22 @@
-"""The static HTML report: geometry helpers, the SVG arc diagram, and the page."""
+"""The static HTML report: the widget's offline page (its front end draws the arcs), the heatmap and the table.
+
+The drawing itself is the front end's (js/ tests, and tests/widget/test_report_browser.py in Chromium);
+here: the page holds the bundle and the graph's state, the heatmap, the table, and needs no network.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import re
 
 import pytest
 
+from infoflow_widget._html_export import SAVED_STATUS
+from infoflow_widget._style import STATIC
 from infoflow_widget.errors import InfoFlowError
 from infoflow_widget.graph import Edge, FlowGraph, Node
-from infoflow_widget.report import (
-    GREEN,
-    RED,
-    arc_height,
-    arc_path,
-    arc_svg,
-    describe,
-    edge_colour,
-    loop_path,
-    node_centre,
-    stack_rows,
-    stroke_style,
-    to_html,
-    token_layout,
-    visible,
-)
+from infoflow_widget.report import to_html
 
 TOKENS = ["The", " cat", "\n", "<b>"]
 
@@ -39,185 +32,86 @@ def graph() -> FlowGraph:
             "prompt": "The cat\n<b>",
             "intervention": {"kind": "dampen", "alpha": 0.5},
             "metric": "logit diff",
+            "strategy": {"name": "bisect", "threshold": 0.01},
             "layers": [0, 1],
         },
         stats={"forward_passes": 7, "seconds": 0.5},
     )
 
 
-def arcs(svg: str) -> list[str]:
-    return re.findall(r'<path class="arc[^"]*"[^>]*>', svg)
+def state_of(page: str) -> dict:
+    return json.loads(re.search(r"const state = (.*);\n", page).group(1))
 
 
-def stroke_width(arc: str) -> float:
-    return float(re.search(r'stroke-width="([\d.]+)"', arc).group(1))
-
-
-# --- pure helpers ---------------------------------------------------------------------------------
-
-
-def test_visible_marks_whitespace():
-    assert visible(" a\nb\tc") == "·a↵b⇥c"
-    assert visible("plain") == "plain"
-
-
-def test_describe_formats_provenance_values():
-    assert describe({"kind": "dampen", "alpha": 0.5}) == "dampen(alpha=0.5)"
-    assert describe({"kind": "zero"}) == "zero"
-    assert describe("logit diff") == "logit diff"
-    assert describe(None) == ""
-
-
-def test_token_layout_boxes_are_ordered_and_disjoint():
-    boxes = token_layout(["a", "a much longer token than the cap", ""])
-    assert all(w > 0 for _, w in boxes)
-    assert all(x1 + w1 <= x2 for (x1, w1), (x2, _) in zip(boxes, boxes[1:], strict=False))
-    assert boxes[1][1] > boxes[0][1]  # longer text, wider box
-    assert boxes[1][1] == token_layout(["x" * 100])[0][1]  # but capped
-
-
-def test_node_centre_of_a_span_lies_between_its_tokens():
-    boxes = token_layout(TOKENS)
-    first, second = node_centre(boxes, Node(0, 1)), node_centre(boxes, Node(1, 2))
-    span = node_centre(boxes, Node(0, 2))
-    assert first < span < second
-    assert span == pytest.approx((boxes[0][0] + boxes[1][0] + boxes[1][1]) / 2)
-
-
-def test_arc_path_rises_to_height_above_baseline():
-    d = arc_path(10, 110, 30, baseline=100)
-    numbers = [float(v) for v in re.findall(r"-?\d+\.?\d*", d)]
-    assert d.startswith("M") and " C " in d
-    assert numbers[:2] == [10, 100] and numbers[-2:] == [110, 100]
-    # both control points sit at baseline - 4/3 * height, so the curve's apex is exactly `height` up
-    assert numbers[3] == numbers[5] == pytest.approx(100 - 40, abs=0.05)
-    assert all(y < 100 for y in (numbers[3], numbers[5])), "arcs go above the strip (smaller y)"
-
-
-def test_arc_height_grows_with_distance_and_is_capped():
-    assert arc_height(0, 10) < arc_height(0, 100) < arc_height(0, 200)
-    assert arc_height(0, 100) == arc_height(100, 0)
-    assert arc_height(0, 1e6, max_height=50) == 50
-
-
-def test_loop_path_stays_near_its_node():
-    d = loop_path(50, radius=10, baseline=80)
-    numbers = [float(v) for v in re.findall(r"-?\d+\.?\d*", d)]
-    xs, ys = numbers[0::2], numbers[1::2]
-    assert all(35 <= x <= 65 for x in xs)
-    assert ys[0] == ys[-1] == 80 and min(ys) == 60
-
-
-def test_stroke_style_grows_with_share_of_max():
-    weak, strong = stroke_style(0.1, 1.0), stroke_style(-1.0, 1.0)
-    assert weak[0] < strong[0] and weak[1] < strong[1]
-    assert strong[1] == 1.0
-    assert stroke_style(0.0, 0.0) == stroke_style(0.0, 1.0)  # no division by zero
-
-
-def test_edge_colour_by_sign():
-    assert edge_colour(0.3) == GREEN == "#1a9850"
-    assert edge_colour(-0.3) == RED == "#d73027"
-
-
-def test_stack_rows_separates_overlapping_spans():
-    assert stack_rows([(0, 10), (10, 20), (5, 15), (0, 30)]) == [0, 0, 1, 2]
-    assert stack_rows([]) == []
-
-
-# --- arc diagram ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("top_k", [0, 1, 3, 5])
-def test_arc_count_equals_top_k(top_k):
-    assert len(arcs(arc_svg(graph(), top_k))) == top_k
-
-
-def test_arc_count_is_capped_by_edges():
-    assert len(arcs(arc_svg(graph(), 50))) == 5
-
-
-def test_arcs_are_coloured_by_sign_and_widened_by_effect():
-    found = {
-        re.search(r"<title>(.*?)</title>", m).group(1): m
-        for m in re.findall(r'<path class="arc.*?</path>', arc_svg(graph(), 5))
-    }
-    strongest = found["·cat -&gt; &lt;b&gt;: -0.75"]
-    assert f'stroke="{RED}"' in strongest and "arrow-neg" in strongest
-    helps = found["The -&gt; ·cat: +0.5"]
-    assert f'stroke="{GREEN}"' in helps and "arrow-pos" in helps
-    assert f'stroke="{RED}"' in found["The -&gt; ↵: -0.05"]
-    assert stroke_width(strongest) > stroke_width(helps) > stroke_width(found["The -&gt; ↵: -0.05"])
-
-
-def test_arcs_are_drawn_weakest_first():
-    widths = [stroke_width(a) for a in arcs(arc_svg(graph(), 5))]
-    assert widths == sorted(widths)
-
-
-def test_self_edge_is_a_loop_and_arrows_have_markers():
-    svg = arc_svg(graph(), 5)
-    loops = re.findall(r'<path class="arc loop"', svg)
-    assert len(loops) == 1
-    assert 'id="arrow-pos"' in svg and 'id="arrow-neg"' in svg
-    assert all("marker-end=" in a for a in arcs(svg))
-
-
-def test_span_nodes_get_a_labelled_bracket():
-    svg = arc_svg(graph(), 5)
-    assert svg.count('<g class="span">') == 1
-    assert ">0:2</text>" in svg
-
-
-def test_token_text_is_escaped_and_whitespace_visible():
-    svg = arc_svg(graph(), 5)
-    assert "<b>" not in svg and "&lt;b&gt;" in svg
-    assert ">·cat</text>" in svg and ">↵</text>" in svg
-    assert "\n</text>" not in svg
-
-
-def test_non_finite_effects_are_not_drawn():
-    g = graph()
-    g.edges.append(Edge(0, 3, float("inf")))
-    g.edges.append(Edge(0, 3, float("nan")))
-    svg = arc_svg(g, 10)
-    assert len(arcs(svg)) == 5
-    assert "inf" not in svg and "nan" not in svg
-
-
-def test_negative_top_k_raises():
-    with pytest.raises(InfoFlowError, match="top_k"):
-        arc_svg(graph(), -1)
-    with pytest.raises(InfoFlowError, match="top_k"):
-        to_html(graph(), top_k=-2)
-
-
-# --- page -----------------------------------------------------------------------------------------
-
-
-def test_page_has_all_parts_and_is_offline():
+def test_the_page_is_the_widgets_offline_page_drawing_the_graph():
     page = to_html(graph(), top_k=3)
-    assert page.startswith("<!DOCTYPE html>")
+    assert page.lower().startswith("<!doctype html>")
+    source = json.loads(re.search(r"const source = (.*);\n", page).group(1))
+    assert source == (STATIC / "widget.js").read_text(encoding="utf-8"), "the front-end bundle, inline"
+    assert (STATIC / "widget.css").read_text(encoding="utf-8") in page
+    state = state_of(page)
+    assert state["graph"] == graph().to_dict() and state["tokens"] == TOKENS
+    assert state["top_k"] == 3 and state["threshold"] == 0.0, "the front end draws the three strongest"
+    assert (state["intervention"], state["alpha"], state["strategy"]) == ("dampen", 0.5, "bisect")
+    assert {entry["name"] for entry in state["strategies"]} >= {"full", "bisect"}
+    assert state["status"] == SAVED_STATUS and state["computing"] is False
+    assert page.index('<div id="infoflow">') < page.index("Effect matrix") < page.index("<table>")
+
+
+def test_the_page_has_the_details_heatmap_and_table():
+    page = to_html(graph(), top_k=3)
     assert "Information-flow graph — tiny-model" in page
     assert "dampen(alpha=0.5)" in page and "logit diff" in page and "3.25" in page
     assert "<pre>The cat\n&lt;b&gt;</pre>" in page  # the prompt, escaped
-    assert "forward_passes" in page
-    assert "helps" in page and "hurts" in page  # legend
+    assert "forward_passes" in page and "<h2>Top 3 edges</h2>" in page
     assert "Plotly.newPlot" in page  # the heatmap, with plotly.js inline
-    assert len(arcs(page)) == 3
-    assert not re.search(r"<script[^>]*\bsrc\s*=", page)
-    assert not re.search(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", page)
-
-
-def test_page_table_lists_top_edges_in_rank_order():
-    page = to_html(graph(), top_k=2)
     table = page[page.index("<table>") :]
     rows = re.findall(r"<tr><td[^>]*>(\d+)</td><td>(.*?)</td><td>(.*?)</td><td[^>]*>(.*?)</td></tr>", table)
-    assert rows == [("1", "1:2 ·cat", "3:4 &lt;b&gt;", "-0.75"), ("2", "0:1 The", "1:2 ·cat", "+0.5")]
+    assert rows == [
+        ("1", "1:2 ·cat", "3:4 &lt;b&gt;", "-0.75"),
+        ("2", "0:1 The", "1:2 ·cat", "+0.5"),
+        ("3", "2:3 ↵", "2:3 ↵", "+0.25"),
+    ]
 
 
-def test_page_is_written_atomically_when_a_path_is_given(tmp_path):
+def test_the_page_works_offline():
+    page = to_html(graph(), top_k=3)
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page)
+    assert not re.search(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", page)
+    scripts = re.findall(r"<script\b", page)
+    assert page.count("</script>") == len(scripts), "the inlined bundle and state cannot close their script early"
+
+
+def test_text_that_looks_like_markup_stays_inside_the_state():
+    g = graph()
+    g.tokens[3] = "</script><script>alert(1)</script>"
+    page = to_html(g, top_k=3)
+    assert "<script>alert(1)" not in page and page.count("</script>") == len(re.findall(r"<script\b", page))
+    assert state_of(page)["tokens"][3] == g.tokens[3]
+
+
+def test_non_finite_effects_travel_as_strings():
+    g = graph()
+    g.edges.append(Edge(0, 3, math.nan))
+    g.edges.append(Edge(1, 2, math.inf))
+    effects = [edge["effect"] for edge in state_of(to_html(g, top_k=10))["graph"]["edges"]]
+    assert effects[-2:] == ["NaN", "Infinity"]
+
+
+def test_top_k_must_be_a_whole_number():
+    for bad in (-2, True, 2.5, "3"):
+        with pytest.raises(InfoFlowError, match="top_k"):
+            to_html(graph(), top_k=bad)
+
+
+def test_the_page_is_written_atomically_when_a_path_is_given(tmp_path):
     path = tmp_path / "report.html"
     page = to_html(graph(), path)
     assert path.read_text(encoding="utf-8") == page
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_flowgraph_save_writes_the_report(tmp_path):
+    path = graph().save(tmp_path / "g.html", top_k=2)
+    state = state_of(path.read_text(encoding="utf-8"))
+    assert state["top_k"] == 2 and state["graph"]["tokens"] == TOKENS

@@ -11,8 +11,10 @@ import pytest
 
 pytest.importorskip("anywidget")
 
+import infoflow_widget._widget_compute as compute_module  # noqa: E402
 import infoflow_widget.widget as widget_module  # noqa: E402
 from infoflow_widget import Crop, Dampen, FlowEngine, InfoFlowError, Zero  # noqa: E402
+from infoflow_widget.metrics import as_metric  # noqa: E402
 from infoflow_widget.widget import InfoFlowWidget  # noqa: E402
 
 # A worker thread's exception would be a bug: failures belong in the `error` trait.
@@ -264,14 +266,14 @@ def test_a_fast_full_graph_skips_the_estimate_after_the_first(tiny, calls):
 
 def test_new_alphas_reuse_the_clean_run(tiny):
     widget = make(tiny, intervention="dampen", alpha=0.3, preview_seconds=math.inf)  # no estimate pass after the first
-    fresh = FlowEngine(tiny, PROMPT, widget_module.as_metric(None, "mary", "john"), progress=False)
+    fresh = FlowEngine(tiny, PROMPT, as_metric(None, "mary", "john"), progress=False)
     widget.alpha = 1.4
     graph = widget.wait(timeout=30)
     assert fresh.forward_passes == 1
     assert graph.stats["forward_passes"] == fresh.graph().stats["forward_passes"] - 1, "no clean run"
     widget.answer = "sarah"  # another metric: one more clean run, kept for the next changes too
     widget.wait(timeout=30)
-    assert len(widget._engines) == 2
+    assert len(widget._computation.engines) == 2
 
 
 def test_drilling_into_a_graph_shown_again_from_the_cache(tiny):
@@ -385,7 +387,7 @@ def test_json_safe_keeps_finite_data_as_it_is():
 
 
 def test_progress_reaches_the_traits(tiny, monkeypatch):
-    monkeypatch.setattr(widget_module, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(compute_module, "PROGRESS_INTERVAL", 0.0)
     widget = make(tiny)
     seen = []
     widget.observe(lambda change: seen.append(change["new"]), "progress")
@@ -488,7 +490,7 @@ def test_an_expansion_of_a_graph_no_longer_on_show_is_dropped(tiny):
         widget.intervention = "crop"  # cached: on show at once
         assert widget.graph_object is crop
     widget.wait(timeout=30)
-    assert sent == [] and widget._drill == [crop], "the zero graph's expansion belongs to nothing on screen"
+    assert sent == [] and widget._computation.drill == [crop], "the zero graph's expansion belongs to nothing on screen"
     assert not widget.status.startswith("expand")
 
 

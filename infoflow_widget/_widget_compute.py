@@ -1,0 +1,323 @@
+"""The widget's background computation: one thread per request, generations, cancellation, cache, engines.
+
+How a request becomes a graph on show:
+
+1. A cached request is shown at once. Otherwise the previous request's ``cancel`` event is set (its
+   thread stops at its next batch) and a thread measures the request under a new generation number,
+   reporting progress. It runs on an engine derived from one clean run per metric
+   (:meth:`FlowEngine.with_intervention`), so a new alpha costs only the intervened forward passes.
+2. For a full token graph (``full``, ``attribution-then-exact``) the thread first computes the
+   attribution estimate of the same edges (one forward and backward pass) and shows it, dashed, while
+   the exact values compute, unless the last full graph took less than ``preview_seconds``: then the
+   estimate would only flicker. The estimate is cached under its own request (strategy ``attribution``).
+3. The thread's graphs are cached, but shown only if its generation is still the newest, so an older
+   result never overwrites a newer one. Errors go to the view, not to the kernel log.
+
+The threads are daemons, so a kernel never waits for them; but a daemon thread still inside torch when
+the interpreter finalises aborts the process ("terminate called without an active exception", exit
+status 134). So every computation is stopped (cancelled, then joined) at interpreter exit, which a
+script's end and a kernel's shutdown or restart both reach, and when its widget is closed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import threading
+import time
+import weakref
+from dataclasses import replace
+from typing import Any, Protocol
+
+from ._openmp import release_idle_threads
+from ._widget_request import Request
+from .engine import FlowEngine
+from .errors import ComputationCancelled, InfoFlowError
+from .graph import FlowGraph
+from .metrics import as_metric
+from .strategies import Attribution, Full
+
+PROGRESS_INTERVAL = 0.1
+"""Seconds between progress updates sent to the view."""
+
+ESTIMATE_SHOWN = "estimate shown; computing exact values…"
+"""The status while the attribution estimate is on show and the exact graph computes."""
+
+STOP_SECONDS = 60.0
+"""How long :meth:`Computation.stop` waits for each thread; a cancelled thread ends at its next batch."""
+
+
+class View(Protocol):
+    """What a computation shows its results on: the widget's traits. Called with the computation's lock held."""
+
+    def show(self, graph: FlowGraph, status: str, computing: bool) -> None:
+        """Put ``graph`` on show with ``status``; ``computing``: an estimate whose exact graph still computes."""
+
+    def start(self, status: str) -> None:
+        """A computation started with nothing new to show yet."""
+
+    def say(self, status: str, progress: float | None) -> None:
+        """The running computation's status (and its progress, 0 to 1)."""
+
+    def fail(self, message: str) -> None:
+        """The running computation failed; the graph on show stays."""
+
+    def clear_error(self) -> None:
+        """Back to the graph on show, which needs no computation."""
+
+    def expanded(self, graph: FlowGraph, level: int, request: Any) -> None:
+        """The token graph inside a clicked span edge of drill-down ``level``, for the view that sent ``request``."""
+
+
+class Computation:
+    """The measurements behind one widget: its engines, its cache, and the thread computing its newest request.
+
+    Args:
+        view: where graphs, status and errors go.
+        model: the wrapped model.
+        prompt: the clean prompt.
+        layers: the layers to intervene in (None: all).
+        preview_seconds: see :class:`InfoFlowWidget`.
+    """
+
+    def __init__(self, view: View, model: Any, prompt: str, layers: list[int] | None, preview_seconds: float) -> None:
+        self.view = view
+        self.model = model
+        self.prompt = prompt
+        self.layers = layers
+        self.preview_seconds = preview_seconds
+        """Full graphs that last took longer than this many seconds show the estimate first."""
+        self.full_seconds: float | None = None  # what the last exact full graph took
+        self.lock = threading.Lock()  # guards the generation counter and what is on show
+        self.generation = 0
+        self.cancel: threading.Event | None = None
+        self.thread: threading.Thread | None = None  # the newest computation
+        self.expanding: threading.Thread | None = None  # the newest drill-down
+        self.running: Request | None = None  # the request a live thread computes
+        self.shown: Request | None = None  # the request whose graph is on show
+        self.graph: FlowGraph | None = None  # its graph
+        self.cache: dict[Request, FlowGraph] = {}
+        self.compute_lock = threading.Lock()  # one computation of this widget at a time (a stale one ends soon)
+        self.engines: dict[tuple[str | None, str | None], FlowEngine] = {}  # a clean run per metric
+        self.drill: list[FlowGraph] = []  # the graph on show, then the expansions opened from it
+        self.stopped = threading.Event()  # set by stop(): drill-downs end, nothing new starts
+        _LIVE.add(self)
+
+    # --- requests --------------------------------------------------------------------------------
+
+    def engine(self, request: Request) -> FlowEngine:
+        """The clean-run engine of the request's metric (called by the constructor or under ``compute_lock``)."""
+        key = (request.answer, request.distractor)
+        if key not in self.engines:
+            metric = as_metric(None, request.answer, request.distractor)
+            self.engines[key] = FlowEngine(self.model, self.prompt, metric, layers=self.layers, progress=False)
+        return self.engines[key]
+
+    def refresh(self, request: Request) -> None:
+        """Show the graph of ``request``: from the cache, or computed in a new thread."""
+        with self.lock:
+            if self.stopped.is_set():
+                return
+            if request == self.running and self.thread is not None and self.thread.is_alive():
+                return  # e.g. the threshold of a full graph moved while it computes: same graph
+            if request == self.shown and self.running is None:
+                self.view.clear_error()  # back to what is on show (say, after a failed change): nothing to measure
+                return
+            self.generation += 1
+            generation = self.generation
+            if self.cancel is not None:
+                self.cancel.set()  # the stale computation stops at its next batch
+            self.cancel = None
+            self.running = None
+            cached = self.cache.get(request)
+            if cached is not None:
+                self._show(request, cached, _summary(cached, "cached"))
+                return
+            self.cancel = cancel = threading.Event()
+            self.running = request
+            preview = self._preview(request)
+            if preview in self.cache:
+                self._show(preview, self.cache[preview], ESTIMATE_SHOWN, computing=True)
+            else:
+                self.view.start("starting…")
+            self.thread = threading.Thread(
+                target=self._compute, args=(request, preview, generation, cancel), name="infoflow-widget", daemon=True
+            )
+            release_idle_threads()  # this thread's OpenMP pool would slow the worker's torch by a third
+            self.thread.start()
+
+    def _preview(self, request: Request) -> Request | None:
+        """The estimate to show while ``request`` computes: None when there is none, or no wait to fill."""
+        preview = request.estimate()
+        fast = self.full_seconds is not None and self.full_seconds <= self.preview_seconds
+        return None if request.strategy == Full.name and fast else preview
+
+    def _compute(self, request: Request, preview: Request | None, generation: int, cancel: threading.Event) -> None:
+        """Compute ``request`` (after its ``preview`` estimate, unless cached) and show what is still wanted."""
+        status = f"{ESTIMATE_SHOWN} " if preview else ""
+        try:
+            with self.compute_lock:
+                if cancel.is_set():
+                    raise ComputationCancelled("a newer request replaced this one")
+                engine = self.engine(request).with_intervention(
+                    request.build_intervention(), progress=self._progress_reporter(generation, status), cancel=cancel
+                )
+                if preview is not None and preview not in self.cache:
+                    self._say(generation, "estimating every edge (one forward and one backward pass)…")
+                    self._publish(preview, engine.graph(strategy=Attribution()), generation, final=False)
+                before = engine.seconds
+                graph = engine.graph(strategy=request.build_strategy())
+        except ComputationCancelled:
+            return
+        except Exception as err:  # noqa: BLE001 - any failure is shown in the widget, not lost in a thread
+            self._fail(generation, err)
+            return
+        engine.cancel = None  # finished: a later drill-down into this graph must not read as cancelled
+        if request.strategy == Full.name:
+            self.full_seconds = engine.seconds - before
+        self._publish(request, graph, generation, final=True)
+
+    def _publish(self, request: Request, graph: FlowGraph, generation: int, *, final: bool) -> None:
+        """Cache ``graph``; show it if its generation is still the newest (an estimate keeps ``computing``)."""
+        with self.lock:
+            self.cache[request] = graph
+            if generation != self.generation:
+                return
+            if final:
+                self.running = None
+                self._show(request, graph, _summary(graph, "computed"))
+            else:
+                self._show(request, graph, ESTIMATE_SHOWN, computing=True)
+
+    def _show(self, request: Request, graph: FlowGraph, status: str, *, computing: bool = False) -> None:
+        """Put the graph of ``request`` on show (the caller holds ``lock``)."""
+        self.shown = request
+        self.graph = graph
+        self.drill = [graph]
+        self.view.show(graph, status, computing)
+
+    def _fail(self, generation: int, err: Exception) -> None:
+        with self.lock:
+            if generation != self.generation:
+                return
+            self.running = None
+            self.view.fail(str(err) if isinstance(err, InfoFlowError) else f"{type(err).__name__}: {err}")
+
+    def _progress_reporter(self, generation: int, status: str) -> Any:
+        last = 0.0
+
+        def report(done: int, total: int, desc: str) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < PROGRESS_INTERVAL and done < total:
+                return
+            last = now
+            self._say(generation, f"{status}{desc}: {done} of {total} edges", done / max(total, 1))
+
+        return report
+
+    def _say(self, generation: int, status: str, progress: float | None = None) -> None:
+        """Show a computation's status (and progress) while its generation is still the newest."""
+        with self.lock:
+            if generation == self.generation:
+                self.view.say(status, progress)
+
+    # --- drill-down ------------------------------------------------------------------------------
+
+    def expand(self, content: dict[str, Any]) -> None:
+        """Measure in a thread the token edges inside a clicked span edge (``content``: source, target, level)."""
+        with self.lock:  # what was on show when the click arrived: the click refers to it
+            if self.stopped.is_set():
+                return
+            shown = (self.generation, list(self.drill))
+        self.expanding = threading.Thread(
+            target=self._expand, args=(content, *shown), name="infoflow-expand", daemon=True
+        )
+        release_idle_threads()
+        self.expanding.start()
+
+    def _expand(self, content: dict[str, Any], generation: int, drill: list[FlowGraph]) -> None:
+        """Measure the token edges inside one span edge of ``drill`` and send them back to the view that asked."""
+        try:
+            level = int(content["level"])
+            base = drill[level]
+            edge = next(e for e in base.edges if (e.source, e.target) == (content["source"], content["target"]))
+            nodes = base.nodes
+            self._say(generation, f"expanding span edge {nodes[edge.source].label} → {nodes[edge.target].label}…")
+            expanded = _stoppable(base, self.stopped).expand(edge)
+        except ComputationCancelled:
+            return
+        except Exception as err:  # noqa: BLE001 - shown in the widget
+            self._fail(generation, err)
+            return
+        with self.lock:
+            shown = self.drill[: level + 1]
+            if len(shown) != level + 1 or any(now is not then for now, then in zip(shown, drill)):
+                return  # another graph went on show meanwhile: this expansion belongs to none on screen
+            self.drill[level + 1 :] = [expanded]
+            status = f"expanded: {len(expanded.edges)} token edges in {expanded.stats.get('seconds', '?')} s"
+            self.view.say(status, None)
+            self.view.expanded(expanded, level, content.get("request"))
+
+    # --- waiting and stopping --------------------------------------------------------------------
+
+    def busy(self) -> list[threading.Thread]:
+        """The live threads: the newest computation and the newest drill-down."""
+        return [t for t in (self.thread, self.expanding) if t is not None and t.is_alive()]
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the running computation and drill-down end (or ``timeout`` seconds pass)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # A newer request may start a newer thread while one is joined, hence the loop.
+        while busy := self.busy():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            busy[0].join(remaining)
+
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Cancel what runs, show nothing more, start nothing new, and wait for the threads to end.
+
+        A cancelled computation ends at its next batch; a drill-down at its next batch too.
+        """
+        with self.lock:
+            self.stopped.set()
+            self.generation += 1  # whatever still finishes is neither shown nor reported
+            if self.cancel is not None:
+                self.cancel.set()
+            self.cancel = None
+            self.running = None
+        for thread in self.busy():
+            if thread is not threading.current_thread():  # a widget collected in its own thread
+                thread.join(timeout)
+
+
+def _stoppable(graph: FlowGraph, stopped: threading.Event) -> FlowGraph:
+    """``graph`` with a copy of its engine that stops (at its next batch) once ``stopped`` is set."""
+    if graph._engine is None:
+        return graph
+    engine = copy.copy(graph._engine)
+    engine.cancel = stopped
+    return replace(graph, _engine=engine)
+
+
+def _summary(graph: FlowGraph, how: str) -> str:
+    """The status line for a graph put on show: ``how`` (computed, cached) and what it cost."""
+    if how != "computed":
+        return f"{how}: {len(graph.edges)} edges, shown without recomputing"
+    stats = graph.stats
+    return (
+        f"{how}: {len(graph.edges)} edges, {stats.get('forward_passes', '?')} forward passes "
+        f"in {stats.get('seconds', '?')} s"
+    )
+
+
+_LIVE: weakref.WeakSet[Computation] = weakref.WeakSet()
+"""Every computation not yet collected: stopped at interpreter exit."""
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop every live computation, so no thread is inside torch when the interpreter finalises."""
+    for computation in list(_LIVE):
+        computation.stop()
