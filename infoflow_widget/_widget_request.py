@@ -13,11 +13,11 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .errors import InfoFlowError, is_non_negative, is_whole
-from .interventions import Corrupt, Crop, Dampen, Intervention, Zero
+from .interventions import INTERVENTIONS, Intervention, build_intervention
 from .metrics import as_metric
 from .strategies import STRATEGIES, Attribution, Strategy
 
-INTERVENTION_NAMES = ("zero", "dampen", "crop", "corrupt")
+INTERVENTION_NAMES = tuple(INTERVENTIONS)
 """The values of the ``intervention`` trait."""
 
 ESTIMATED_FIRST = ("full", "attribution-then-exact")
@@ -109,10 +109,12 @@ class Request:
     def of(cls, traits: Any) -> Request:
         """The request of an object with the widget's traits (``intervention``, ``alpha``, ...)."""
         strategy = STRATEGIES.get(traits.strategy)
+        intervention = INTERVENTIONS.get(traits.intervention)
+        takes = {f.name for f in fields(intervention)} if intervention is not None else set()
         return cls(
             intervention=traits.intervention,
-            alpha=traits.alpha if traits.intervention == "dampen" else None,
-            corrupted_prompt=traits.corrupted_prompt if traits.intervention == "corrupt" else None,
+            alpha=traits.alpha if "alpha" in takes else None,
+            corrupted_prompt=traits.corrupted_prompt if "corrupted_prompt" in takes else None,
             strategy=traits.strategy,
             threshold=traits.threshold if strategy is not None and prunes(strategy) else None,
             answer=traits.answer or None,  # an emptied text box means "no answer"
@@ -120,15 +122,7 @@ class Request:
         )
 
     def build_intervention(self) -> Intervention:
-        if self.intervention == "dampen":
-            return Dampen(self.alpha)
-        if self.intervention == "corrupt":
-            return Corrupt(self.corrupted_prompt)
-        if self.intervention == "zero":
-            return Zero()
-        if self.intervention == "crop":
-            return Crop()
-        raise InfoFlowError(f"intervention must be one of {', '.join(INTERVENTION_NAMES)}; got {self.intervention!r}.")
+        return build_intervention(self.intervention, alpha=self.alpha, corrupted_prompt=self.corrupted_prompt)
 
     def build_strategy(self) -> Strategy:
         if self.strategy not in STRATEGIES:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from .display import token_texts
 from .errors import ComputationCancelled, InfoFlowError, is_non_negative, is_whole
 from .graph import SELECTION_PROVENANCE, Edge, FlowGraph
 from .interventions import INTERVENTIONS, AttentionTensor, Intervention, Zero, edit_masks
@@ -126,7 +127,8 @@ class FlowEngine:
         self.prompt = prompt
         self.input_ids = self.tokenize(prompt, "prompt")
         self.n = self.input_ids.shape[1]
-        self.tokens = [self.tokenizer.decode([int(t)]) for t in self.input_ids[0]]
+        # Each token on its own; a piece of a split multi-byte character shows its bytes (<0xF0>), not U+FFFD.
+        self.tokens = token_texts(self.tokenizer, self.input_ids[0].tolist())
         self._attention_paths = attention_modules(self.hf_model)
         self.layers = _check_layers(layers, len(self._attention_paths))
         self._score = self.metric.prepare(self.tokenizer)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import numbers
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -273,42 +274,14 @@ class FlowGraph:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FlowGraph:
-        """Rebuild a graph from :meth:`to_dict` output.
+        """Rebuild a graph from :meth:`to_dict` output, every field checked (:func:`check_saved`).
 
         Raises:
-            InfoFlowError: the format tag is unknown, a key is missing, or an edge names a node that is not there.
+            InfoFlowError: the format tag is unknown, a key is missing, or a field has the wrong type or an
+                impossible value (a span past the tokens, an edge to a node that is not there); the message
+                names the field, e.g. ``edges[3].exact``.
         """
-        if not isinstance(d, dict):
-            raise InfoFlowError(f"A saved FlowGraph is a dict, got {type(d).__name__}.")
-        for key in ("format", "tokens", "clean_metric", "nodes", "edges"):
-            if key not in d:
-                raise InfoFlowError(f"The saved graph has no {key!r} key; is it a FlowGraph saved by to_dict/save?")
-        if d["format"] != FORMAT:
-            raise InfoFlowError(f"Unknown graph format {d['format']!r}; this version reads {FORMAT!r}.")
-        nodes = [Node(int(n["start"]), int(n["end"])) for n in _records(d["nodes"], "nodes", ("start", "end"))]
-        edges = [
-            Edge(
-                int(e["source"]),
-                int(e["target"]),
-                float(e["effect"]),
-                int(e.get("level", 0)),
-                bool(e.get("exact", True)),
-            )
-            for e in _records(d["edges"], "edges", ("source", "target", "effect"))
-        ]
-        for i, e in enumerate(edges):
-            if not (0 <= e.source < len(nodes) and 0 <= e.target < len(nodes)):
-                raise InfoFlowError(
-                    f"edges[{i}] joins nodes {e.source} -> {e.target}, but there are {len(nodes)} nodes."
-                )
-        return cls(
-            tokens=[str(t) for t in d["tokens"]],
-            nodes=nodes,
-            edges=edges,
-            clean_metric=float(d["clean_metric"]),
-            provenance=dict(d.get("provenance", {})),
-            stats=dict(d.get("stats", {})),
-        )
+        return cls(**check_saved(d))
 
     def to_json(self, indent: int | None = None) -> str:
         """The graph as JSON text; floats are written exactly, so :meth:`load` gives back equal numbers.
@@ -344,13 +317,15 @@ class FlowGraph:
             The path written.
 
         Raises:
-            InfoFlowError: the suffix is not supported, or the graph cannot be written in that format.
+            InfoFlowError: the destination cannot take the file (:func:`check_destination`, checked before
+                anything is rendered), the graph cannot be written in that format, or the write fails.
         """
-        path = Path(path)
-        writer = _WRITERS.get(path.suffix.lower())
-        if writer is None:
-            raise InfoFlowError(f"Cannot save to {path.name!r}: use one of the suffixes {', '.join(_WRITERS)}.")
-        write_atomic(path, writer(self, top_k=top_k))
+        path = check_destination(path)
+        text = _WRITERS[path.suffix.lower()](self, top_k=top_k)
+        try:
+            write_atomic(path, text)
+        except OSError as err:
+            raise InfoFlowError(f"Could not write {path}: {err.strerror or err}.") from err
         return path
 
     @classmethod
@@ -358,15 +333,26 @@ class FlowGraph:
         """Read a graph written by :meth:`save` to a ``.json`` file.
 
         Raises:
-            InfoFlowError: the file is not JSON or not a saved FlowGraph.
+            InfoFlowError: the file cannot be read, is not UTF-8 JSON (or is nested too deeply to parse), or
+                is not a saved FlowGraph (:meth:`from_dict` names the bad field).
         """
         path = Path(path)
         if path.suffix.lower() != ".json":
             raise InfoFlowError(f"Only .json files can be loaded back into a FlowGraph, not {path.name!r}.")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+        except OSError as err:
+            raise InfoFlowError(f"Cannot read {path}: {err.strerror or err}.") from err
+        try:
+            data = json.loads(raw.decode("utf-8-sig"))
+        except UnicodeDecodeError as err:
+            raise InfoFlowError(f"{path} is not UTF-8 text (byte {err.start} is {raw[err.start]:#04x}).") from None
         except json.JSONDecodeError as err:
             raise InfoFlowError(f"{path} is not valid JSON: {err}.") from err
+        except RecursionError:
+            raise InfoFlowError(f"{path} is nested too deeply to be a saved graph.") from None
+        except ValueError as err:  # e.g. an integer of more digits than Python converts
+            raise InfoFlowError(f"{path} is not a saved graph: {err}.") from None
         return cls.from_dict(data)
 
 
@@ -393,14 +379,191 @@ def save_suffixes() -> tuple[str, ...]:
     return tuple(_WRITERS)
 
 
-def _records(items: Any, name: str, keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    if not isinstance(items, list):
-        raise InfoFlowError(f"The saved graph's {name!r} must be a list, got {type(items).__name__}.")
-    for i, item in enumerate(items):
-        missing = [k for k in keys if not isinstance(item, dict) or k not in item]
-        if missing:
-            raise InfoFlowError(f"{name}[{i}] has no {missing[0]!r} key.")
-    return items
+# --- checking saved graphs and destinations --------------------------------------------------------
+
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+"""How JSON exports other than :meth:`FlowGraph.to_json` (the widget's download) write NaN and infinities."""
+
+MAX_DEPTH = 32
+"""How deeply ``provenance`` and ``stats`` of a loaded graph may nest."""
+
+
+def _show(value: Any) -> str:
+    """``value`` as it reads in the JSON file (``"false"`` keeps its quotes), cut short."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _bad(where: str, expected: str, value: Any) -> InfoFlowError:
+    return InfoFlowError(f"{where} must be {expected}; got {_show(value)}.")
+
+
+def _index(value: Any, where: str) -> int:
+    if not is_whole(value):
+        raise _bad(where, "a whole number >= 0", value)
+    return int(value)
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _bad(where, 'a number (or "NaN", "Infinity", "-Infinity")', value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise _bad(where, "a number within the range of a float", value) from None
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(where, "true or false", value)
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise _bad(where, "a string", value)
+    return value
+
+
+def _data(value: Any, where: str, depth: int = 0) -> Any:
+    """``value`` (provenance, stats) unchanged, once checked to nest at most :data:`MAX_DEPTH` levels."""
+    if depth > MAX_DEPTH:
+        raise InfoFlowError(f"{where} is nested more than {MAX_DEPTH} levels deep.")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _data(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _data(item, f"{where}[{i}]", depth + 1)
+    return value
+
+
+# The saved graph's layout: each field with the function that checks and converts it, and its default
+# (REQUIRED when it has none). Records (nodes, edges) list their own fields.
+REQUIRED = object()
+_NODE_FIELDS = {"start": (_index, REQUIRED), "end": (_index, REQUIRED)}
+_EDGE_FIELDS = {
+    "source": (_index, REQUIRED),
+    "target": (_index, REQUIRED),
+    "effect": (_number, REQUIRED),
+    "level": (_index, 0),
+    "exact": (_flag, True),
+}
+
+
+def _fields(item: Any, where: str, layout: dict[str, tuple[Callable[[Any, str], Any], Any]]) -> dict[str, Any]:
+    """The fields of one record, each checked; a missing required key or a wrong value names ``where.key``."""
+    if not isinstance(item, dict):
+        raise _bad(where, "an object (a dict)", item)
+    out = {}
+    for key, (check, default) in layout.items():
+        if key not in item and default is REQUIRED:
+            raise InfoFlowError(f"{where} has no {key!r} key.")
+        out[key] = check(item.get(key, default), f"{where}.{key}")
+    return out
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _bad(where, "a list", value)
+    return value
+
+
+def check_saved(d: Any) -> dict[str, Any]:
+    """The :class:`FlowGraph` fields of saved graph data (:meth:`FlowGraph.to_dict`), every field checked.
+
+    Spans must be ``start < end <= len(tokens)``, edges must join existing nodes, effects and the clean
+    metric must be numbers (or the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``), ``exact`` a
+    boolean, ``provenance`` and ``stats`` objects of limited nesting.
+
+    Raises:
+        InfoFlowError: naming the first bad field, as a path such as ``edges[3].exact``.
+    """
+    if not isinstance(d, dict):
+        raise InfoFlowError(f"A saved FlowGraph is a dict (a JSON object), got {type(d).__name__}.")
+    for key in ("format", "tokens", "clean_metric", "nodes", "edges"):
+        if key not in d:
+            raise InfoFlowError(f"The saved graph has no {key!r} key; is it a FlowGraph saved by to_dict/save?")
+    if d["format"] != FORMAT:
+        raise InfoFlowError(f"Unknown graph format {_show(d['format'])}; this version reads {FORMAT!r}.")
+    tokens = [_text(t, f"tokens[{i}]") for i, t in enumerate(_list(d["tokens"], "tokens"))]
+    nodes = []
+    for i, item in enumerate(_list(d["nodes"], "nodes")):
+        node = Node(**_fields(item, f"nodes[{i}]", _NODE_FIELDS))
+        if not node.start < node.end <= len(tokens):
+            raise InfoFlowError(
+                f"nodes[{i}] is the span {node.label}, but a span start:end needs start < end <= {len(tokens)} "
+                "(the number of tokens)."
+            )
+        nodes.append(node)
+    edges = []
+    for i, item in enumerate(_list(d["edges"], "edges")):
+        edge = Edge(**_fields(item, f"edges[{i}]", _EDGE_FIELDS))
+        for key in ("source", "target"):
+            if getattr(edge, key) >= len(nodes):
+                raise _bad(
+                    f"edges[{i}].{key}", f"a node index below {len(nodes)} (there are {len(nodes)} nodes)", item[key]
+                )
+        edges.append(edge)
+    provenance, stats = (d.get(key, {}) for key in ("provenance", "stats"))
+    for key, value in (("provenance", provenance), ("stats", stats)):
+        if not isinstance(value, dict):
+            raise _bad(key, "an object (a dict)", value)
+        _data(value, key)
+    return {
+        "tokens": tokens,
+        "nodes": nodes,
+        "edges": edges,
+        "clean_metric": _number(d["clean_metric"], "clean_metric"),
+        "provenance": dict(provenance),
+        "stats": dict(stats),
+    }
+
+
+def check_destination(path: str | os.PathLike[str]) -> Path:
+    """Check, before any work, that a graph can be saved to ``path``; return it as a :class:`~pathlib.Path`.
+
+    The suffix must be one :meth:`FlowGraph.save` writes, in any case (``.JSON`` is ``.json``); the
+    folder must exist and take a new file (a probe file is created there and removed, which also catches
+    read-only file systems and ``/proc``); ``path`` must not be a folder or another non-file. ``save``
+    calls it first; front ends call it before loading a model, so a bad destination fails in no time.
+
+    Raises:
+        InfoFlowError: saying which of these fails.
+    """
+    try:
+        path = Path(path)
+    except TypeError:
+        raise InfoFlowError(f"The destination must be a file path, got {type(path).__name__}.") from None
+    if path.suffix.lower() not in _WRITERS:
+        raise InfoFlowError(f"Cannot save to {path.name!r}: use one of the suffixes {', '.join(_WRITERS)}.")
+    folder = path.parent
+    try:
+        if path.is_dir():
+            raise InfoFlowError(f"Cannot save to {path}: it is a folder. Give a file name inside it, or another name.")
+        if path.exists() and not path.is_file():
+            raise InfoFlowError(f"Cannot save to {path}: it exists and is not a regular file.")
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise InfoFlowError(f"Cannot save to {path}: the folder {folder} {what}.")
+        probe = _temp_path(path)
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as err:
+        raise InfoFlowError(
+            f"Cannot save to {path}: no file can be written in {folder} ({err.strerror or err})."
+        ) from None
+    return path
+
+
+def _temp_path(path: Path) -> Path:
+    """A fresh hidden name beside ``path`` for writing it atomically."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -409,7 +572,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
     Readers therefore see either the old file or the whole new one, never a partial write.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = _temp_path(path)
     # os.open with 0o666 lets the umask set the permissions, as a plain open() would (mkstemp forces 0o600).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:

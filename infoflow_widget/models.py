@@ -9,6 +9,7 @@ reaches it, per architecture, is :class:`AttentionSites`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -18,13 +19,19 @@ import os
 import re
 import shutil
 import sys
-import tempfile
+import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InfoFlowError, UnsupportedModelError
+
+try:
+    import fcntl
+except ImportError:  # Windows: conversions run unlocked, and partial folders are left alone
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     import torch
@@ -311,28 +318,96 @@ def _cached_conversion(key: str, gguf_path: Any) -> Path:
     """Return a folder of safetensors weights converted from a GGUF file, converting once.
 
     De-quantising GGUF takes tens of seconds per load; the converted folder loads in about one.
-    The folder is built under a temporary name and renamed into place, and its manifest records
-    each file's size and sha256, so a partial or corrupt folder is detected and rebuilt.
+    The folder is built in the partial folder ``.{key}.partial`` and renamed into place, and its manifest
+    records each file's size and sha256, so a partial or corrupt folder is detected and rebuilt. The
+    converting process holds an exclusive lock on ``locks/{key}.lock`` (beside ``models/`` in the cache)
+    throughout, so a second process waits for it instead of converting too, and a partial folder whose
+    lock is free was left by a process that died (SIGKILL, power loss): each load removes those.
     """
     root = cache_dir() / "models"
     folder = root / key
-    if folder.is_dir():
-        if _manifest_ok(folder):
-            return folder
-        warnings.warn(f"Cached weights in {folder} are incomplete or corrupt: rebuilding them.", stacklevel=3)
-        shutil.rmtree(folder, ignore_errors=True)
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root, prefix=f".{key}-") as work:
-        work_dir = Path(work)
-        build = work_dir / "model"
-        _convert_gguf(Path(gguf_path(work_dir)), build)
-        _write_manifest(build)
+    _remove_stale_partials(root)
+    if folder.is_dir() and _manifest_ok(folder):
+        return folder
+    with _conversion_lock(key):
+        if folder.is_dir():
+            if _manifest_ok(folder):  # another process converted it while this one waited
+                return folder
+            warnings.warn(f"Cached weights in {folder} are incomplete or corrupt: rebuilding them.", stacklevel=3)
+            shutil.rmtree(folder, ignore_errors=True)
+        work = _partial_folder(root, key)
+        shutil.rmtree(work, ignore_errors=True)  # left by a killed conversion: the lock says none is running
+        work.mkdir(parents=True)
         try:
+            build = work / "model"
+            _convert_gguf(Path(gguf_path(work)), build)
+            _write_manifest(build)
             build.rename(folder)
-        except OSError:  # another process finished first
-            if not _manifest_ok(folder):
-                raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return folder
+
+
+def _partial_folder(root: Path, key: str) -> Path:
+    """Where ``key`` is converted: a hidden folder beside the finished ones, on the same file system."""
+    return root / f".{key}.partial"
+
+
+def _lock_file(key: str) -> Path:
+    # Lock files stay (empty) once made: deleting one could let two processes lock different files.
+    return cache_dir() / "locks" / f"{key}.lock"
+
+
+@contextlib.contextmanager
+def _conversion_lock(key: str, wait: bool = True) -> Iterator[bool]:
+    """Hold the exclusive lock of ``key``'s conversion; yield whether it was taken.
+
+    With ``wait``, wait for it while another process holds it (saying so on stderr); without, yield
+    False at once instead. The kernel releases the lock when its holder exits, killed or not.
+    """
+    if fcntl is None:
+        yield True
+        return
+    path = _lock_file(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:  # closing the file releases the lock
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                yield False
+                return
+            print(f"infoflow: waiting for another process that is converting {key} ...", file=sys.stderr)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield True
+
+
+LEGACY_PARTIAL_AGE = 3600.0
+"""Seconds after which a hidden work folder of an earlier version (no lock) counts as abandoned."""
+
+
+def _remove_stale_partials(root: Path) -> None:
+    """Remove the partial folders under ``root`` whose conversion died, never one a live process is writing.
+
+    A partial folder ``.{key}.partial`` is stale when ``key``'s lock is free. Hidden folders of the
+    earlier layout (``tempfile`` names, no lock) are removed once they are an hour old.
+    """
+    if fcntl is None:  # no way to tell a live conversion from a dead one
+        return
+    try:
+        hidden = [p for p in root.iterdir() if p.name.startswith(".") and p.is_dir()]
+    except OSError:  # no cache yet
+        return
+    for partial in hidden:
+        with contextlib.suppress(OSError):
+            key = partial.name[1 : -len(".partial")] if partial.name.endswith(".partial") else ""
+            if not key:
+                if time.time() - partial.stat().st_mtime > LEGACY_PARTIAL_AGE:
+                    shutil.rmtree(partial, ignore_errors=True)
+                continue
+            with _conversion_lock(key, wait=False) as free:
+                if free:
+                    shutil.rmtree(partial, ignore_errors=True)
 
 
 def _convert_gguf(gguf: Path, out: Path) -> None:

@@ -46,6 +46,7 @@ from ._widget_request import (
 )
 from .errors import InfoFlowError
 from .graph import FlowGraph, write_atomic
+from .interventions import intervention_menu
 from .models import load_model
 
 for _built in ("widget.js", "widget.css", "style.json"):
@@ -111,6 +112,9 @@ class InfoFlowWidget(anywidget.AnyWidget):
     """Dampening factor for ``dampen``. Type: float. Default: 0.5."""
     corrupted_prompt = traitlets.Unicode("").tag(sync=True)
     """The prompt ``corrupt`` patches keys and values from. Type: str. Default: ``""``."""
+    interventions = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
+    """The intervention menu, as :func:`~infoflow_widget.interventions.intervention_menu`: name, description,
+    parameters with defaults. Type: list[dict]."""
     strategy = traitlets.Unicode("full").tag(sync=True)
     """A name from ``STRATEGIES``. Type: str. Default: ``"full"``."""
     strategies = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
@@ -205,6 +209,10 @@ class InfoFlowWidget(anywidget.AnyWidget):
     @traitlets.default("strategies")
     def _default_strategies(self) -> list[dict[str, Any]]:
         return strategy_menu()
+
+    @traitlets.default("interventions")
+    def _default_interventions(self) -> list[dict[str, Any]]:
+        return json_safe(intervention_menu())
 
     @traitlets.observe("intervention", "alpha", "corrupted_prompt", "strategy", "threshold", "answer", "distractor")
     def _on_parameter(self, change: dict[str, Any]) -> None:

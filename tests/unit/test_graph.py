@@ -265,6 +265,16 @@ def test_unknown_suffix_raises_before_writing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_html_is_registered_whatever_module_is_imported_first():
+    """graph.py never imports the report; the package does, so a fresh process that imports only graph saves .html."""
+    import subprocess
+    import sys
+
+    code = "from infoflow_widget.graph import save_suffixes; print(' '.join(save_suffixes()))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [".json", ".csv", ".html"]
+
+
 def test_save_leaves_no_temp_files(tmp_path):
     g = token_graph()
     for name in ("g.json", "g.csv", "g.html", "again.json"):
@@ -292,8 +302,8 @@ def test_csv_is_the_edge_table(tmp_path):
 def test_html_save_is_self_contained(tmp_path):
     path = token_graph().save(tmp_path / "g.html", top_k=2)
     text = path.read_text(encoding="utf-8")
-    assert "<svg" in text
-    assert text.count('<path class="arc') == 2
+    state = json.loads(re.search(r"const state = (.*);\n", text).group(1))  # the widget's page: its front end draws
+    assert state["top_k"] == 2 and state["graph"] == token_graph().to_dict()
     assert not re.search(r"<script[^>]*\bsrc\s*=", text), "every script must be inline"
     assert not re.search(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", text)
 

@@ -1,0 +1,379 @@
+"""Adversarial input (issue 15): one section per item of the issue, each test named ``test_item<N>_...``.
+
+Sections so far: item 2 (``FlowGraph.save`` and :func:`check_destination`), item 4 (``FlowGraph.load``),
+item 7 (killed weight conversions), item 9 (token display). The CLI and widget items get sections of their own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from infoflow_widget.errors import InfoFlowError
+from infoflow_widget.graph import Edge, FlowGraph, Node
+
+
+def small_graph() -> FlowGraph:
+    """4 tokens, one node each, three edges: the graph every item below tampers with."""
+    return FlowGraph(
+        tokens=["The", " cat", " sat", "."],
+        nodes=[Node(i, i + 1) for i in range(4)],
+        edges=[Edge(0, 1, 0.5), Edge(1, 3, -0.25, exact=False), Edge(2, 3, 0.125, level=1)],
+        clean_metric=1.5,
+        provenance={"model": "tiny", "intervention": {"kind": "zero"}},
+        stats={"forward_passes": 3},
+    )
+
+
+# --- Item 2: FlowGraph.save checks its destination first --------------------------------------------------------
+
+
+def unwritable(tmp_path: Path, case: str) -> Path:
+    if case == "proc":
+        return Path("/proc/x.json")  # no file can be created there, not even by root
+    if case == "folder":
+        (tmp_path / "x.json").mkdir()
+        (tmp_path / "x.json" / "keep.txt").write_text("kept")
+        return tmp_path / "x.json"
+    if case == "missing-folder":
+        return tmp_path / "no-such-folder" / "x.json"
+    (tmp_path / "plain.txt").write_text("a file, not a folder")
+    return tmp_path / "plain.txt" / "x.json"
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("proc", "no file can be written in /proc"),
+        ("folder", "is a folder"),
+        ("missing-folder", "does not exist"),
+        ("parent-is-a-file", "is not a folder"),
+    ],
+)
+def test_item2_save_to_an_unwritable_destination_is_an_infoflow_error(tmp_path, case, message):
+    from infoflow_widget.graph import check_destination
+
+    path = unwritable(tmp_path, case)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for attempt in (check_destination, small_graph().save):
+        with pytest.raises(InfoFlowError, match=message):
+            attempt(path)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, "nothing written, nothing left"
+
+
+def test_item2_destination_is_checked_before_the_graph_is_rendered(tmp_path):
+    """A graph that cannot be written as JSON (a NaN effect) to a bad place: the place is what the error names."""
+    graph = small_graph()
+    graph.edges.append(Edge(0, 0, math.nan))
+    with pytest.raises(InfoFlowError, match="does not exist"):
+        graph.save(tmp_path / "missing" / "g.json")
+
+
+@pytest.mark.parametrize("name", ["g.JSON", "g.Csv", "g.HTML"])
+def test_item2_suffixes_are_case_insensitive(tmp_path, name):
+    from infoflow_widget.graph import check_destination
+
+    path = tmp_path / name
+    assert check_destination(path) == path
+    assert os.listdir(tmp_path) == [], "the check leaves no probe file"
+    assert small_graph().save(path) == path
+    assert os.listdir(tmp_path) == [name]
+    if name == "g.JSON":
+        assert FlowGraph.load(path) == small_graph()
+
+
+def test_item2_unknown_suffix_lists_the_known_ones(tmp_path):
+    from infoflow_widget.graph import check_destination
+
+    for name in ("g.parquet", "graph", "g.json.bak"):
+        with pytest.raises(InfoFlowError, match=r"\.json, \.csv, \.html"):
+            check_destination(tmp_path / name)
+
+
+# --- Item 4: FlowGraph.load validates every field ---------------------------------------------------------------
+
+
+def tampered(change) -> dict:
+    d = small_graph().to_dict()
+    change(d)
+    return d
+
+
+def _set(path: str, value):
+    """A change that sets the field at a dotted path such as ``edges.0.exact`` (list items by index)."""
+
+    def change(d):
+        *parents, last = path.split(".")
+        for part in parents:
+            d = d[int(part)] if isinstance(d, list) else d[part]
+        d[int(last) if isinstance(d, list) else last] = value
+
+    return change
+
+
+def nested(depth: int):
+    value: object = 1
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
+BAD_FIELDS = [
+    # (field to set, value, what the message must say)
+    ("nodes.0.start", -1, r"nodes\[0\]\.start must be a whole number >= 0; got -1"),
+    ("nodes.1.end", 0, r"nodes\[1\] is the span 1:0"),  # inverted
+    ("nodes.2.end", 2, r"nodes\[2\] is the span 2:2"),  # empty
+    ("nodes.3.end", 9, r"nodes\[3\] is the span 3:9, .*<= 4"),  # past the tokens
+    ("nodes.0.end", 1.5, r"nodes\[0\]\.end must be a whole number"),  # fractional
+    ("nodes.0", [0, 1], r"nodes\[0\] must be an object"),
+    ("edges.0.source", 0.5, r"edges\[0\]\.source must be a whole number >= 0; got 0\.5"),
+    ("edges.0.target", True, r"edges\[0\]\.target must be a whole number"),
+    ("edges.1.target", 4, r"edges\[1\]\.target must be a node index below 4 \(there are 4 nodes\)"),
+    ("edges.0.exact", "false", r'edges\[0\]\.exact must be true or false; got "false"'),
+    ("edges.0.exact", 0, r"edges\[0\]\.exact must be true or false; got 0"),
+    ("edges.2.effect", "abc", r'edges\[2\]\.effect must be a number .*; got "abc"'),
+    ("edges.2.effect", None, r"edges\[2\]\.effect must be a number .*; got null"),
+    ("edges.2.effect", "0.5", r"edges\[2\]\.effect must be a number"),  # numbers are not strings
+    ("edges.2.effect", 10**400, r"edges\[2\]\.effect must be a number within the range of a float"),
+    ("edges.1.level", -1, r"edges\[1\]\.level must be a whole number"),
+    ("edges.1.level", "1", r"edges\[1\]\.level must be a whole number"),
+    ("tokens", "The cat sat.", r'tokens must be a list; got "The cat sat\."'),
+    ("tokens.1", 5, r"tokens\[1\] must be a string; got 5"),
+    ("nodes", {"0": {"start": 0, "end": 1}}, r"nodes must be a list"),
+    ("clean_metric", "high", r'clean_metric must be a number .*; got "high"'),
+    ("provenance", "zero", r"provenance must be an object"),
+    ("stats", nested(100), r"stats\.x\.x.* is nested more than 32 levels deep"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), BAD_FIELDS, ids=[f"{f}={v!r}"[:40] for f, v, _ in BAD_FIELDS])
+def test_item4_a_bad_field_is_named(tmp_path, field, value, message):
+    d = tampered(_set(field, value))
+    with pytest.raises(InfoFlowError, match=message):
+        FlowGraph.from_dict(d)
+    if value != 10**400:  # an int of 401 digits is valid JSON too, but keep the file small
+        path = tmp_path / "g.json"
+        path.write_text(json.dumps(d), encoding="utf-8")
+        with pytest.raises(InfoFlowError, match=message):
+            FlowGraph.load(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"format": "infoflow-graph/1", "tokens": ["caf\xe9"]}', r"not UTF-8 text \(byte 46 is 0xe9\)"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"clean_metric": ' + b"9" * 5000 + b"}", "not a saved graph"),  # more digits than int() reads
+        (b"{not json", "not valid JSON"),
+        (b'"a string"', "A saved FlowGraph is a dict"),
+    ],
+    ids=["latin-1", "deeply-nested", "huge-int", "not-json", "not-an-object"],
+)
+def test_item4_unreadable_files_are_infoflow_errors(tmp_path, content, message):
+    path = tmp_path / "g.json"
+    path.write_bytes(content)
+    with pytest.raises(InfoFlowError, match=message):
+        FlowGraph.load(path)
+    with pytest.raises(InfoFlowError, match="Cannot read"):
+        FlowGraph.load(tmp_path / "missing.json")
+
+
+def test_item4_nan_and_infinity_as_the_json_exports_write_them_load(tmp_path):
+    """The widget's JSON download writes non-finite numbers as the strings "NaN", "Infinity", "-Infinity"."""
+    d = small_graph().to_dict()
+    d["clean_metric"] = "NaN"
+    d["edges"][0]["effect"], d["edges"][1]["effect"], d["edges"][2]["effect"] = "Infinity", "-Infinity", "NaN"
+    path = tmp_path / "download.json"
+    path.write_text(json.dumps(d), encoding="utf-8")
+    loaded = FlowGraph.load(path)
+    assert math.isnan(loaded.clean_metric)
+    assert [e.effect for e in loaded.edges][:2] == [math.inf, -math.inf] and math.isnan(loaded.edges[2].effect)
+    assert loaded.edges[1].exact is False and loaded.edges[2].level == 1
+    # Python's own json writes bare NaN / Infinity: those are numbers and load too.
+    path.write_text(json.dumps({**small_graph().to_dict(), "clean_metric": math.inf}), encoding="utf-8")
+    assert FlowGraph.load(path).clean_metric == math.inf
+
+
+def test_item4_a_valid_graph_still_round_trips_and_extra_keys_are_ignored(tmp_path):
+    d = small_graph().to_dict()
+    d["edges"][0]["note"] = "added by hand"
+    assert FlowGraph.from_dict(d) == small_graph()
+    path = tmp_path / "g.json"
+    path.write_bytes(b"\xef\xbb\xbf" + small_graph().to_json().encode())  # a UTF-8 byte-order mark
+    assert FlowGraph.load(path) == small_graph()
+
+
+# --- Item 7: a killed weight conversion leaves no partial folder --------------------------------------------------
+
+# A conversion that stops half-way: it writes part of its output, says so, and waits to be killed.
+SLOW_CONVERSION = """
+import sys, time
+from infoflow_widget.models import _cached_conversion
+
+def half_done(workdir):
+    (workdir / "weights.part").write_bytes(b"x" * 100_000)
+    print("converting", flush=True)
+    time.sleep(600)
+
+_cached_conversion(sys.argv[1], half_done)
+"""
+
+
+def ready_cache(tmp_path: Path, key: str) -> None:
+    """A finished conversion of ``key`` in the cache at ``tmp_path``, so loading it converts nothing."""
+    from infoflow_widget.models import _write_manifest
+
+    folder = tmp_path / "models" / key
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    _write_manifest(folder)
+
+
+def hidden_folders(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "models").iterdir() if p.name.startswith(".") and p.is_dir())
+
+
+def test_item7_a_killed_conversion_is_cleaned_at_the_next_load_a_live_one_is_kept(tmp_path, monkeypatch):
+    from infoflow_widget.models import _cached_conversion
+
+    monkeypatch.setenv("INFOFLOW_CACHE", str(tmp_path))
+    ready_cache(tmp_path, "ready-1")
+
+    def never(_workdir):
+        raise AssertionError("the ready model must load from the cache")
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_CONVERSION, "killed-1"],
+        env={**os.environ, "INFOFLOW_CACHE": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "converting"
+        live = hidden_folders(tmp_path)
+        assert live, "the conversion works in a hidden partial folder"
+        assert _cached_conversion("ready-1", never) == tmp_path / "models" / "ready-1"
+        assert hidden_folders(tmp_path) == live, "a folder a live process is converting into is kept"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    assert hidden_folders(tmp_path) == live, "SIGKILL leaves the partial folder behind"
+    assert _cached_conversion("ready-1", never) == tmp_path / "models" / "ready-1"
+    assert hidden_folders(tmp_path) == [], "the next load removes the killed conversion's folder"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["ready-1"]
+
+
+def test_item7_old_style_partial_folders_go_once_abandoned(tmp_path, monkeypatch):
+    """Earlier versions converted into tempfile folders (``.{key}-xxxxxxxx``, no lock): removed once an hour old."""
+    from infoflow_widget.models import _cached_conversion
+
+    monkeypatch.setenv("INFOFLOW_CACHE", str(tmp_path))
+    ready_cache(tmp_path, "ready-1")
+    old, recent = tmp_path / "models" / ".smollm2-135m-0.1.2-ab12cd34", tmp_path / "models" / ".ready-1-ef56gh78"
+    for folder in (old, recent):
+        (folder / "model").mkdir(parents=True)
+        (folder / "model" / "model.safetensors").write_bytes(b"x" * 1000)
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    _cached_conversion("ready-1", lambda _workdir: None)
+    assert hidden_folders(tmp_path) == [recent.name]
+
+
+# --- Item 9: tokens that hold part of a character show their bytes -----------------------------------------------
+
+EMOJI_CJK = "Hi 😀 there 日本語 猫"
+
+
+def byte_level_tokenizer():
+    """A byte-level BPE tokenizer with no merges, built offline: every byte of a character is a token of its own."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from infoflow_widget.display import _byte_level_alphabet
+
+    vocab = {c: i for i, c in enumerate(sorted(_byte_level_alphabet(), key=_byte_level_alphabet().get))}
+    backend = Tokenizer(models.BPE(vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=backend)
+
+
+def test_item9_split_characters_show_their_bytes_on_a_byte_level_tokenizer():
+    from infoflow_widget.display import token_texts
+
+    tokenizer = byte_level_tokenizer()
+    ids = tokenizer("a 😀é")["input_ids"]
+    assert [tokenizer.decode([i]) for i in ids].count("\ufffd") == 6, "the unfixed decoding shows U+FFFD"
+    assert token_texts(tokenizer, ids) == ["a", " ", "<0xF0>", "<0x9F>", "<0x98>", "<0x80>", "<0xC3>", "<0xA9>"]
+    plain = tokenizer("When Mary, 3 < 4")["input_ids"]
+    assert token_texts(tokenizer, plain) == [tokenizer.decode([i]) for i in plain]
+
+
+def bundled_tokenizer(name: str):
+    """The tokenizer of a bundled model, from its converted folder in the cache (converted first if need be)."""
+    from transformers import AutoTokenizer
+
+    from infoflow_widget.models import BUNDLED_MODELS, cache_dir
+
+    if importlib.util.find_spec(BUNDLED_MODELS[name].package) is None:
+        pytest.skip(f"{name} is not installed")
+    folders = list((cache_dir() / "models").glob(f"{name}-*/manifest.json"))
+    if not folders:
+        from infoflow_widget import load_model
+
+        return load_model(name).tokenizer
+    return AutoTokenizer.from_pretrained(folders[0].parent)
+
+
+@pytest.mark.slow
+def test_item9_smollm2_byte_level_bpe():
+    from infoflow_widget.display import token_texts
+
+    tokenizer = bundled_tokenizer("smollm2-135m")
+    tokens = token_texts(tokenizer, tokenizer(EMOJI_CJK)["input_ids"])
+    assert not any("\ufffd" in t for t in tokens)
+    assert tokens == [
+        "Hi", " <0xF0><0x9F><0x98>", "<0x80>", " there",
+        " <0xE6>", "<0x97>", "<0xA5>", "本", "<0xE8>", "<0xAA>", "<0x9E>", " <0xE7>", "<0x8C>", "<0xAB>",
+    ]  # fmt: skip
+    # A character inside one token stays as it is, U+FFFD itself included; plain text is decoded as before.
+    for prompt in ("When Mary and John went to the store, John gave a book to", "é \ufffd 本"):
+        ids = tokenizer(prompt)["input_ids"]
+        assert token_texts(tokenizer, ids) == [tokenizer.decode([i]) for i in ids]
+
+
+@pytest.mark.slow
+def test_item9_gemma_byte_fallback():
+    from infoflow_widget.display import token_texts
+
+    tokenizer = bundled_tokenizer("gemma-3-270m")
+    tokens = token_texts(tokenizer, tokenizer("𓀀 🫠 " + EMOJI_CJK)["input_ids"])
+    assert not any("\ufffd" in t for t in tokens)
+    assert tokens[:7] == ["<bos>", "<0xF0>", "<0x93>", "<0x80>", "<0x80>", " ", "🫠"]
+    assert " 日本" in tokens, "characters in Gemma's vocabulary stay whole"
+    ids = tokenizer("When Mary and John went to the store")["input_ids"]
+    assert token_texts(tokenizer, ids) == [tokenizer.decode([i]) for i in ids]
+
+
+@pytest.mark.slow
+def test_item9_graph_tokens_show_bytes_everywhere(smollm, tmp_path):
+    """The engine decodes through token_texts, so graph.tokens (widget, pages, pandas, CLI JSON) shows bytes."""
+    from infoflow_widget import FlowEngine, Logit
+
+    engine = FlowEngine(smollm, "I love 😀 and", Logit(" cats"), progress=False)
+    assert " <0xF0><0x9F><0x98>" in engine.tokens and "<0x80>" in engine.tokens
+    graph = engine.graph()
+    assert graph.tokens == engine.tokens
+    texts = set(graph.to_pandas()["source_text"])
+    assert "<0x80>" in texts and not any("\ufffd" in t for t in texts)
+    assert FlowGraph.load(graph.save(tmp_path / "g.json")).tokens == engine.tokens
