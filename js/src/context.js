@@ -3,9 +3,26 @@
 // `redraw`, and announce what happens to them on the hub.
 
 import { readGraph } from "./format.js";
-import { filterEdges, maxAbsEffect } from "./geometry/edges.js";
+import { aboveNoise, anyAboveNoise, edgeScale, filterEdges, noiseFloor } from "./geometry/edges.js";
 
 export const WRAP_FROM = 80; // prompts of more tokens start wrapped, so they need no sideways scrolling
+export const OFFLINE_TITLE = "needs a running kernel: this is a saved page";
+
+/**
+ * Whether the model is a saved page's stand-in (no kernel behind it): the `_offline` flag the saved state carries,
+ * or, in pages saved before it existed, the status line every saved page starts with.
+ */
+export function isOffline(model) {
+  return model.get("_offline") === true || String(model.get("status") ?? "").startsWith("Saved page");
+}
+
+/** Unpin the pinned token (a pin belongs to the graph it was clicked on). Returns whether one was pinned. */
+export function clearPin(model) {
+  if (model.get("selected") == null) return false;
+  model.set("selected", null);
+  model.save_changes();
+  return true;
+}
 
 /**
  * A small event hub. The events of this front end:
@@ -42,6 +59,7 @@ export function createContext(model, root, redraw) {
     model,
     root,
     hub,
+    offline: isOffline(model), // a saved page: controls that need the kernel are disabled
     // graph: the graph Python sent; drilled: the token graphs opened from its span edges, innermost last;
     // threshold: a slider value previewed in the browser before the kernel has it (null: the trait's).
     view: { graph: readGraph(model.get("graph")), drilled: [], zoom: 1, wrap: null, threshold: null },
@@ -66,12 +84,25 @@ export function shownGraph(view) {
 
 /**
  * What a redraw shows, handed to every panel's `update`: the graph on show (null until there is one), the edges
- * kept by threshold and top-k (ranked), their scale, how deep the drill-down is, and how it is drawn.
+ * kept by threshold and top-k (ranked) less those under the noise floor, their scale, how deep the drill-down is,
+ * and how it is drawn.
+ * - maxAbs: the |effect| drawn widest (scale.value); scale.basis says what it is (see edgeScale)
+ * - noiseFloor: |effect| under it is not drawn; belowNoise: how many edges threshold and top-k kept it hid;
+ *   allNoise: no edge of the graph reaches it (the drawing says "No edge changes the metric measurably")
  */
 export function frameOf({ model, view }) {
   const graph = shownGraph(view);
   const common = { depth: view.drilled.length, zoom: view.zoom, selected: model.get("selected") };
-  if (!graph || !graph.tokens) return { ...common, graph: null, edges: [], maxAbs: 0, wrap: view.wrap ?? false };
-  const edges = filterEdges(graph.edges, view.threshold ?? model.get("threshold"), model.get("top_k"));
-  return { ...common, graph, edges, maxAbs: maxAbsEffect(edges), wrap: view.wrap ?? graph.tokens.length >= WRAP_FROM };
+  if (!graph || !graph.tokens) {
+    const scale = { value: 0, basis: "largest" };
+    return { ...common, graph: null, edges: [], maxAbs: 0, scale, noiseFloor: 0, belowNoise: 0, allNoise: false, wrap: view.wrap ?? false };
+  }
+  const floor = noiseFloor(graph);
+  const kept = filterEdges(graph.edges, view.threshold ?? model.get("threshold"), model.get("top_k"));
+  const edges = kept.filter((e) => aboveNoise(e, floor));
+  const scale = edgeScale(graph, edges);
+  return {
+    ...common, graph, edges, maxAbs: scale.value, scale, noiseFloor: floor, belowNoise: kept.length - edges.length,
+    allNoise: graph.edges.length > 0 && !anyAboveNoise(graph.edges, floor), wrap: view.wrap ?? graph.tokens.length >= WRAP_FROM,
+  };
 }

@@ -24,6 +24,57 @@ export function nodeText(graph, index) {
   return graph.tokens.slice(node.start, node.end).join("");
 }
 
+/** The positions of a node as the strip numbers them: "3" for a token, "3–7" for a span (both ends included). */
+export function nodeRange(node) {
+  return node.end - node.start > 1 ? `${node.start}–${node.end - 1}` : String(node.start);
+}
+
+const SPAN_TEXT = 48; // characters of a span's text in its name
+
+/**
+ * Node `index` named as a reader finds it on the strip: a token by its position and text ("3 ·went"), a span by
+ * its range and quoted text ("3–6 ‘·went·to·the·store’"), whitespace visible.
+ */
+export function nodeName(graph, index) {
+  return spanName(graph, graph.nodes[index]);
+}
+
+/** Positions `start` to `end` (exclusive) of a graph's tokens named as nodeName names a node. */
+export function spanName(graph, { start, end }) {
+  const text = visible(graph.tokens.slice(start, end).join(""));
+  if (end - start <= 1) return `${start} ${text}`;
+  return `${nodeRange({ start, end })} ‘${text.length > SPAN_TEXT ? text.slice(0, SPAN_TEXT - 1) + "…" : text}’`;
+}
+
+/** A node label as Python writes it ("7:14", a slice) named for a reader (see spanName); other labels as they are. */
+export function labelName(graph, label) {
+  const slice = /^(\d+):(\d+)$/.exec(String(label));
+  if (!slice || !graph?.tokens) return JSON.stringify(label ?? "");
+  const [start, end] = [Number(slice[1]), Number(slice[2])];
+  return end > start && end <= graph.tokens.length ? spanName(graph, { start, end }) : JSON.stringify(label);
+}
+
+/** A non-negative magnitude (a scale, a noise floor) in two or three significant digits: "3.21", "3.2e-4". */
+export function formatMagnitude(x) {
+  if (!Number.isFinite(x)) return String(x);
+  return x >= 1e-3 || x === 0 ? String(Number(x.toPrecision(3))) : x.toExponential(1); // as drawing.format_magnitude
+}
+
+/** The text of one of an edge's trust flags: a string, or an object with a name (and a detail). */
+export function flagText(flag) {
+  if (typeof flag === "string") return flag;
+  if (flag == null || typeof flag !== "object") return String(flag);
+  const name = flag.name ?? flag.kind ?? flag.code ?? flag.flag;
+  const detail = flag.detail ?? flag.text ?? flag.message ?? flag.description;
+  if (name == null) return detail ?? JSON.stringify(flag);
+  return detail ? `${name}: ${detail}` : String(name);
+}
+
+/** The trust flags of an edge (empty when it has none). */
+export function edgeFlags(edge) {
+  return Array.isArray(edge?.flags) ? edge.flags.map(flagText) : [];
+}
+
 /** Whether either end of `edge` is a span (a node over more than one token): clicking it measures the token edges inside. */
 export function isSpanEdge(graph, edge) {
   const span = (i) => graph.nodes[i].end - graph.nodes[i].start > 1;

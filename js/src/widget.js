@@ -3,12 +3,12 @@
 // A panel is made by `createX(ctx)` (ctx: see context.js: the model, the view's root, an event hub, the view
 // state, `watch` for model events, `redraw`) and returns `{el?, slot?, slots?, update?(frame), destroy?()}`:
 // - el: its element, appended to the root in the order of PANELS (or into the slot named `slot`);
-// - slots: elements it offers other panels to add to, by name (the toolbar offers "toolbar");
+// - slots: elements it offers other panels to add to, by name (the toolbar offers "toolbar" and "toolbar-start");
 // - update(frame): called on every redraw with what is on show (see frameOf in context.js);
 // - destroy(): called when the view goes away (model listeners taken with ctx.watch go by themselves).
 // A new panel is one file in panels/ and one line below.
 
-import { createContext, frameOf } from "./context.js";
+import { clearPin, createContext, frameOf } from "./context.js";
 import { readGraph } from "./format.js";
 import { createControls } from "./panels/controls.js";
 import { createDrawing } from "./panels/drawing.js";
@@ -17,6 +17,7 @@ import { createError } from "./panels/error.js";
 import { createExports } from "./panels/exports.js";
 import { createHeader } from "./panels/header.js";
 import { createLegend } from "./panels/legend.js";
+import { createPin } from "./panels/pin.js";
 import { createStatus } from "./panels/status.js";
 import { createToolbar } from "./panels/toolbar.js";
 import { createTooltip } from "./panels/tooltip.js";
@@ -28,6 +29,7 @@ const PANELS = [
   createStatus,
   createError,
   createToolbar,
+  createPin,
   createExports,
   createDrawing,
   createDrill,
@@ -43,6 +45,7 @@ function render({ model, el: host }) {
     const frame = frameOf(ctx);
     for (const panel of panels) panel.update?.(frame);
   });
+  root.classList.toggle("if-offline", ctx.offline); // a saved page: no kernel behind the controls
   const slots = {};
   for (const create of PANELS) {
     const panel = create(ctx);
@@ -51,11 +54,12 @@ function render({ model, el: host }) {
     panels.push(panel);
   }
 
-  // What is on show follows the model: a new graph closes any drill-down, a threshold from the kernel ends a preview.
+  // What is on show follows the model: a new graph closes any drill-down and unpins the pinned token (a pin belongs to
+  // the graph it was clicked on), a threshold from the kernel ends a preview.
   ctx.watch("change:graph", () => {
     ctx.view.graph = readGraph(model.get("graph"));
     ctx.view.drilled.length = 0;
-    ctx.redraw();
+    if (!clearPin(model)) ctx.redraw(); // unpinning redraws (change:selected)
   });
   ctx.watch("change:threshold", () => {
     ctx.view.threshold = null;

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { boxLabel, formatEffect, isSpanEdge, visible } from "../src/format.js";
+import { boxLabel, edgeFlags, flagText, formatEffect, formatMagnitude, isSpanEdge, labelName, nodeName, nodeRange, visible } from "../src/format.js";
 import { arcBandFor, arcBandsByRow, arcHeight, arcPath, loopPath, rowCrossingPath } from "../src/geometry/arcs.js";
-import { GREEN, RED, edgeStyle, filterEdges, maxAbsEffect, rankEdges } from "../src/geometry/edges.js";
+import {
+  GREEN, NOISE_RELATIVE, RED, aboveNoise, anyAboveNoise, edgeScale, edgeStyle, filterEdges, maxAbsEffect, noiseFloor, rankEdges,
+} from "../src/geometry/edges.js";
 import { MARGIN, bracketRows, layoutStrip, nodeAnchor, spanSegments } from "../src/geometry/strip.js";
 
 const numbers = (path) => path.match(/-?\d+(\.\d+)?/g).map(Number);
@@ -217,6 +219,84 @@ describe("style.json, shared with the Python static drawing", () => {
     expect(edgeStyle(1, 1).width).toBeCloseTo(style.edge.minWidth + style.edge.widthRange);
     expect(MARGIN).toBe(style.strip.margin);
     expect(arcHeight(1e6)).toBe(style.arcs.maxArc);
+    expect(NOISE_RELATIVE).toBe(style.noise.relative);
+  });
+});
+
+describe("the noise floor (issue 16)", () => {
+  it("is the engine's stats.noise_floor when the graph has one", () => {
+    expect(noiseFloor({ clean_metric: 3, stats: { noise_floor: 2e-3 } })).toBe(2e-3);
+    expect(noiseFloor({ clean_metric: 3, stats: { noise_floor: 0 } })).toBe(0);
+  });
+  it("else 1e-4 (style.json) of the clean metric's magnitude, at least 1e-4", () => {
+    expect(NOISE_RELATIVE).toBe(1e-4);
+    expect(noiseFloor({ clean_metric: -5.93, stats: {} })).toBeCloseTo(5.93e-4);
+    expect(noiseFloor({ clean_metric: 0.2 })).toBe(1e-4);
+    expect(noiseFloor({ clean_metric: 0 })).toBe(1e-4); // KL divergence
+    expect(noiseFloor({ clean_metric: Infinity })).toBe(1e-4);
+    expect(noiseFloor({ clean_metric: 1, stats: { noise_floor: "not a number" } })).toBe(1e-4);
+  });
+  it("keeps effects at or above it, infinite and NaN ones too, drops smaller ones", () => {
+    const floor = 1e-4;
+    expect([1e-4, -2e-4, Infinity, NaN, 9.9e-5, -1.9e-6, 0].map((effect) => aboveNoise({ effect }, floor)))
+      .toEqual([true, true, true, true, false, false, false]);
+    expect(anyAboveNoise([{ effect: 1e-6 }, { effect: -5e-5 }], floor)).toBe(false);
+    expect(anyAboveNoise([{ effect: 1e-6 }, { effect: -5e-3 }], floor)).toBe(true);
+    expect(anyAboveNoise([], floor)).toBe(false);
+  });
+});
+
+describe("the width scale (issue 16)", () => {
+  it("is the clean metric's magnitude while every effect drawn is smaller", () => {
+    expect(edgeScale({ clean_metric: -3 }, [{ effect: 1.9e-6 }, { effect: -0.5 }])).toEqual({ value: 3, basis: "clean" });
+    expect(edgeScale({ clean_metric: 3 }, [])).toEqual({ value: 3, basis: "clean" });
+  });
+  it("is the largest effect drawn when that is larger, or when the clean metric is 0 or not finite", () => {
+    expect(edgeScale({ clean_metric: 3 }, [{ effect: -7 }, { effect: Infinity }])).toEqual({ value: 7, basis: "largest" });
+    expect(edgeScale({ clean_metric: 0 }, [{ effect: 0.02 }])).toEqual({ value: 0.02, basis: "largest" });
+    expect(edgeScale({ clean_metric: NaN }, [{ effect: 0.02 }])).toEqual({ value: 0.02, basis: "largest" });
+  });
+  it("draws an effect of 1e-6 on a clean metric of 3 as thin and faint as an arc can be", () => {
+    const { value } = edgeScale({ clean_metric: 3 }, [{ effect: 1.9e-6 }]);
+    expect(edgeStyle(1.9e-6, value).width).toBeCloseTo(edgeStyle(0, 1).width, 4);
+    expect(edgeStyle(1.9e-6, value).opacity).toBeCloseTo(edgeStyle(0, 1).opacity, 4);
+  });
+});
+
+describe("names a reader can read (issue 16)", () => {
+  const graph = {
+    tokens: ["When", " Mary", " and", "\n", " went"],
+    nodes: [{ start: 0, end: 1 }, { start: 1, end: 4 }, { start: 3, end: 4 }, { start: 0, end: 5 }],
+  };
+  it("names a token by position and text, a span by its range (both ends included) and quoted text", () => {
+    expect(nodeName(graph, 0)).toBe("0 When");
+    expect(nodeName(graph, 2)).toBe("3 ↵");
+    expect(nodeName(graph, 1)).toBe("1–3 ‘·Mary·and↵’");
+    expect(nodeRange({ start: 1, end: 4 })).toBe("1–3");
+    expect(nodeRange({ start: 3, end: 4 })).toBe("3");
+  });
+  it("cuts a long span's text", () => {
+    const long = { tokens: Array.from({ length: 40 }, () => " ab"), nodes: [{ start: 0, end: 40 }] };
+    expect(nodeName(long, 0)).toMatch(/^0–39 ‘(·ab){15}·a…’$/);
+  });
+  it("reads Python's slice labels as positions, other labels as they are", () => {
+    expect(labelName(graph, "1:4")).toBe("1–3 ‘·Mary·and↵’");
+    expect(labelName(graph, "4:5")).toBe("4 ·went");
+    expect(labelName(graph, "4:9")).toBe('"4:9"');
+    expect(labelName(graph, "line 2")).toBe('"line 2"');
+    expect(labelName(graph, undefined)).toBe('""');
+  });
+  it("writes magnitudes in a few digits", () => {
+    expect([3.21e-4, 1e-4, 3.21, 0.123456, 0, 1234.5].map(formatMagnitude)).toEqual(["3.2e-4", "1.0e-4", "3.21", "0.123", "0", "1230"]);
+  });
+  it("reads trust flags as strings or named objects", () => {
+    expect(flagText("sink")).toBe("sink");
+    expect(flagText({ name: "hemorrhage", detail: "metric collapses" })).toBe("hemorrhage: metric collapses");
+    expect(flagText({ kind: "local" })).toBe("local");
+    expect(flagText({ message: "just a message" })).toBe("just a message");
+    expect(edgeFlags({ flags: ["a", { name: "b" }] })).toEqual(["a", "b"]);
+    expect(edgeFlags({})).toEqual([]);
+    expect(edgeFlags({ flags: [] })).toEqual([]);
   });
 });
 

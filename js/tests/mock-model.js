@@ -73,3 +73,14 @@ export function widgetState(graph = fullGraph()) {
     computing: false, error: "", selected: null,
   };
 }
+
+/** The issue's noise case: dampen alpha = 1 changes nothing, and float32 leaves effects of at most `size` of both signs. */
+export function noiseGraph(graph = fullGraph(), size = 1.9e-6) {
+  return { ...graph, edges: graph.edges.map((e, i) => ({ ...e, effect: ((i % 2 ? 1 : -1) * size * ((i % 7) + 1)) / 7 })) };
+}
+
+/** The state of a page saved by save_html: the saved status line, and the `_offline` flag (unless `flag` is false). */
+export function savedState(graph = fullGraph(), flag = true) {
+  const state = { ...widgetState(graph), status: "Saved page: filtering works here; recomputing needs the live widget in a notebook." };
+  return flag ? { ...state, _offline: true } : state;
+}

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/widget.js";
 import { DEBOUNCE_MS } from "../src/debounce.js";
-import { STRATEGY_MENU, estimatedGraph, fullGraph, mockModel, widgetState } from "./mock-model.js";
+import { STRATEGY_MENU, estimatedGraph, fullGraph, mockModel, noiseGraph, savedState, widgetState } from "./mock-model.js";
 
 let host;
 let cleanup;
@@ -18,6 +18,10 @@ function mount(state = widgetState()) {
 const arcs = () => host.querySelectorAll(".if-arc");
 const token = (i) => host.querySelector(`.if-token[data-pos="${i}"]`);
 const control = (name) => host.querySelector(`[data-trait="${name}"]`);
+const change = (name, value) => {
+  control(name).value = value;
+  control(name).dispatchEvent(new Event("change"));
+};
 
 afterEach(() => {
   cleanup?.();
@@ -41,7 +45,7 @@ describe("drawing", () => {
     model.set("top_k", 3);
     expect(arcs().length).toBe(3);
     model.set("top_k", null);
-    expect(arcs().length).toBe(105);
+    expect(arcs().length).toBe(104); // of 105: the self-edge of position 0 has effect 0, under the noise floor
     const strongest = Math.max(...fullGraph().edges.map((e) => Math.abs(e.effect)));
     model.set("threshold", strongest);
     expect(arcs().length).toBe(1);
@@ -119,7 +123,7 @@ describe("strategies and estimates", () => {
     host.remove();
     mount({ ...widgetState(), strategy: "backtrack", top_k: null });
     move();
-    expect(arcs().length).toBe(105);
+    expect(arcs().length).toBe(104);
   });
 
   it("draws estimated edges dashed, says so in the legend, the tooltip and the header", () => {
@@ -134,7 +138,7 @@ describe("strategies and estimates", () => {
   it("draws verified edges solid, and shows the agreement of a partly estimated graph", () => {
     const model = mount({ ...widgetState(estimatedGraph(fullGraph(), 50)), top_k: null });
     const dashed = [...arcs()].filter((a) => a.hasAttribute("stroke-dasharray"));
-    expect(dashed.length).toBe(55);
+    expect(dashed.length).toBe(54); // the 55 estimates less the one of effect 0 (noise)
     const header = host.querySelector(".if-header").textContent;
     expect(header).toContain("50 of 105 edges verified exactly");
     expect(header).toContain("correlation 0.931, top-10 overlap 8 of 10");
@@ -146,7 +150,7 @@ describe("strategies and estimates", () => {
     model.set("graph", fullGraph());
     expect([...arcs()].some((a) => a.hasAttribute("stroke-dasharray"))).toBe(false);
     expect(host.querySelector(".if-legend").textContent).not.toContain("dashed");
-    expect(host.querySelector(".if-header .if-estimate")).toBe(null);
+    expect(host.querySelector(".if-header .if-estimate").textContent).toBe(""); // its room is kept
     const solid = [...arcs()][0];
     solid.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
     expect(host.querySelector(".if-tooltip").textContent).toContain("exact (measured)");
@@ -199,7 +203,8 @@ describe("interaction", () => {
     const tip = host.querySelector(".if-tooltip");
     expect(tip.hidden).toBe(false);
     expect(tip.textContent).toContain("rank1 of 105");
-    expect(tip.textContent).toContain(arc.dataset.source);
+    const pos = Number(arc.dataset.source.split(":")[0]);
+    expect(tip.textContent).toContain(`source${pos} ${fullGraph().tokens[pos].replace(/ /g, "·")}`);
     const ends = [...host.querySelectorAll(".if-token.if-end")].map((t) => `${t.dataset.pos}:${Number(t.dataset.pos) + 1}`);
     expect(ends.sort()).toEqual([...new Set([arc.dataset.source, arc.dataset.target])].sort());
     arc.dispatchEvent(new MouseEvent("mouseout", { bubbles: true }));
@@ -230,7 +235,7 @@ describe("interaction", () => {
     graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }, { source: 1, target: 1, effect: -0.2, level: 0 }];
     const model = mount(widgetState(graph));
     expect(host.querySelectorAll(".if-bracket").length).toBe(2);
-    expect(host.querySelector(".if-bracket text").textContent).toBe("0:7");
+    expect(host.querySelector(".if-bracket text").textContent).toBe("0–6");
     const arc = [...arcs()].find((a) => a.dataset.source === "0:7");
     arc.dispatchEvent(new MouseEvent("click", { bubbles: true }));
     expect(model.sent).toEqual([{ type: "expand", source: 0, target: 1, level: 0, request: expect.any(String) }]);
@@ -283,7 +288,7 @@ describe("review fixes", () => {
     const model = mount();
     const arc = arcs()[0];
     expect(arc.getAttribute("tabindex")).toBe("0");
-    expect(arc.getAttribute("aria-label")).toMatch(/^edge \d+:\d+ to \d+:\d+, effect [+-]/);
+    expect(arc.getAttribute("aria-label")).toMatch(/^edge from \d+ \S+ to \d+ \S+, effect [+-]/);
     arc.dispatchEvent(new FocusEvent("focusin", { bubbles: true }));
     expect(host.querySelector(".if-tooltip").hidden).toBe(false);
     token(3).dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
@@ -347,7 +352,7 @@ describe("wiring", () => {
     ]);
     expect(root.children[6].firstChild.className).toBe("if-legend");
     const toolbar = [...host.querySelectorAll(".if-toolbar button")].map((b) => b.textContent);
-    expect(toolbar).toEqual(["← back", "−", "+", "SVG", "PNG", "JSON"]);
+    expect(toolbar).toEqual(["← back", "−", "+", "×", "SVG", "PNG", "JSON"]); // ×: the pin chip's (hidden until a pin)
   });
 
   it("waits for the first graph without a way back, then draws it", () => {
@@ -371,5 +376,236 @@ describe("wiring", () => {
     host.querySelector("button[title='Zoom out']").click();
     expect(width()).toBe(before);
     expect(host.querySelector(".if-tooltip").hidden).toBe(true);
+  });
+});
+
+// Issue 16: what a first-time reader sees.
+describe("noise is not evidence (issue 16, item 1)", () => {
+  it("draws no arc when every effect is numerical noise, and says so in the drawing and the legend", () => {
+    mount({ ...widgetState(noiseGraph()), top_k: null });
+    expect(arcs().length).toBe(0);
+    expect(host.querySelector(".if-drawing-note").textContent).toBe("No edge changes the metric measurably (all |effect| < 3.2e-4)");
+    const legend = host.querySelector(".if-legend").textContent;
+    expect(legend).toContain("not drawn: |effect| < 3.2e-4, numerical noise (105 edges)");
+    expect(host.querySelector(".if-header").textContent).toContain("105 edges measured, 0 shown");
+    // The note is part of the SVG, so SVG and PNG downloads carry it; the drawing is wide enough for it.
+    const svg = host.querySelector(".if-canvas svg");
+    expect(svg.contains(host.querySelector(".if-drawing-note"))).toBe(true);
+    expect(Number(svg.getAttribute("width"))).toBeGreaterThan(7 * 60);
+  });
+
+  it("scales widths against the clean metric: small effects draw thin, faint arcs, whatever the largest", () => {
+    const graph = fullGraph();
+    graph.edges = graph.edges.map((e) => ({ ...e, effect: e.effect / 100 })); // |effect| <= 0.01 of a clean metric of 3.21
+    mount(widgetState(graph));
+    const widths = [...arcs()].map((a) => Number(a.getAttribute("stroke-width")));
+    expect(Math.max(...widths)).toBeLessThan(0.8); // minWidth 0.75 + 4.75 x 0.3%
+    expect(Math.max(...[...arcs()].map((a) => Number(a.getAttribute("stroke-opacity"))))).toBeLessThan(0.2);
+    expect(host.querySelector(".if-legend").textContent).toContain("|effect| relative to 3.21 (the clean metric's magnitude)");
+  });
+
+  it("scales against the largest effect drawn when the clean metric is 0 (KL divergence)", () => {
+    const graph = { ...fullGraph(), clean_metric: 0 };
+    mount(widgetState(graph));
+    const widths = [...arcs()].map((a) => Number(a.getAttribute("stroke-width")));
+    expect(Math.max(...widths)).toBeCloseTo(5.5);
+    expect(host.querySelector(".if-legend").textContent).toContain("(the largest |effect| drawn)");
+  });
+
+  it("follows the engine's noise floor", () => {
+    const graph = noiseGraph();
+    graph.stats = { ...graph.stats, noise_floor: 1e-7 };
+    mount({ ...widgetState(graph), top_k: null });
+    expect(arcs().length).toBe(105);
+    expect(host.querySelector(".if-drawing-note")).toBe(null);
+  });
+});
+
+describe("a saved page (issue 16, item 3)", () => {
+  const kernelControls = ["intervention", "alpha", "strategy", "answer", "distractor", "corrupted_prompt"];
+  const savedGraph = () => {
+    const graph = fullGraph();
+    graph.provenance = { ...graph.provenance, intervention: { kind: "dampen", alpha: 1 }, intervention_text: "dampen: alpha = 1" };
+    return graph;
+  };
+
+  it("disables the controls that need a kernel, saying why; top k and the threshold filter stay live", () => {
+    const model = mount({ ...savedState(savedGraph()), alpha: 0, top_k: null });
+    for (const name of kernelControls) {
+      expect(control(name).disabled, name).toBe(true);
+      expect(control(name).title).toBe("needs a running kernel: this is a saved page");
+      expect(control(name).closest("label").title).toBe("needs a running kernel: this is a saved page");
+    }
+    expect([control("top_k").disabled, control("threshold").disabled]).toEqual([false, false]);
+    change("top_k", "3");
+    expect(arcs().length).toBe(3);
+    expect(host.querySelector(".if-root").classList.contains("if-offline")).toBe(true);
+    // The controls show what the saved graph was computed with, as the header does.
+    expect(control("intervention").value).toBe("dampen");
+    expect(control("alpha").value).toBe("1");
+    expect(model.get("alpha")).toBe(1);
+    expect(host.querySelector(".if-header").textContent).toContain("dampen: alpha = 1");
+  });
+
+  it("disables a threshold that prunes a search, showing the one the search ran with", () => {
+    const graph = fullGraph();
+    graph.provenance = { ...graph.provenance, strategy: { name: "backtrack" }, threshold: 0.1 };
+    const model = mount({ ...savedState(graph), strategy: "full", threshold: 0.4 });
+    expect(control("strategy").value).toBe("backtrack");
+    expect(control("threshold").disabled).toBe(true);
+    expect(model.get("threshold")).toBe(0.1);
+  });
+
+  it("tells a page saved before the _offline flag by its status line", () => {
+    mount(savedState(fullGraph(), false));
+    expect(control("alpha").disabled).toBe(true);
+  });
+
+  it("asks no kernel to drill into a span: the tooltip says why", () => {
+    const graph = fullGraph();
+    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
+    const model = mount(savedState(graph));
+    arcs()[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(host.querySelector(".if-hint").textContent).toBe("measuring inside a span needs a running kernel: this is a saved page");
+    arcs()[0].dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    expect(model.sent).toEqual([]);
+  });
+
+  it("leaves the controls of a live widget enabled", () => {
+    mount();
+    for (const name of kernelControls) expect(control(name).disabled, name).toBe(false);
+  });
+});
+
+describe("labels a reader can read (issue 16, item 4)", () => {
+  it("names token ends by position and text, span ends by range, never by slice", () => {
+    mount({ ...widgetState(), top_k: null });
+    for (const arc of arcs()) {
+      arc.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+      const text = host.querySelector(".if-tooltip").textContent;
+      expect(text).not.toMatch(/\d+:\d+/);
+      arc.dispatchEvent(new MouseEvent("mouseout", { bubbles: true }));
+    }
+    const arc = [...arcs()].find((a) => a.dataset.source === "1:2");
+    arc.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(host.querySelector(".if-tooltip").textContent).toContain("source1 ·Mary");
+  });
+
+  it("names span ends by their range and text, in the tooltip and the drill-down's header", () => {
+    const graph = fullGraph();
+    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
+    const model = mount(widgetState(graph));
+    arcs()[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    const tip = host.querySelector(".if-tooltip").textContent;
+    expect(tip).toContain("source0–6 ‘When·Mary·and·John·went·to·the’");
+    expect(tip).toContain("target7–13 ‘·store,·John·gave·a·book·to’");
+    arcs()[0].dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    const inner = { ...fullGraph(), provenance: { ...fullGraph().provenance, expanded_from: { name: "span-pair", source: "0:7", target: "7:14" } } };
+    model.emit("msg:custom", { type: "expanded", level: 0, request: model.sent[0].request, graph: inner });
+    expect(host.querySelector(".if-drill").textContent).toBe("inside span edge 0–6 ‘When·Mary·and·John·went·to·the’ → 7–13 ‘·store,·John·gave·a·book·to’");
+  });
+
+  it("explains the whitespace marks of the strip in the legend", () => {
+    mount(widgetState(fullGraph(["a", " b", "\n", "c"])));
+    expect(host.querySelector(".if-marks").textContent).toBe("in tokens: · a space, ↵ a newline");
+    cleanup();
+    host.remove();
+    mount(widgetState(fullGraph(["a", "b"])));
+    expect(host.querySelector(".if-marks")).toBe(null);
+  });
+
+  it("says what strong arcs from the first position and between neighbours usually mean", () => {
+    const graph = fullGraph();
+    graph.edges = graph.edges.map((e) => ({ ...e, effect: e.source === 0 && e.target > 0 ? 2 + e.target / 100 : e.effect / 10 }));
+    mount(widgetState(graph));
+    const note = host.querySelector(".if-note[data-kind='sink']");
+    expect(note.textContent).toContain("attention sink");
+    expect(note.textContent).toContain("hemorrhage");
+    const fromFirst = [...arcs()].find((a) => a.dataset.source === "0:1" && a.dataset.target !== "0:1");
+    fromFirst.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(host.querySelector(".if-arc-note").textContent).toContain("attention sink");
+    cleanup();
+    host.remove();
+
+    const local = fullGraph();
+    local.edges = local.edges.map((e) => ({ ...e, effect: e.target === e.source + 1 ? 1 + e.source / 100 : e.effect / 10 }));
+    mount(widgetState(local));
+    expect(host.querySelector(".if-note[data-kind='local']").textContent).toContain("previous-token");
+    expect(host.querySelector(".if-note[data-kind='sink']")).toBe(null);
+  });
+
+  it("lists an edge's trust flags in its tooltip, when it has some", () => {
+    const graph = fullGraph();
+    const strongest = graph.edges.reduce((best, e, i) => (Math.abs(e.effect) > Math.abs(graph.edges[best].effect) ? i : best), 0);
+    graph.edges[strongest].flags = ["sink-source", { name: "hemorrhage", detail: "the metric collapses" }];
+    mount(widgetState(graph));
+    const arc = [...arcs()].find((a) => a.dataset.rank === "1");
+    arc.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(host.querySelector(".if-tooltip .if-flags").textContent).toBe("flagssink-source; hemorrhage: the metric collapses");
+    expect(host.querySelector(".if-note[data-kind='flags']")).not.toBe(null);
+    arc.dispatchEvent(new MouseEvent("mouseout", { bubbles: true }));
+    const other = [...arcs()].find((a) => a.dataset.rank === "2");
+    other.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(host.querySelector(".if-tooltip .if-flags")).toBe(null);
+  });
+});
+
+describe("a pin belongs to its graph (issue 16, item 5)", () => {
+  const chip = () => host.querySelector(".if-pin");
+
+  it("shows a pinned token as a chip that unpins it", () => {
+    const model = mount();
+    expect(chip().hidden).toBe(true);
+    token(4).dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    expect(chip().hidden).toBe(false);
+    expect(chip().textContent).toBe("pinned: token 4 ·went×");
+    chip().querySelector("button").click();
+    expect(model.get("selected")).toBe(null);
+    expect(chip().hidden).toBe(true);
+    expect(host.querySelector("svg").classList.contains("if-focus")).toBe(false);
+  });
+
+  it("unpins when a new graph arrives, redrawing once", () => {
+    const model = mount();
+    token(4).dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    const saved = model.saved;
+    const other = fullGraph();
+    other.edges = other.edges.map((e) => ({ ...e, effect: -e.effect }));
+    model.set("graph", other);
+    expect(model.get("selected")).toBe(null);
+    expect(model.saved).toBe(saved + 1);
+    expect(chip().hidden).toBe(true);
+    expect(host.querySelector("svg").classList.contains("if-focus")).toBe(false);
+    expect(arcs().length).toBe(10);
+  });
+
+  it("unpins when a drill-down opens and when it closes", () => {
+    const graph = fullGraph();
+    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
+    const model = mount(widgetState(graph));
+    token(2).dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    arcs()[0].dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    model.emit("msg:custom", { type: "expanded", level: 0, request: model.sent[0].request, graph: fullGraph() });
+    expect(model.get("selected")).toBe(null);
+    expect(arcs().length).toBe(10);
+    expect([...arcs()].every((a) => !a.classList.contains("if-hot"))).toBe(true);
+    token(5).dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    host.querySelector("button[title='Back to the span graph']").click();
+    expect(model.get("selected")).toBe(null);
+    expect(host.querySelectorAll(".if-bracket").length).toBe(2);
+  });
+});
+
+describe("nothing shifts (issue 16, item 6)", () => {
+  it("keeps the room of the alpha field and of the estimates line", () => {
+    const model = mount();
+    expect(control("alpha").closest("label").classList.contains("if-reserve")).toBe(true);
+    const estimate = host.querySelector(".if-header .if-estimate");
+    expect(estimate.textContent).toBe("");
+    model.set("graph", estimatedGraph());
+    expect(host.querySelector(".if-header .if-estimate").textContent).toContain("first-order estimate");
   });
 });

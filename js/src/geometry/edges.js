@@ -1,11 +1,49 @@
 // Which edges are drawn and how: ranking and filtering as FlowGraph does it, colour and width by effect.
 // Pure: no DOM here.
 
-import { colors, edge as scale } from "../style.json"; // shared with the Python static drawing (infoflow_widget/_style.py)
+import { colors, noise, edge as scale } from "../style.json"; // shared with the Python static drawing (infoflow_widget/_style.py)
 
 export const GREEN = colors.helps;
 export const RED = colors.hurts;
 export const GREY = colors.nan;
+export const NOISE_RELATIVE = noise.relative; // the noise floor relative to max(1, |clean metric|), without stats.noise_floor
+
+/**
+ * The |effect| below which an edge's effect is numerical noise: the graph's `stats.noise_floor` (the engine's,
+ * for the model's dtype) when it has one, else NOISE_RELATIVE × max(1, |clean metric|). Such edges are not drawn.
+ */
+export function noiseFloor(graph) {
+  const given = graph?.stats?.noise_floor;
+  if (given != null && Number.isFinite(Number(given)) && Number(given) >= 0) return Number(given);
+  const clean = Math.abs(Number(graph?.clean_metric));
+  return NOISE_RELATIVE * Math.max(1, Number.isFinite(clean) ? clean : 1);
+}
+
+/** Whether an edge's effect is measurable: |effect| at least the noise floor. NaN stays (drawn grey: a broken measurement shows). */
+export function aboveNoise(edge, floor) {
+  return !(Math.abs(edge.effect) < floor);
+}
+
+/** Whether any of `edges` is above the noise floor (its strongest is: NaN ranks last, infinities first). */
+export function anyAboveNoise(edges, floor) {
+  const order = ranking(edges);
+  return order.length > 0 && aboveNoise(edges[order[0]], floor);
+}
+
+/**
+ * The |effect| drawn widest (`value`), and what it is (`basis`): the clean metric's magnitude, so that a graph of
+ * tiny effects draws thin arcs, unless an effect on show is larger ("largest"); the largest on show when the clean
+ * metric is 0 (the KL divergence) or not finite. Widths, opacities and the legend use it.
+ *
+ * @param {object} graph the graph on show
+ * @param {object[]} edges the edges drawn
+ * @returns {{value: number, basis: "clean"|"largest"}}
+ */
+export function edgeScale(graph, edges) {
+  const largest = maxAbsEffect(edges);
+  const clean = Math.abs(Number(graph?.clean_metric));
+  return Number.isFinite(clean) && clean > 0 && clean >= largest ? { value: clean, basis: "clean" } : { value: largest, basis: "largest" };
+}
 
 /**
  * Colour, stroke width and opacity of an edge: green helps, red hurts, both grow with |effect|.
@@ -20,7 +58,7 @@ export function edgeStyle(effect, maxAbs) {
   };
 }
 
-/** The largest finite |effect| of `edges` (0 for none): the scale of widths, opacities and the legend. */
+/** The largest finite |effect| of `edges` (0 for none). */
 export function maxAbsEffect(edges) {
   return edges.reduce((m, e) => (Number.isFinite(e.effect) ? Math.max(m, Math.abs(e.effect)) : m), 0);
 }

@@ -1,5 +1,8 @@
 // The controls: intervention, alpha, strategy, threshold, top k, answer, distractor, corrupted prompt.
+// In a saved page (no kernel) those that recompute are disabled, saying why, and show what the saved graph was
+// computed with; top k and a threshold that filters in the browser stay live.
 
+import { OFFLINE_TITLE } from "../context.js";
 import { el } from "../dom.js";
 import { labelled, traitFields } from "../fields.js";
 import { maxAbsEffect } from "../geometry/edges.js";
@@ -17,8 +20,41 @@ export function filtersInBrowser(model) {
   return entry != null && !entry.prunes;
 }
 
+/**
+ * The parameters a graph was computed with, from its provenance, as control values: intervention, alpha, corrupted
+ * prompt, strategy, and threshold (meaningful to a search strategy only). Only those the provenance holds.
+ */
+export function savedParameters(graph) {
+  const p = graph?.provenance ?? {};
+  const i = p.intervention !== null && typeof p.intervention === "object" ? p.intervention : {};
+  const saved = {};
+  if (typeof i.kind === "string") saved.intervention = i.kind;
+  if (Number.isFinite(i.alpha)) saved.alpha = i.alpha;
+  if (typeof i.corrupted_prompt === "string") saved.corrupted_prompt = i.corrupted_prompt;
+  if (typeof p.strategy?.name === "string") saved.strategy = p.strategy.name;
+  if (Number.isFinite(p.threshold)) saved.threshold = p.threshold;
+  return saved;
+}
+
+/** Disable a control that needs the kernel, saying why on it and on its label. */
+function needsKernel(label) {
+  label.classList.add("if-needs-kernel");
+  label.title = OFFLINE_TITLE;
+  for (const input of label.querySelectorAll("input, select")) {
+    input.disabled = true;
+    input.title = OFFLINE_TITLE;
+  }
+}
+
 export function createControls(ctx) {
-  const { model, view, redraw } = ctx;
+  const { model, view, redraw, offline } = ctx;
+  if (offline) {
+    // No kernel recomputes here: the controls show what the saved graph was computed with (the stand-in model of a
+    // saved page is the page's own, so setting it sends nothing). A threshold only matters to a search strategy.
+    const { threshold, ...saved } = savedParameters(model.get("graph"));
+    for (const [name, value] of Object.entries(saved)) model.set(name, value);
+    if (threshold != null && !filtersInBrowser(model)) model.set("threshold", threshold);
+  }
   const fields = traitFields(ctx);
   // A graph of every token edge filters in the browser at once; search strategies recompute, after the debounce.
   const previewThreshold = (value) => {
@@ -29,7 +65,9 @@ export function createControls(ctx) {
   };
   const alpha = fields.slider("alpha", 0, 2, 0.05, () => {});
   const threshold = fields.slider("threshold", 0, 1, 0.001, previewThreshold);
-  const alphaField = labelled("alpha", alpha.el, "if-alpha");
+  // Alpha shows only for Dampen, but keeps its room (if-reserve): the controls after it never move. The corrupted
+  // prompt comes last, so nothing moves aside for it; reserved, its wide box would leave an empty row.
+  const alphaField = labelled("alpha", alpha.el, "if-alpha if-reserve");
   const corruptedField = labelled("corrupted prompt", fields.text("corrupted_prompt", "a prompt of the same token length", false), "if-wide if-corrupted");
   fields.follow("intervention", () => {
     alphaField.hidden = model.get("intervention") !== "dampen";
@@ -43,15 +81,27 @@ export function createControls(ctx) {
     threshold.input.value = model.get("threshold");
   });
 
+  const interventionField = labelled("intervention", fields.select("intervention", INTERVENTIONS));
+  const strategyField = labelled("strategy", fields.strategyMenu());
+  const thresholdField = labelled("threshold |effect| ≥", threshold.el);
+  const answerField = labelled("answer", fields.text("answer", 'e.g. " Mary"', true), "if-short");
+  const distractorField = labelled("distractor", fields.text("distractor", 'e.g. " John"', true), "if-short");
+  if (offline) {
+    const kernelFields = [interventionField, alphaField, strategyField, answerField, distractorField, corruptedField];
+    // A graph of every token edge filters by threshold in the page; a search strategy's threshold prunes: it recomputes.
+    if (!filtersInBrowser(model)) kernelFields.push(thresholdField);
+    kernelFields.forEach(needsKernel);
+  }
+
   return {
     el: el("div", { class: "if-controls" }, [
-      labelled("intervention", fields.select("intervention", INTERVENTIONS)),
+      interventionField,
       alphaField,
-      labelled("strategy", fields.strategyMenu()),
-      labelled("threshold |effect| ≥", threshold.el),
+      strategyField,
+      thresholdField,
       labelled("top k", fields.count("top_k", "all")),
-      labelled("answer", fields.text("answer", 'e.g. " Mary"', true), "if-short"),
-      labelled("distractor", fields.text("distractor", 'e.g. " John"', true), "if-short"),
+      answerField,
+      distractorField,
       corruptedField,
     ]),
     destroy: fields.flush, // a value set just before the view closes still reaches the kernel

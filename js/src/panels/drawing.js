@@ -3,10 +3,16 @@
 // or activates an arc (on the hub, for the drill-down). Wrapped rows follow the width of the output area.
 
 import { SVG_NS, el } from "../dom.js";
+import { formatMagnitude } from "../format.js";
 import { drawFlow } from "../svg/flow.js";
 import { highlightArcEnds, highlightToken } from "../svg/highlight.js";
 
 const tokenOf = (target) => target.closest?.(".if-token");
+
+/** What the drawing says when no edge of the graph reaches the noise floor. */
+export function noiseNote(floor) {
+  return `No edge changes the metric measurably (all |effect| < ${formatMagnitude(floor)})`;
+}
 const isArc = (target) => target.classList?.contains("if-arc");
 
 export function createDrawing({ model, hub, redraw }) {
@@ -75,13 +81,13 @@ export function createDrawing({ model, hub, redraw }) {
 
   return {
     el: canvas,
-    update({ graph, edges, maxAbs, zoom, wrap, selected }) {
+    update({ graph, edges, maxAbs, zoom, wrap, selected, allNoise, noiseFloor }) {
       if (!graph) {
         svg.replaceChildren();
         return;
       }
       const wrapWidth = wrap && canvas.clientWidth > 0 ? canvas.clientWidth : null;
-      drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth });
+      drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth, note: allNoise ? noiseNote(noiseFloor) : null });
       highlightToken(svg, hover ?? selected);
     },
     destroy: () => resize?.disconnect(),

@@ -1,17 +1,18 @@
 // Drill-down: an activated span arc asks the kernel for the token edges inside it ("expand"); the answer
-// ("expanded") opens on top of the graph on show. No element of its own: the toolbar's back button closes it.
+// ("expanded") opens on top of the graph on show, unpinning the pinned token. No element of its own: the toolbar's
+// back button closes it. A saved page has no kernel to ask: there a click does nothing (the tooltip says why).
 
-import { shownGraph } from "../context.js";
+import { clearPin, shownGraph } from "../context.js";
 import { isSpanEdge, readGraph } from "../format.js";
 
-export function createDrill({ model, view, hub, watch, redraw }) {
+export function createDrill({ model, view, hub, watch, redraw, offline }) {
   const viewId = Math.random().toString(36).slice(2);
   let requests = 0;
   let pending = null; // the expansion this view asked for last: only its answer is drawn
 
   hub.on("arc:activate", (arc) => {
     const edge = shownGraph(view).edges[Number(arc.dataset.index)];
-    if (isSpanEdge(shownGraph(view), edge)) {
+    if (!offline && isSpanEdge(shownGraph(view), edge)) {
       pending = `${viewId}:${++requests}`;
       model.send({ type: "expand", source: edge.source, target: edge.target, level: view.drilled.length, request: pending });
     }
@@ -23,7 +24,7 @@ export function createDrill({ model, view, hub, watch, redraw }) {
     if (msg?.type === "expanded" && msg.request === pending && msg.level === view.drilled.length) {
       pending = null;
       view.drilled.push(readGraph(msg.graph));
-      redraw();
+      if (!clearPin(model)) redraw(); // unpinning redraws (change:selected)
     }
   });
   return {};

@@ -1,7 +1,9 @@
-// The header: what is measured under which intervention, the clean metric, counts, cost, estimates, drill-down.
+// The header: what is measured under which intervention (the graph's own provenance, never a control's value: in a
+// saved page the controls cannot recompute), the clean metric, counts, cost, estimates, drill-down. The estimates
+// line keeps its room when empty, so the controls below never move when an estimate comes and goes.
 
 import { el } from "../dom.js";
-import { estimateSummary, formatEffect } from "../format.js";
+import { estimateSummary, formatEffect, labelName } from "../format.js";
 
 export function createHeader({ model }) {
   const header = el("div", { class: "if-header" });
@@ -22,13 +24,11 @@ export function createHeader({ model }) {
         el("span", { text: `${graph.tokens.length} tokens · ${graph.edges.length} edges measured, ${edges.length} shown` }),
         el("span", { text: s.forward_passes != null ? `${s.forward_passes} forward passes, ${s.seconds} s` : "" }),
       ]);
-      const estimates = estimateSummary(graph);
-      if (estimates) facts.append(el("span", { class: "if-estimate", text: estimates }));
       if (depth) {
         const from = p.expanded_from ?? {};
-        facts.append(el("span", { class: "if-drill", text: `inside span edge ${JSON.stringify(from.source ?? "")} → ${JSON.stringify(from.target ?? "")}` }));
+        facts.append(el("span", { class: "if-drill", text: `inside span edge ${labelName(graph, from.source)} → ${labelName(graph, from.target)}` }));
       }
-      header.replaceChildren(what, facts);
+      header.replaceChildren(what, facts, el("div", { class: "if-estimate", text: estimateSummary(graph) }));
     },
   };
 }

@@ -1,8 +1,9 @@
 // The tooltip of an arc: its ends, effect, rank and whether it is measured; beside the pointer, inside the widget.
 
-import { shownGraph } from "../context.js";
+import { OFFLINE_TITLE, shownGraph } from "../context.js";
 import { el } from "../dom.js";
-import { formatEffect, isEstimate, isSpanEdge, nodeText, visible } from "../format.js";
+import { edgeFlags, formatEffect, isEstimate, isSpanEdge, nodeName } from "../format.js";
+import { arcNote } from "../reading.js";
 
 const OFFSET = 14; // px between the pointer and the tooltip
 
@@ -13,7 +14,15 @@ export function placeBeside(x, y, width, height, bounds) {
   return { left: Math.max(0, left), top: Math.max(0, top) };
 }
 
-export function createTooltip({ root, view, hub }) {
+/** The effect, and its share of the clean metric where that has a size. */
+export function effectText(effect, cleanMetric) {
+  const clean = Math.abs(cleanMetric);
+  if (!Number.isFinite(effect) || !Number.isFinite(clean) || clean === 0) return formatEffect(effect);
+  const share = (100 * Math.abs(effect)) / clean;
+  return `${formatEffect(effect)}  (${share >= 1 ? share.toFixed(0) : share.toPrecision(1)}% of |clean metric|)`;
+}
+
+export function createTooltip({ root, view, hub, offline }) {
   const tip = el("div", { class: "if-tooltip" });
   const hide = () => (tip.hidden = true);
   hide();
@@ -29,14 +38,20 @@ export function createTooltip({ root, view, hub }) {
     const graph = shownGraph(view);
     const edge = graph.edges[Number(arc.dataset.index)];
     const rows = [
-      ["source", `${arc.dataset.source}  ${visible(nodeText(graph, edge.source))}`],
-      ["target", `${arc.dataset.target}  ${visible(nodeText(graph, edge.target))}`],
-      ["effect", formatEffect(edge.effect)],
+      ["source", nodeName(graph, edge.source)],
+      ["target", nodeName(graph, edge.target)],
+      ["effect", effectText(edge.effect, graph.clean_metric)],
       ["rank", `${arc.dataset.rank} of ${graph.edges.length}`],
       ["value", isEstimate(edge) ? "estimate (first order, not measured)" : "exact (measured)"],
     ];
-    tip.replaceChildren(...rows.map(([k, v]) => el("div", {}, [el("span", { class: "if-key", text: k }), el("span", { text: v })])));
-    if (isSpanEdge(graph, edge)) tip.append(el("div", { class: "if-hint", text: "click to measure the token edges inside" }));
+    const flags = edgeFlags(edge);
+    if (flags.length) rows.push(["flags", flags.join("; ")]);
+    tip.replaceChildren(...rows.map(([k, v]) => el("div", k === "flags" ? { class: "if-flags" } : {}, [el("span", { class: "if-key", text: k }), el("span", { text: v })])));
+    const note = arcNote(graph, edge);
+    if (note) tip.append(el("div", { class: "if-arc-note", text: note }));
+    if (isSpanEdge(graph, edge)) {
+      tip.append(el("div", { class: "if-hint", text: offline ? `measuring inside a span ${OFFLINE_TITLE}` : "click to measure the token edges inside" }));
+    }
     tip.hidden = false;
     move(point);
   }

@@ -1,15 +1,17 @@
 // Draws a graph as SVG: token strip, arcs above it, span brackets below it.
 
 import { svgEl } from "../dom.js";
-import { formatEffect, isEstimate } from "../format.js";
+import { formatEffect, isEstimate, nodeName } from "../format.js";
 import { arcBandsByRow, arcPath } from "../geometry/arcs.js";
 import { edgeStyle } from "../geometry/edges.js";
-import { BRACKET_ROW, bracketRows, layoutStrip, nodeAnchor } from "../geometry/strip.js";
+import { BRACKET_ROW, MARGIN, bracketRows, layoutStrip, nodeAnchor } from "../geometry/strip.js";
 import { INDEX_ROW, drawBrackets, drawTokens } from "./strip.js";
 
 const LANES = 5; // parallel lanes of arcs between wrapped rows (they fit the gutter)
 const LANE = 3; // px between lanes at zoom 1
 let instances = 0; // marker ids must be unique in a page that shows several widgets
+const NOTE_SIZE = 13; // px of the note written over an empty drawing, at zoom 1
+const NOTE_CHAR = 7; // px per character of that note, generously (the drawing widens to hold it)
 
 /** The dash pattern of estimated edges (also drawn in the legend). */
 export function dashes(zoom = 1) {
@@ -21,10 +23,11 @@ export function dashes(zoom = 1) {
  *
  * @param {SVGSVGElement} svg
  * @param {object} graph a FlowGraph.to_dict()
- * @param {{edges: object[], maxAbs: number, zoom: number, wrapWidth: number|null}} view the edges to draw,
- *   ranked (see filterEdges), and the scale's maximum |effect|
+ * @param {{edges: object[], maxAbs: number, zoom: number, wrapWidth: number|null, note?: string|null}} view the
+ *   edges to draw, ranked (see filterEdges); the |effect| drawn widest (see edgeScale); a note written above the
+ *   strip (say, why no arc is drawn): part of the drawing, so SVG and PNG downloads carry it
  */
-export function drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth }) {
+export function drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth, note = null }) {
   svg.replaceChildren();
   const brackets = bracketRows(graph.nodes);
   const bracketDepth = brackets.size ? Math.max(...brackets.values()) + 1 : 0;
@@ -38,9 +41,10 @@ export function drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth }) {
     nodeAnchor(first.boxes, graph.nodes[e.target]),
   ]);
   const layout = layoutStrip(graph.tokens, { ...options, arcBand: arcBandsByRow(pairs, first.rows, zoom) });
-  svg.setAttribute("width", String(Math.ceil(layout.width)));
+  const width = Math.ceil(Math.max(layout.width, note ? (2 * MARGIN + NOTE_CHAR * note.length) * zoom : 0));
+  svg.setAttribute("width", String(width));
   svg.setAttribute("height", String(Math.ceil(layout.height)));
-  svg.setAttribute("viewBox", `0 0 ${Math.ceil(layout.width)} ${Math.ceil(layout.height)}`);
+  svg.setAttribute("viewBox", `0 0 ${width} ${Math.ceil(layout.height)}`);
 
   const id = `infoflow-${++instances}`;
   const defs = svgEl("defs", {}, svg);
@@ -52,6 +56,10 @@ export function drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth }) {
     svgEl("path", { d: "M0,0 L10,5 L0,10 z", fill: color }, marker);
   }
 
+  if (note) {
+    // In the first row's arc band, which is there even without arcs (see arcBandFor).
+    svgEl("text", { class: "if-drawing-note", x: MARGIN * zoom, y: 20 * zoom, "font-size": NOTE_SIZE * zoom }, svg).textContent = note;
+  }
   drawTokens(svg, graph.tokens, layout.boxes, zoom);
   drawBrackets(svg, graph.nodes, layout.boxes, brackets, zoom);
   const arcs = svgEl("g", { class: "if-arcs" }, svg);
@@ -77,9 +85,10 @@ export function drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth }) {
       // Focusable: Tab reaches each arc, Enter opens a span edge (see panels/drawing.js), screen readers read the label.
       tabindex: 0,
       role: "button",
-      "aria-label": `edge ${source.start}:${source.end} to ${target.start}:${target.end}, effect ${formatEffect(edge.effect)}, rank ${edge.rank}`,
+      "aria-label": `edge from ${nodeName(graph, edge.source)} to ${nodeName(graph, edge.target)}, effect ${formatEffect(edge.effect)}, rank ${edge.rank}`,
       // First-order estimates are dashed, so they never pass for measured effects.
       ...(isEstimate(edge) ? { "stroke-dasharray": dashes(zoom), "data-estimate": "" } : {}),
+      // data-source / data-target: the ends as "start:end" slices, for code (highlights, tests); people read aria-label and the tooltip.
       "data-index": edge.index,
       "data-rank": edge.rank,
       "data-source": `${source.start}:${source.end}`,

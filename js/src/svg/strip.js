@@ -1,7 +1,7 @@
 // The token strip in SVG: one focusable box per token, and span brackets below the boxes.
 
 import { svgEl } from "../dom.js";
-import { boxLabel, visible } from "../format.js";
+import { boxLabel, nodeRange, visible } from "../format.js";
 import { BRACKET_ROW, MAX_CHARS, spanSegments } from "../geometry/strip.js";
 
 export const INDEX_ROW = 12; // the position numbers under the boxes
@@ -10,7 +10,7 @@ export function drawTokens(svg, tokens, boxes, zoom) {
   const group = svgEl("g", { class: "if-tokens" }, svg);
   tokens.forEach((token, i) => {
     const b = boxes[i];
-    const g = svgEl("g", { class: "if-token", "data-pos": i, tabindex: 0, role: "button", "aria-label": `token ${i}: ${visible(token)}` }, group);
+    const g = svgEl("g", { class: "if-token", "data-pos": i, tabindex: 0, role: "button", "aria-label": `token ${i} ${visible(token)}` }, group);
     svgEl("rect", { x: b.x, y: b.y, width: b.width, height: b.height, rx: 3 * zoom }, g);
     const label = svgEl("text", {
       x: b.x + b.width / 2, y: b.y + b.height / 2, "font-size": 12 * zoom,
@@ -22,7 +22,7 @@ export function drawTokens(svg, tokens, boxes, zoom) {
       "text-anchor": "middle",
     }, g);
     index.textContent = String(i);
-    svgEl("title", {}, g).textContent = `${i}: ${visible(token)}`;
+    svgEl("title", {}, g).textContent = `token ${i} ${visible(token)}`;
   });
 }
 
@@ -39,7 +39,7 @@ export function drawBrackets(svg, nodes, boxes, rows, zoom) {
         const label = svgEl("text", {
           x: (seg.x1 + seg.x2) / 2, y: y + tick + 9 * zoom, "font-size": 9 * zoom, "text-anchor": "middle",
         }, g);
-        label.textContent = `${node.start}:${node.end}`;
+        label.textContent = nodeRange(node); // positions as the strip numbers them, both ends included
       }
     });
   }

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEBOUNCE_MS } from "../../src/debounce.js";
-import { INTERVENTIONS, createControls, filtersInBrowser } from "../../src/panels/controls.js";
+import { INTERVENTIONS, createControls, filtersInBrowser, savedParameters } from "../../src/panels/controls.js";
 import { mountPanel } from "../panel-harness.js";
 import { STRATEGY_MENU, fullGraph, mockModel, widgetState } from "../mock-model.js";
 
@@ -84,5 +84,51 @@ describe("controls", () => {
     vi.advanceTimersByTime(2 * DEBOUNCE_MS);
     expect([mounted.model.get("alpha"), mounted.model.saved]).toEqual([1.2, 1]);
     mounted = null;
+  });
+});
+
+describe("controls in a saved page (issue 16)", () => {
+  const saved = (graph = fullGraph(), extra = {}) => ({ ...widgetState(graph), _offline: true, ...extra });
+
+  it("reads the parameters a graph was computed with from its provenance", () => {
+    const graph = fullGraph();
+    graph.provenance = {
+      ...graph.provenance, intervention: { kind: "dampen", alpha: 1 }, strategy: { name: "bisect", max_depth: 3 }, threshold: 0.2,
+    };
+    expect(savedParameters(graph)).toEqual({ intervention: "dampen", alpha: 1, strategy: "bisect", threshold: 0.2 });
+    graph.provenance.intervention = { kind: "corrupt", corrupted_prompt: "x y" };
+    expect(savedParameters(graph)).toMatchObject({ intervention: "corrupt", corrupted_prompt: "x y" });
+    expect(savedParameters({ provenance: {} })).toEqual({});
+    expect(savedParameters(null)).toEqual({});
+  });
+
+  it("disables what recomputes, titled why, and keeps top k and a browser threshold live", () => {
+    mounted = mountPanel(createControls, saved());
+    const disabled = [...mounted.root.querySelectorAll("input, select")].filter((i) => i.disabled).map((i) => i.dataset.trait);
+    expect(disabled.sort()).toEqual(["alpha", "answer", "corrupted_prompt", "distractor", "intervention", "strategy"]);
+    for (const label of mounted.root.querySelectorAll(".if-needs-kernel")) expect(label.title).toBe("needs a running kernel: this is a saved page");
+    change("top_k", "4");
+    expect(mounted.model.get("top_k")).toBe(4);
+    control("threshold").value = "0.5";
+    control("threshold").dispatchEvent(new Event("input"));
+    expect(mounted.ctx.view.threshold).toBe(0.5);
+  });
+
+  it("shows the saved graph's parameters, not traits that moved after it was computed", () => {
+    const graph = fullGraph();
+    graph.provenance = { ...graph.provenance, intervention: { kind: "dampen", alpha: 1 } };
+    mounted = mountPanel(createControls, saved(graph, { intervention: "zero", alpha: 0 }));
+    expect(control("intervention").value).toBe("dampen");
+    expect(Number(control("alpha").value)).toBe(1);
+    expect(mounted.root.querySelector(".if-alpha output").textContent).toBe("1.00");
+    expect(mounted.root.querySelector(".if-alpha").hidden).toBe(false);
+  });
+
+  it("keeps the room of alpha while it is hidden; the corrupted prompt, last, needs none", () => {
+    mounted = mountPanel(createControls);
+    const [alpha, corrupted] = [".if-alpha", ".if-corrupted"].map((cls) => mounted.root.querySelector(cls));
+    expect([alpha.hidden, alpha.classList.contains("if-reserve")]).toEqual([true, true]);
+    expect([corrupted.hidden, corrupted.classList.contains("if-reserve")]).toEqual([true, false]);
+    expect(mounted.root.querySelector(".if-controls").lastElementChild).toBe(corrupted);
   });
 });

@@ -1,8 +1,8 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
-import { createDrawing } from "../../src/panels/drawing.js";
+import { createDrawing, noiseNote } from "../../src/panels/drawing.js";
 import { mountPanel } from "../panel-harness.js";
-import { widgetState } from "../mock-model.js";
+import { noiseGraph, widgetState } from "../mock-model.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
@@ -74,10 +74,24 @@ describe("drawing", () => {
 
   it("labels tokens and arcs for screen readers, and lets Tab reach them", () => {
     mounted = mountPanel(createDrawing);
-    expect(token(1).getAttribute("aria-label")).toBe("token 1: ·Mary");
+    expect(token(1).getAttribute("aria-label")).toBe("token 1 ·Mary");
+    expect(token(1).querySelector("title").textContent).toBe("token 1 ·Mary");
+    expect(arcs()[0].getAttribute("aria-label")).not.toMatch(/\d+:\d+/);
     for (const node of [token(1), arcs()[0]]) {
       expect(node.getAttribute("tabindex")).toBe("0");
       expect(node.getAttribute("role")).toBe("button");
     }
+  });
+
+  it("writes over an empty drawing why it is empty, only when no edge is measurable", () => {
+    expect(noiseNote(3.21e-4)).toBe("No edge changes the metric measurably (all |effect| < 3.2e-4)");
+    mounted = mountPanel(createDrawing, widgetState(noiseGraph()));
+    expect(arcs().length).toBe(0);
+    expect(mounted.root.querySelector(".if-drawing-note").textContent).toBe(noiseNote(3.21e-4));
+    expect(mounted.root.querySelectorAll(".if-token").length).toBe(14); // the strip stays
+    mounted.model.set("top_k", 0); // filtered away, not noise: no note
+    mounted.ctx.view.graph = widgetState().graph;
+    mounted.ctx.redraw();
+    expect(mounted.root.querySelector(".if-drawing-note")).toBe(null);
   });
 });

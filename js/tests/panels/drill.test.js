@@ -50,3 +50,19 @@ describe("drill-down", () => {
     expect(mounted.redraws).toBe(1);
   });
 });
+
+describe("drill-down and the pin (issue 16)", () => {
+  it("unpins the pinned token when a drill-down opens", () => {
+    mounted = mountPanel(createDrill, { ...widgetState(spanGraph()), selected: 3 });
+    const { ctx, model } = mounted;
+    ctx.hub.emit("arc:activate", arc(0));
+    model.emit("msg:custom", { type: "expanded", level: 0, request: model.sent[0].request, graph: fullGraph() });
+    expect([ctx.view.drilled.length, model.get("selected"), model.saved]).toEqual([1, null, 1]);
+  });
+
+  it("asks nothing in a saved page: there is no kernel to answer", () => {
+    mounted = mountPanel(createDrill, { ...widgetState(spanGraph()), _offline: true });
+    mounted.ctx.hub.emit("arc:activate", arc(0));
+    expect(mounted.model.sent).toEqual([]);
+  });
+});

@@ -31,6 +31,23 @@ describe("header", () => {
     inner.provenance = { ...inner.provenance, expanded_from: { source: "0:7", target: "7:14" } };
     mounted.ctx.view.drilled.push(inner);
     mounted.ctx.redraw();
-    expect(mounted.root.querySelector(".if-drill").textContent).toBe('inside span edge "0:7" → "7:14"');
+    expect(mounted.root.querySelector(".if-drill").textContent).toBe(
+      "inside span edge 0–6 ‘When·Mary·and·John·went·to·the’ → 7–13 ‘·store,·John·gave·a·book·to’",
+    );
+    inner.provenance.expanded_from = { source: "a label", target: "99:120" }; // not positions of this prompt: as given
+    mounted.ctx.redraw();
+    expect(mounted.root.querySelector(".if-drill").textContent).toBe('inside span edge "a label" → "99:120"');
+  });
+
+  it("reads the intervention from the graph's provenance, not from a control", () => {
+    const graph = fullGraph();
+    graph.provenance = { ...graph.provenance, intervention_text: "dampen: alpha = 1" };
+    mounted = mountPanel(createHeader, { ...widgetState(graph), intervention: "zero", alpha: 0 });
+    expect(mounted.root.querySelector(".if-what").textContent).toContain("under dampen: alpha = 1");
+  });
+
+  it("keeps the room of the estimates line when there are none", () => {
+    mounted = mountPanel(createHeader);
+    expect(mounted.root.querySelector(".if-estimate").textContent).toBe("");
   });
 });

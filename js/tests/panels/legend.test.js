@@ -1,23 +1,61 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
-import { createLegend, legend } from "../../src/panels/legend.js";
+import { createLegend, legend, marksIn, notesBox, scaleText } from "../../src/panels/legend.js";
 import { mountPanel } from "../panel-harness.js";
-import { estimatedGraph, widgetState } from "../mock-model.js";
+import { estimatedGraph, fullGraph, noiseGraph, widgetState } from "../mock-model.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
+const text = (shown) => legend(shown).textContent;
 
 describe("legend", () => {
-  it("gives the scale of the widest arc, or a dash without arcs", () => {
-    expect(legend(0.123456, false).textContent).toContain("|effect| up to 0.123");
-    expect(legend(0, false).textContent).toContain("|effect| up to –");
+  it("says what the widest arc stands for: the clean metric's magnitude or the largest effect drawn", () => {
+    expect(scaleText({ value: 3.21, basis: "clean" })).toBe("width and opacity: |effect| relative to 3.21 (the clean metric's magnitude)");
+    expect(scaleText({ value: 0.123456, basis: "largest" })).toBe("width and opacity: |effect| relative to 0.123 (the largest |effect| drawn)");
+    expect(scaleText({ value: 0, basis: "largest" })).toBe("width and opacity: |effect| (no arc drawn)");
+    expect(text({ scale: { value: 3.21, basis: "clean" } })).toContain("relative to 3.21");
+  });
+
+  it("says what is not drawn as numerical noise, and how much", () => {
+    const scale = { value: 1, basis: "clean" };
+    expect(text({ scale, noiseFloor: 3.21e-4, belowNoise: 2 })).toContain("not drawn: |effect| < 3.2e-4, numerical noise (2 edges)");
+    expect(text({ scale, noiseFloor: 3.21e-4, belowNoise: 1 })).toContain("(1 edge)");
+    expect(text({ scale, noiseFloor: 3.21e-4, allNoise: true })).toContain("not drawn: |effect| < 3.2e-4, numerical noise");
+    expect(text({ scale, noiseFloor: 3.21e-4 })).not.toContain("not drawn");
   });
 
   it("explains dashes only when estimates are drawn", () => {
-    expect(legend(1, true).textContent).toContain("dashed: first-order estimate");
-    expect(legend(1, false).textContent).not.toContain("dashed");
+    const scale = { value: 1, basis: "clean" };
+    expect(text({ scale, estimated: true })).toContain("dashed: first-order estimate");
+    expect(text({ scale })).not.toContain("dashed");
     mounted = mountPanel(createLegend, widgetState(estimatedGraph()));
     expect(mounted.root.querySelector(".if-legend").textContent).toContain("dashed");
+  });
+
+  it("explains the whitespace marks that occur in the tokens", () => {
+    expect(marksIn(["a", " b", "c\n", "\td"])).toEqual([["·", "a space"], ["↵", "a newline"], ["⇥", "a tab"]]);
+    expect(marksIn(["a", "b"])).toEqual([]);
+    expect(text({ marks: [["·", "a space"]] })).toContain("in tokens: · a space");
+    mounted = mountPanel(createLegend);
+    expect(mounted.root.querySelector(".if-marks").textContent).toBe("in tokens: · a space");
+  });
+
+  it("draws the notes on the strongest arcs under the legend", () => {
+    expect(notesBox([])).toBe(null);
+    const box = notesBox([{ kind: "sink", text: "a note" }]);
+    expect(box.querySelector(".if-note[data-kind='sink']").textContent).toBe("a note");
+  });
+
+  it("follows the frame: a graph of noise says so", () => {
+    mounted = mountPanel(createLegend, { ...widgetState(noiseGraph()), top_k: null });
+    expect(mounted.root.querySelector(".if-noise").textContent).toBe("not drawn: |effect| < 3.2e-4, numerical noise (105 edges)");
+    expect(mounted.root.querySelector(".if-scale").textContent).toContain("(no arc drawn)");
+    mounted.ctx.view.graph = fullGraph();
+    mounted.ctx.redraw();
+    expect(mounted.root.querySelector(".if-noise").textContent).toContain("(1 edge)"); // the self-edge of effect 0
+    mounted.model.set("top_k", 10);
+    mounted.ctx.redraw();
+    expect(mounted.root.querySelector(".if-noise")).toBe(null);
   });
 
   it("is empty before the first graph", () => {

@@ -58,3 +58,20 @@ describe("toolbar", () => {
     expect(mounted.panel.slots.toolbar).toBe(mounted.panel.el);
   });
 });
+
+describe("toolbar and the pin (issue 16)", () => {
+  it("offers a start slot after its own controls, before the spacer", () => {
+    mounted = mountPanel(createToolbar);
+    const start = mounted.panel.slots["toolbar-start"];
+    expect(start.nextElementSibling.className).toBe("if-spacer");
+    expect(start.previousElementSibling.className).toBe("if-check");
+  });
+
+  it("unpins when stepping back out of a drill-down", () => {
+    mounted = mountPanel(createToolbar, { ...widgetState(), selected: 2 });
+    mounted.ctx.view.drilled.push(fullGraph());
+    mounted.ctx.redraw();
+    byTitle("Back to the span graph").click();
+    expect([mounted.ctx.view.drilled.length, mounted.model.get("selected")]).toEqual([0, null]);
+  });
+});

@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
-import { createTooltip, placeBeside } from "../../src/panels/tooltip.js";
+import { createTooltip, effectText, placeBeside } from "../../src/panels/tooltip.js";
 import { mountPanel } from "../panel-harness.js";
 import { fullGraph, widgetState } from "../mock-model.js";
 
@@ -52,5 +52,47 @@ describe("tooltip", () => {
     expect(tip.querySelector(".if-hint").textContent).toContain("click to measure");
     mounted.ctx.hub.emit("arc:leave");
     expect(tip.hidden).toBe(true);
+  });
+});
+
+describe("tooltip words (issue 16)", () => {
+  const enter = (index, source, target) =>
+    mounted.ctx.hub.emit("arc:enter", arcFor(index, source, target), { clientX: 0, clientY: 0 });
+
+  it("gives the effect's share of the clean metric where that has a size", () => {
+    expect(effectText(0.5, 3.21)).toBe("+0.5000  (16% of |clean metric|)");
+    expect(effectText(-1e-3, 3.21)).toBe("-0.001000  (0.03% of |clean metric|)");
+    expect(effectText(0.5, 0)).toBe("+0.5000");
+    expect(effectText(Infinity, 3)).toBe("+Infinity");
+  });
+
+  it("names a token end by position and text: no slice notation", () => {
+    mounted = mountPanel(createTooltip);
+    const index = mounted.ctx.view.graph.edges.findIndex((e) => e.source === 1 && e.target === 2);
+    enter(index, "1:2", "2:3");
+    const tip = mounted.root.querySelector(".if-tooltip");
+    expect(tip.textContent).toContain("source1 ·Mary");
+    expect(tip.textContent).toContain("target2 ·and");
+    expect(tip.textContent).not.toMatch(/\d:\d/);
+    expect(tip.querySelector(".if-arc-note").textContent).toContain("previous-token");
+  });
+
+  it("lists the edge's flags when it has some", () => {
+    const graph = fullGraph();
+    graph.edges[5].flags = ["sink"];
+    mounted = mountPanel(createTooltip, widgetState(graph));
+    enter(5, "x", "y");
+    expect(mounted.root.querySelector(".if-flags").textContent).toBe("flagssink");
+    enter(6, "x", "y");
+    expect(mounted.root.querySelector(".if-flags")).toBe(null);
+  });
+
+  it("says in a saved page that measuring inside a span needs a kernel", () => {
+    const graph = fullGraph();
+    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
+    mounted = mountPanel(createTooltip, { ...widgetState(graph), _offline: true });
+    enter(0, "0:7", "7:14");
+    expect(mounted.root.querySelector(".if-hint").textContent).toBe("measuring inside a span needs a running kernel: this is a saved page");
   });
 });

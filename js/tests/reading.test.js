@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { FLAGS_NOTE, LOCAL_NOTE, SINK_NOTE, arcNote, fromFirstPosition, joinsNeighbours, readingNotes } from "../src/reading.js";
+import { rankEdges } from "../src/geometry/edges.js";
+
+const tokens = ["<s>", "The", " cat", " sat", " on"];
+const graph = (edges, nodes = tokens.map((_, i) => ({ start: i, end: i + 1 }))) => ({ tokens, nodes, edges });
+const ranked = (g) => rankEdges(g.edges);
+
+describe("reading the strongest arcs (issue 16)", () => {
+  it("tells arcs from the first position and between neighbours", () => {
+    const g = graph([]);
+    expect(fromFirstPosition(g, { source: 0, target: 3 })).toBe(true);
+    expect(fromFirstPosition(g, { source: 1, target: 3 })).toBe(false);
+    expect(joinsNeighbours(g, { source: 2, target: 3 })).toBe(true);
+    expect(joinsNeighbours(g, { source: 3, target: 3 })).toBe(false);
+    expect(joinsNeighbours(g, { source: 1, target: 3 })).toBe(false);
+    const spans = graph([], [{ start: 0, end: 2 }, { start: 2, end: 3 }, { start: 3, end: 5 }]);
+    expect(fromFirstPosition(spans, { source: 0, target: 1 })).toBe(false); // a span holds more than the sink
+    expect(joinsNeighbours(spans, { source: 1, target: 2 })).toBe(false);
+  });
+
+  it("notes the attention sink when the strongest arc leaves position 0", () => {
+    const g = graph([
+      { source: 0, target: 4, effect: 3 }, { source: 1, target: 4, effect: 2 }, { source: 2, target: 4, effect: 1.5 },
+      { source: 1, target: 3, effect: 1 },
+    ]);
+    expect(readingNotes(g, ranked(g))).toEqual([{ kind: "sink", text: SINK_NOTE }]);
+    expect(SINK_NOTE).toContain("hemorrhage");
+  });
+
+  it("notes local mixing when half of the strongest join neighbours, though the strongest does not", () => {
+    const g = graph([
+      { source: 1, target: 4, effect: 3 }, { source: 2, target: 3, effect: 2 }, { source: 3, target: 4, effect: -1.5 },
+      { source: 0, target: 2, effect: 0.1 },
+    ]);
+    expect(readingNotes(g, ranked(g))).toEqual([{ kind: "local", text: LOCAL_NOTE }]);
+  });
+
+  it("says nothing of long-range arcs, of NaN, or of nothing drawn", () => {
+    const g = graph([{ source: 1, target: 4, effect: 3 }, { source: 1, target: 3, effect: 2 }, { source: 0, target: 1, effect: NaN }]);
+    expect(readingNotes(g, ranked(g))).toEqual([]);
+    expect(readingNotes(g, [])).toEqual([]);
+  });
+
+  it("points to the trust flags when a drawn arc has some", () => {
+    const g = graph([{ source: 1, target: 4, effect: 3, flags: ["sink"] }]);
+    expect(readingNotes(g, ranked(g))).toEqual([{ kind: "flags", text: FLAGS_NOTE }]);
+  });
+
+  it("gives an arc of such a shape a note for its tooltip", () => {
+    const g = graph([]);
+    expect(arcNote(g, { source: 0, target: 3 })).toContain("attention sink");
+    expect(arcNote(g, { source: 0, target: 0 })).toBe("");
+    expect(arcNote(g, { source: 2, target: 3 })).toContain("previous-token");
+    expect(arcNote(g, { source: 1, target: 3 })).toBe("");
+  });
+});
