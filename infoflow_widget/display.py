@@ -11,9 +11,24 @@ GREEN, RED = "#1a9850", "#d73027"
 """Edge colours: the edge helps the metric (positive effect) or hurts it (negative)."""
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""Control characters other than newline and tab: invisible on screen, and XML cannot hold most of them."""
+
+
+def _picture(match: re.Match[str]) -> str:
+    """A control character by its code, as the bytes of a split character are shown: ESC ``<0x1B>``, NUL ``<0x00>``."""
+    return f"<0x{ord(match[0]):02X}>"
+
+
 def visible(text: str) -> str:
-    """``text`` with whitespace made visible: spaces as ``·``, newlines as ``↵``, tabs as ``⇥``."""
-    return text.replace(" ", "·").replace("\n", "↵").replace("\t", "⇥")
+    """``text`` with whitespace made visible (spaces ``·``, newlines ``↵``, tabs ``⇥``) and controls by code."""
+    return CONTROL.sub(_picture, text.replace(" ", "·").replace("\n", "↵").replace("\t", "⇥"))
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot hold replaced: controls by their codes, others by U+FFFD."""
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", _picture, text)
+    return re.sub(r"[\ud800-\udfff\ufffe\uffff]", "\ufffd", text)
 
 
 def describe(value: Any) -> str:

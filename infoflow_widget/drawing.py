@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from ._style import colour, style, theme
-from .display import visible
+from .display import CONTROL, visible, xml_safe
 from .graph import strongest
 
 if TYPE_CHECKING:
@@ -35,8 +36,13 @@ INDEX_ROW = 12
 SPAN_TEXT = 48
 """Characters of a span's text in its name (js/src/format.js)."""
 
-MARKS = ((" ", "·", "a space"), ("\n", "↵", "a newline"), ("\t", "⇥", "a tab"))
-"""The whitespace marks of the strip, and what they stand for (js/src/panels/legend.js)."""
+MARKS = (
+    (re.compile(" "), "·", "a space"),
+    (re.compile("\n"), "↵", "a newline"),
+    (re.compile("\t"), "⇥", "a tab"),
+    (re.compile(f"{CONTROL.pattern}|<0x[0-9A-F]{{2}}>"), "<0x1B>", "a control character or a byte, by its code"),
+)
+"""The marks of the strip, and what they stand for (js/src/panels/legend.js)."""
 
 _MONO = "ui-monospace, 'DejaVu Sans Mono', monospace"
 _SANS = "system-ui, -apple-system, 'Segoe UI', sans-serif"
@@ -131,7 +137,7 @@ def layout_strip(tokens: list[str], arc_band: float = 60, below_band: float = 0)
     margin, gap, height = _strip("margin"), _strip("gap"), _strip("boxHeight")
     boxes, x, right = [], margin, margin
     for token in tokens:
-        chars = min(len(str(token)), _strip("maxChars"))
+        chars = min(len(visible(str(token))), _strip("maxChars"))  # as the box shows it: "<0x1B>" for ESC
         width = max(_strip("minBox"), chars * _strip("charWidth") + _strip("boxPad"))
         boxes.append({"x": x, "width": width, "height": height, "row": 0, "band": arc_band, "y": arc_band})
         right = max(right, x + width)
@@ -472,9 +478,9 @@ def legend_html(graph: FlowGraph, shown: dict[str, Any]) -> str:
     items.append("arcs run source → target (arrowhead)")
     if any(not e.exact for e in graph.edges):
         items.append(f"{sample('currentColor', 2, 0.8, '5 3')} dashed: first-order estimate, not measured")
-    marks = [(mark, meaning) for char, mark, meaning in MARKS if any(char in str(t) for t in graph.tokens)]
+    marks = [(mark, meaning) for char, mark, meaning in MARKS if any(char.search(str(t)) for t in graph.tokens)]
     if marks:
-        items.append("in tokens: " + ", ".join(f"{mark} {meaning}" for mark, meaning in marks))
+        items.append(html.escape("in tokens: " + ", ".join(f"{mark} {meaning}" for mark, meaning in marks)))
     spans = "".join(f'<span style="margin-right:18px;white-space:nowrap">{item}</span>' for item in items)
     return f'<div class="if-legend"{_attrs(style="margin-top:6px;color:" + theme()["muted"])}>{spans}</div>'
 
@@ -514,4 +520,4 @@ def static_html(
     if note:
         note_style = _attrs(style="margin-top:4px;color:" + t["muted"])
         parts.append(f'<div class="if-note"{note_style}>{html.escape(note)}</div>')
-    return f'<div class="if-root if-static"{_attrs(style=root)}>{"".join(parts)}</div>'
+    return xml_safe(f'<div class="if-root if-static"{_attrs(style=root)}>{"".join(parts)}</div>')

@@ -12,7 +12,7 @@ import html
 import json
 import os
 
-from .display import describe, visible
+from .display import describe, visible, xml_safe
 from .errors import InfoFlowError, is_whole
 from .graph import Edge, FlowGraph, register_format, write_atomic
 
@@ -22,19 +22,24 @@ pre{white-space:pre-wrap;margin:0}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:2px 8px;font-family:monospace}td.num{text-align:right}"""
 
 
+def _escape(text: str) -> str:
+    """Text for the page: markup escaped, control characters (a prompt's ESC or NUL) as their pictures."""
+    return html.escape(xml_safe(text))
+
+
 def _details(graph: FlowGraph) -> str:
     p = graph.provenance
     rows = [
-        ("prompt", f"<pre>{html.escape(str(p.get('prompt', '')))}</pre>"),
-        ("model", html.escape(describe(p.get("model")))),
-        ("intervention", html.escape(describe(p.get("intervention")))),
-        ("metric", html.escape(describe(p.get("metric")))),
+        ("prompt", f"<pre>{_escape(str(p.get('prompt', '')))}</pre>"),
+        ("model", _escape(describe(p.get("model")))),
+        ("intervention", _escape(describe(p.get("intervention")))),
+        ("metric", _escape(describe(p.get("metric")))),
         ("clean metric", f"{graph.clean_metric:.6g}"),
     ]
     shown = {"prompt", "model", "intervention", "metric"}
     for key, value in [*((k, v) for k, v in p.items() if k not in shown), *graph.stats.items()]:
         text = value if isinstance(value, str) else json.dumps(value, default=str)
-        rows.append((html.escape(str(key)), html.escape(text)))
+        rows.append((_escape(str(key)), _escape(text)))
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
 
 

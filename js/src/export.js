@@ -1,5 +1,7 @@
 // Downloads of the drawing (SVG, PNG) and of the graph (JSON), all made in the browser.
 
+import { xmlSafe } from "./format.js";
+
 // Presentation properties the stylesheet sets; an exported SVG carries them inline, since it leaves the page.
 const STYLED = ["fill", "stroke", "stroke-width", "stroke-opacity", "opacity", "font-family", "font-size", "font-weight"];
 
@@ -19,7 +21,7 @@ export function svgText(svg) {
   rect.setAttribute("height", "100%");
   rect.setAttribute("fill", background);
   copy.insertBefore(rect, copy.firstChild);
-  return new XMLSerializer().serializeToString(copy);
+  return xmlSafe(new XMLSerializer().serializeToString(copy)); // a prompt's ESC or NUL would make it ill-formed
 }
 
 function download(blob, filename) {

@@ -1,8 +1,23 @@
 // Text shown for tokens, effects and the graph's provenance.
 
-/** A token with its whitespace made visible: spaces "·", newlines "↵", tabs "⇥". */
+/** Control characters other than newline and tab: invisible on screen, and XML cannot hold most of them. */
+export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/g;
+
+/** A control character by its code, as the bytes of a split character are shown: ESC "<0x1B>", NUL "<0x00>". */
+function picture(c) {
+  return `<0x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}>`;
+}
+
+/** A token with its whitespace made visible: spaces "·", newlines "↵", tabs "⇥", control characters by code ("<0x1B>"). */
 export function visible(text) {
-  return String(text).replace(/ /g, "·").replace(/\n/g, "↵").replace(/\t/g, "⇥");
+  return String(text).replace(/ /g, "·").replace(/\n/g, "↵").replace(/\t/g, "⇥").replace(CONTROL, picture);
+}
+
+/** `text` with every character XML 1.0 cannot hold replaced: control characters by their codes, others by "\ufffd". */
+export function xmlSafe(text) {
+  return String(text)
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, picture)
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|[\ufffe\uffff]/g, "\ufffd");
 }
 
 /** A token cut to `max` characters for its box; the tooltip keeps the whole text. */

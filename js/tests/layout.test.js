@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { boxLabel, edgeFlags, flagText, formatEffect, formatMagnitude, isSpanEdge, labelName, nodeName, nodeRange, visible } from "../src/format.js";
+import { boxLabel, edgeFlags, flagText, formatEffect, formatMagnitude, isSpanEdge, labelName, nodeName, nodeRange, visible, xmlSafe } from "../src/format.js";
 import { arcBandFor, arcBandsByRow, arcHeight, arcPath, loopPath, rowCrossingPath } from "../src/geometry/arcs.js";
 import {
   GREEN, NOISE_RELATIVE, RED, aboveNoise, anyAboveNoise, edgeScale, edgeStyle, filterEdges, maxAbsEffect, noiseFloor, rankEdges,
@@ -9,6 +9,12 @@ import { MARGIN, bracketRows, layoutStrip, nodeAnchor, spanSegments } from "../s
 const numbers = (path) => path.match(/-?\d+(\.\d+)?/g).map(Number);
 
 describe("token display", () => {
+  it("shows control characters by their codes, which XML can hold", () => {
+    expect(visible("Mary\x1b[31m\x00\x07\r\x7f")).toBe("Mary<0x1B>[31m<0x00><0x07><0x0D><0x7F>");
+    expect(xmlSafe('<t a="\x1b">\x00\x07\n\t\r</t>')).toBe('<t a="<0x1B>"><0x00><0x07>\n\t\r</t>');
+    expect(xmlSafe("a\ud800b\ud83d\ude00")).toBe("a\ufffdb\ud83d\ude00"); // a lone surrogate goes, a pair stays
+  });
+
   it("makes whitespace visible", () => {
     expect(visible(" Mary\n\tx")).toBe("·Mary↵⇥x");
   });

@@ -377,3 +377,43 @@ def test_item9_graph_tokens_show_bytes_everywhere(smollm, tmp_path):
     texts = set(graph.to_pandas()["source_text"])
     assert "<0x80>" in texts and not any("\ufffd" in t for t in texts)
     assert FlowGraph.load(graph.save(tmp_path / "g.json")).tokens == engine.tokens
+
+
+# --- Item 1: characters XML cannot hold (ESC, NUL, BEL) in every export -----------------------------------------
+# The SVG and PNG downloads are checked in Chromium: tests/widget/test_drawing_meaning.py
+# (test_control_characters_export_as_well_formed_svg_and_png).
+
+
+def control_graph() -> FlowGraph:
+    tokens = ["Mary", "\x1b", "[", "31", "m", "\x00", "\x07", " told"]
+    return FlowGraph(
+        tokens=tokens,
+        nodes=[Node(i, i + 1) for i in range(len(tokens))],
+        edges=[Edge(1, 7, 0.5), Edge(5, 6, -0.25), Edge(0, 7, 0.125)],
+        clean_metric=1.0,
+        provenance={"model": "tiny", "prompt": "".join(tokens), "intervention": {"kind": "zero"}},
+        stats={},
+    )
+
+
+def test_item1_the_static_drawing_is_well_formed_xml_with_control_pictures():
+    import xml.etree.ElementTree as ET
+
+    from infoflow_widget.drawing import static_html
+
+    page = static_html(control_graph())
+    ET.fromstring(page)  # raises on a character XML cannot hold
+    assert all(code in page for code in ("&lt;0x1B&gt;", "&lt;0x00&gt;", "&lt;0x07&gt;"))
+    assert not any(c in page for c in "\x1b\x00\x07")
+    assert "a control character" in page  # the legend says what <0x1B> stands for
+
+
+def test_item1_saved_pages_hold_no_raw_control_character_outside_their_data(tmp_path):
+    from infoflow_widget.display import visible, xml_safe
+
+    assert visible("\x1b[31m\x00\x07\r\x7f") == "<0x1B>[31m<0x00><0x07><0x0D><0x7F>"
+    assert xml_safe("a\x1bb\ud800") == "a<0x1B>b\ufffd"
+    path = control_graph().save(tmp_path / "g.html")
+    text = path.read_text(encoding="utf-8")
+    assert not any(c in text for c in "\x1b\x00\x07")  # the tokens travel as JSON escapes (\u001b) in the state
+    assert "\\u001b" in text

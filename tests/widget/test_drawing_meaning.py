@@ -311,3 +311,34 @@ def test_the_issue_case_on_smollm2(smollm, page, artifacts, tmp_path):
     assert "in tokens: · a space" in root.locator(".if-legend").text_content()
     root.screenshot(path=artifacts / "meaning-eiffel-noise.png")
     assert errors == []
+
+
+@pytest.mark.slow
+def test_control_characters_export_as_well_formed_svg_and_png(smollm, page, artifacts, tmp_path):
+    """Issue 15 item 1: a prompt with ESC, NUL and BEL (pasted ANSI colours) draws, and its SVG download is
+    well-formed XML (the characters shown by their codes, <0x1B>) and its PNG download succeeds."""
+    import xml.etree.ElementTree as ET
+
+    from infoflow_widget import InfoFlowWidget
+
+    widget = InfoFlowWidget(smollm, "Mary\x1b[31m\x00\x07 told", answer=" the", distractor=" a", strategy="attribution")
+    try:
+        widget.wait(timeout=300)
+        path = widget.save_html(tmp_path / "controls.html")
+    finally:
+        widget.close()
+    errors = open_page(page, path)
+    root = page.locator(".if-root")
+    assert root.locator(".if-arc").count() > 0
+    assert "<0x1B>" in root.locator(".if-canvas").first.text_content()
+    with page.expect_download() as download:
+        root.locator("button", has_text="SVG").click()
+    svg = Path(download.value.path()).read_text(encoding="utf-8")
+    ET.fromstring(svg)  # raises on a character XML cannot hold
+    assert "&lt;0x1B&gt;" in svg and "\x1b" not in svg and "\x00" not in svg
+    with page.expect_download() as download:
+        root.locator("button", has_text="PNG").click()
+    assert Path(download.value.path()).read_bytes().startswith(b"\x89PNG")
+    assert root.locator(".if-error").text_content().strip() == ""
+    root.screenshot(path=artifacts / "controls-export.png")
+    assert errors == []

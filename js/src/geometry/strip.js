@@ -1,6 +1,7 @@
 // Pure geometry of the token strip: boxes in one scrolling row or rows wrapped to a width, the anchors
 // arcs attach to, and the span brackets that hang below the boxes. No DOM here: every number is unit-tested.
 
+import { visible } from "../format.js";
 import { strip } from "../style.json"; // shared with the Python static drawing (infoflow_widget/_style.py)
 
 export const CHAR_WIDTH = strip.charWidth; // px per character of the 12px monospace token font
@@ -39,7 +40,7 @@ export function layoutStrip(tokens, { zoom = 1, wrapWidth = null, arcBand = 60, 
   let right = margin;
   for (const token of tokens) {
     // Whitespace glyphs ("·", "↵") take one character each, like the characters they stand for.
-    const chars = Math.min([...String(token)].length, MAX_CHARS);
+    const chars = Math.min([...visible(token)].length, MAX_CHARS); // as the box shows it: "<0x1B>" for ESC
     const width = Math.max(MIN_BOX, chars * CHAR_WIDTH + BOX_PAD) * zoom;
     // A row wraps before the box that would cross the width, unless the row is still empty.
     if (wrapWidth != null && x > margin && x + width > wrapWidth - margin - gutter) {

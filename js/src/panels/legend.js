@@ -2,20 +2,21 @@
 // drawn (numerical noise); dashes mark estimates; the whitespace marks of the strip; notes on the strongest arcs.
 
 import { el } from "../dom.js";
-import { formatMagnitude, isEstimate } from "../format.js";
+import { CONTROL, formatMagnitude, isEstimate } from "../format.js";
 import { GREEN, RED } from "../geometry/edges.js";
 import { readingNotes } from "../reading.js";
 import { dashes } from "../svg/flow.js";
 
 const MARKS = [
-  [" ", "·", "a space"],
-  ["\n", "↵", "a newline"],
-  ["\t", "⇥", "a tab"],
+  [/ /, "·", "a space"],
+  [/\n/, "↵", "a newline"],
+  [/\t/, "⇥", "a tab"],
+  [new RegExp(`${CONTROL.source}|<0x[0-9A-F]{2}>`), "<0x1B>", "a control character or a byte, by its code"],
 ];
 
-/** The whitespace marks the strip shows for `tokens`: [mark, meaning] of those that occur. */
+/** The marks the strip shows for `tokens`: [mark, meaning] of those that occur. */
 export function marksIn(tokens) {
-  return MARKS.filter(([char]) => tokens.some((t) => String(t).includes(char))).map(([, mark, meaning]) => [mark, meaning]);
+  return MARKS.filter(([char]) => tokens.some((t) => char.test(String(t)))).map(([, mark, meaning]) => [mark, meaning]);
 }
 
 /** What the widest arc stands for: "|effect| relative to 3.21 (|clean metric|)". */
