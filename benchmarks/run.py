@@ -14,9 +14,12 @@
    OpenMP pool is released (infoflow_widget/_openmp.py).
 5. Start-up: wall seconds, best of 3, of fresh processes: `import infoflow_widget`, `infoflow --help`,
    `infoflow models`, a bad-input error, and the CLI's time to its first result (the IOI graph).
+6. Damage: the full IOI graph with every edge's damage (KL of the next-token distribution, from the
+   logits its effect already reads) against the same graph with the damage computation stubbed out:
+   forward passes and seconds, best of 3, in alternation.
 
 Each section runs in its own process so that its peak memory (max RSS) is its own.
-Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5]`.
+Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5,6]`.
 """
 
 from __future__ import annotations
@@ -243,7 +246,40 @@ def startup() -> None:
         print(f"   {label:<44}{seconds:>6.2f}{note}")
 
 
-SECTIONS = {"1": full_ioi_graph, "2": scaling, "3": code_completion, "4": widget_latency, "5": startup}
+def damage_cost() -> None:
+    import infoflow_widget.engine as engine_module
+
+    model = load_model("smollm2-135m")
+    base = FlowEngine(model, IOI, LogitDiff(" Mary", " John"), Zero(), progress=False)
+    base.with_intervention(Zero()).graph()  # warm-up
+    computed = engine_module.kl_damage
+
+    def stub(logits, clean_logp, rows=16):
+        return [0.0] * len(logits)
+
+    found: dict[str, list[tuple[float, int]]] = {"without damage (stubbed)": [], "with damage": []}
+    for _ in range(3):
+        for label, damage in zip(found, (stub, computed)):
+            engine_module.kl_damage = damage
+            seconds, graph = timed(base.with_intervention(Zero()).graph)
+            found[label].append((seconds, graph.stats["forward_passes"]))
+    engine_module.kl_damage = computed
+    print("6. Damage on every exact edge: full IOI graph, Zero, smollm2-135m (fp32), best of 3")
+    print(f"   {'graph':<28}{'seconds':>9}{'passes':>8}")
+    for label, runs in found.items():
+        print(f"   {label:<28}{min(s for s, _ in runs):>9.2f}{runs[0][1]:>8}")
+    flagged = [e for e in graph.edges if e.flags]
+    print(f"   {len(flagged)} of {len(graph.edges)} edges flagged; sinks {graph.stats['sinks']['positions']}")
+
+
+SECTIONS = {
+    "1": full_ioi_graph,
+    "2": scaling,
+    "3": code_completion,
+    "4": widget_latency,
+    "5": startup,
+    "6": damage_cost,
+}
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ _PUBLIC = {
     "Crop": "interventions",
     "Dampen": "interventions",
     "Intervention": "interventions",
+    "Knockout": "interventions",
     "Zero": "interventions",
     "Custom": "metrics",
     "KLDivergence": "metrics",

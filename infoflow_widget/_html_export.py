@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._style import STATIC, unbuilt_message
 from ._widget_request import json_safe, strategy_menu
 from .drawing import static_html
+from .interventions import intervention_menu
 
 if TYPE_CHECKING:
     from .graph import FlowGraph
@@ -121,6 +122,7 @@ def graph_state(graph: FlowGraph, *, top_k: int | None = 10, threshold: float = 
         "intervention": intervention.get("kind", "zero"),
         "alpha": intervention.get("alpha", 0.5),
         "corrupted_prompt": intervention.get("corrupted_prompt", ""),
+        "interventions": json_safe(intervention_menu()),
         "strategy": strategy.get("name", "full"),
         "strategies": strategy_menu(),
         "threshold": threshold,

@@ -44,6 +44,36 @@ def prunes(strategy: type[Strategy]) -> bool:
     return any(f.name == "threshold" and f.default is not None for f in fields(strategy))
 
 
+def searches(name: str) -> bool:
+    """Whether the strategy called ``name`` prunes its search with a threshold (see :func:`prunes`)."""
+    strategy = STRATEGIES.get(name)
+    return strategy is not None and prunes(strategy)
+
+
+SEARCH_THRESHOLD = 0.1
+"""A search strategy chosen at threshold 0 starts at this fraction of |clean metric| (see :func:`default_threshold`)."""
+
+
+def default_threshold(clean_metric: float | None, largest_effect: float = 0.0) -> float:
+    """The threshold a search strategy starts at when chosen at threshold 0, rounded to two significant digits.
+
+    10% of |clean metric|: a source that moves the metric by less is not followed. Where the clean
+    metric is 0 (the KL divergence, whose clean value is its optimum) or unknown, 10% of
+    ``largest_effect`` (the largest |effect| of the graph on show); 0 when neither is known. At
+    threshold 0 a search measures every edge the full graph does, and more slowly.
+
+    Examples:
+        >>> default_threshold(5.93)
+        0.59
+        >>> default_threshold(0.0, largest_effect=0.042)
+        0.0042
+    """
+    base = abs(clean_metric) if clean_metric is not None and math.isfinite(clean_metric) else 0.0
+    if base == 0.0 and math.isfinite(largest_effect):
+        base = abs(largest_effect)
+    return float(f"{SEARCH_THRESHOLD * base:.2g}")
+
+
 def strategy_menu() -> list[dict[str, Any]]:
     """The strategies for the front end's menu: name, the first line of the docstring, and :func:`prunes`."""
     return [
@@ -74,6 +104,8 @@ def json_safe(value: Any) -> Any:
 def check_arguments(unknown: dict[str, Any], threshold: Any, top_k: Any, preview_seconds: Any) -> None:
     """Refuse what the widget's constructor can check before building anything (the engine checks the rest).
 
+    A ``threshold`` of None (the constructor's default: see :func:`default_threshold`) passes.
+
     Raises:
         TypeError: an unknown keyword argument.
         InfoFlowError: a bad ``preview_seconds``, ``threshold`` or ``top_k``.
@@ -87,10 +119,22 @@ def check_arguments(unknown: dict[str, Any], threshold: Any, top_k: Any, preview
             f"preview_seconds must be a number of seconds >= 0 (0: always show the estimate first, math.inf: "
             f"never); got {preview_seconds!r}."
         )
-    if not is_non_negative(threshold):
-        raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
-    if top_k is not None and not is_whole(top_k):
-        raise InfoFlowError(f"top_k must be a whole number >= 0, or None to draw every edge; got {top_k!r}.")
+    if threshold is not None:
+        check_control("threshold", threshold)
+    check_control("top_k", top_k)
+
+
+def check_control(name: str, value: Any) -> None:
+    """Refuse a bad value of a control trait, whether the constructor, a cell or the front end sets it.
+
+    Raises:
+        InfoFlowError: a ``threshold`` that is not a finite number >= 0, or a ``top_k`` that is neither None
+            nor a whole number >= 0.
+    """
+    if name == "threshold" and not is_non_negative(value):
+        raise InfoFlowError(f"{name} must be a finite number >= 0; got {value!r}.")
+    if name == "top_k" and value is not None and not is_whole(value):
+        raise InfoFlowError(f"top_k must be a whole number >= 0, or None to draw every edge; got {value!r}.")
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import InfoFlowError, is_non_negative, is_whole
-from .graph import save_suffixes
+from .graph import check_destination
 from .interventions import INTERVENTIONS, build_intervention, intervention_menu
 from .strategies import STRATEGIES
 
@@ -23,13 +24,43 @@ INTERVENTION_OPTIONS = {"alpha": "alpha", "corrupted_prompt": "corrupted"}
 def parse_layers(text: str) -> list[int]:
     """Parse a layer selection such as ``"0-5"`` or ``"0,2,10-12"`` (ranges are inclusive)."""
     layers: list[int] = []
-    try:
-        for part in text.split(","):
-            first, _, last = part.strip().partition("-")
-            layers.extend(range(int(first), int(last or first) + 1))
-    except ValueError:
-        raise InfoFlowError(f"--layers {text!r} is not a layer list: write e.g. 0-5 or 0,2,10-12.") from None
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            start, stop = int(first), int(last if dash else first)
+        except ValueError:
+            raise InfoFlowError(f"--layers {text!r} is not a layer list: write e.g. 0-5 or 0,2,10-12.") from None
+        if stop < start:
+            raise InfoFlowError(f"--layers {text!r}: {start}-{stop} is an empty range; did you mean {stop}-{start}?")
+        layers.extend(range(start, stop + 1))
     return layers
+
+
+def read_prompt_file(path: str | Path, keep_final_newline: bool = False) -> str:
+    r"""The prompt in the UTF-8 file ``path``, exactly as written, less one final line ending.
+
+    Line endings are kept as they are (``\r\n`` stays ``\r\n``: they are tokens too); a UTF-8
+    byte-order mark is dropped. Editors end a file with a newline that is not part of the prompt, so one
+    final ``\n``, ``\r\n`` or ``\r`` is dropped unless ``keep_final_newline``.
+
+    Raises:
+        InfoFlowError: the file cannot be read or is not UTF-8 text.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InfoFlowError(f"Cannot read --prompt-file {path}: {exc.strerror or exc}.") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InfoFlowError(
+            f"--prompt-file {path} is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}): save it as UTF-8."
+        ) from None
+    if not keep_final_newline:
+        for ending in ("\r\n", "\n", "\r"):
+            if text.endswith(ending):
+                return text[: -len(ending)]
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--model", default="smollm2-135m", help="bundled name, folder, .gguf file or hub id")
     prompt = graph.add_mutually_exclusive_group(required=True)
     prompt.add_argument("--prompt", help="the clean prompt")
-    prompt.add_argument("--prompt-file", type=Path, help="read the clean prompt from a file")
+    prompt.add_argument(
+        "--prompt-file",
+        type=Path,
+        help="read the clean prompt from a UTF-8 file, exactly as written (\\r\\n kept) less one final newline",
+    )
+    graph.add_argument(
+        "--keep-final-newline", action="store_true", help="--prompt-file: keep the file's final newline in the prompt"
+    )
     graph.add_argument("--answer", help='the token to predict, e.g. " Mary" (one token)')
     graph.add_argument("--distractor", help='the competing token, e.g. " John"')
     graph.add_argument("--intervention", choices=list(INTERVENTIONS), default="zero")
@@ -57,12 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         "attribution-then-exact: also verify every estimate past it",
     )
     graph.add_argument("--verify", type=int, help="attribution-then-exact: edges verified exactly (default 50)")
-    graph.add_argument("--layers", help="layers to intervene in, e.g. 0-5 (default: all)")
+    graph.add_argument("--layers", help="layers to intervene in, e.g. 0-5 or 0,2,10-12 (default: all)")
     graph.add_argument("--batch-size", type=int, help="edges per forward pass (default: from memory)")
     graph.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     graph.add_argument("--dtype", help="float32 (default), bfloat16 or float16")
     graph.add_argument("--top-k", type=int, default=10, help="edges drawn in the .html figure")
-    graph.add_argument("--out", required=True, help="graph.json, graph.csv, graph.html, or - for JSON on stdout")
+    graph.add_argument(
+        "--out", required=True, help="graph.json, graph.csv, graph.html (any case), or - for JSON on stdout"
+    )
     graph.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -91,17 +131,16 @@ def _strategy(args: argparse.Namespace, cls: type) -> object:
 
 def run_graph(args: argparse.Namespace) -> None:
     """Check every argument, compute the graph, and write it."""
-    from .engine import compute_flow
     from .metrics import as_metric
-    from .models import load_model
+    from .models import BUNDLED_MODELS, cache_dir
 
-    if args.out != "-" and Path(args.out).suffix not in save_suffixes():
-        raise InfoFlowError(f"--out {args.out!r}: use a file ending in {', '.join(save_suffixes())}, or - for stdout.")
-    if args.out != "-" and not Path(args.out).resolve().parent.is_dir():
-        raise InfoFlowError(f"--out {args.out!r}: the folder {Path(args.out).parent} does not exist; create it first.")
+    if args.out != "-":
+        check_destination(args.out)  # suffix, folder, and that a file can be created there: before any work
     if not is_non_negative(args.threshold):
         raise InfoFlowError(f"--threshold must be a finite number >= 0; got {args.threshold}.")
-    prompt = args.prompt if args.prompt is not None else _read(args.prompt_file)
+    if args.keep_final_newline and args.prompt_file is None:
+        raise InfoFlowError("--keep-final-newline applies only to --prompt-file.")
+    prompt = args.prompt if args.prompt is not None else read_prompt_file(args.prompt_file, args.keep_final_newline)
     if not prompt.strip():  # before the model loads
         raise InfoFlowError("The prompt is empty: give some text to analyse (--prompt or --prompt-file).")
     if args.batch_size is not None and not is_whole(args.batch_size, minimum=1):
@@ -114,6 +153,12 @@ def run_graph(args: argparse.Namespace) -> None:
     # Strategies with a threshold of their own use it as they go; the others' finished graphs are filtered by it.
     strategy = _strategy(args, STRATEGIES[args.strategy])
     filters = "threshold" not in {f.name for f in dataclasses.fields(strategy)}
+    if args.model in BUNDLED_MODELS or args.model.lower().endswith(".gguf"):
+        cache_dir()  # the converted weights' folder must be usable ($INFOFLOW_CACHE)
+
+    from .engine import compute_flow  # torch, transformers and nnsight from here on
+    from .models import load_model
+
     if args.quiet:  # transformers' own bars too ("Loading weights")
         from transformers.utils import logging as transformers_logging
 
@@ -141,16 +186,20 @@ def run_graph(args: argparse.Namespace) -> None:
     )
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError as exc:
-        raise InfoFlowError(f"Cannot read --prompt-file {path}: {exc.strerror}.") from None
+def _show_warning(message: Warning | str, category: type[Warning], *_args: object, **_kwargs: object) -> None:
+    """Show a warning as one line on stderr (``warnings.showwarning`` while the command runs)."""
+    print(f"infoflow: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``infoflow``; returns the exit status (0 on success, 2 on bad input, 130 on Ctrl-C, 1 on other failures)."""
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():  # restores showwarning for callers of main() in-process
+        warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "models":
             from .models import BUNDLED_MODELS, DEFAULT_MODEL

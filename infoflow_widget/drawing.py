@@ -211,6 +211,80 @@ def edge_style(effect: float, max_abs: float) -> dict[str, Any]:
     }
 
 
+# --- trust flags (port of js/src/flags.js) ------------------------------------------------------------
+
+FLAGGED_TEXT = "flagged: may be damage rather than a route (hover for why)"
+FADED_TEXT = "faded: sign differs between interventions"
+
+
+def flag_names(edge: Edge) -> list[str]:
+    """The names of an edge's trust flags (``sink``, ``damage``, ``inconsistent``); empty when nothing is suspect."""
+    return [str(name) for name in getattr(edge, "flags", None) or ()]
+
+
+def flag_outline(width: float) -> dict[str, Any]:
+    """The dotted outline under a flagged arc of stroke ``width``: its colour, width, dashes and opacity."""
+    look = style()["flags"]
+    dash = f"{js_number(look['dash'])} {js_number(look['gap'])}"
+    return {"color": look["color"], "width": width + look["extraWidth"], "dash": dash, "opacity": look["opacity"]}
+
+
+def flagged_opacity(opacity: float, edge: Edge) -> float:
+    """An arc's opacity given its flags: inconsistent arcs are faded."""
+    return opacity * style()["flags"]["fade"] if "inconsistent" in flag_names(edge) else opacity
+
+
+def sink_share(graph: FlowGraph, start: int, end: int) -> float | None:
+    """The share of attention of the sink in positions ``start`` to ``end`` (exclusive), from ``stats["sinks"]``.
+
+    Read as the front end reads it (``sinkShare``): ``{"positions": [...], "share": [...]}`` as the engine
+    writes it, a list of ``{"position", "share"}`` or of positions, or a dict position -> share. None when
+    unknown; shares above 1 are percents.
+    """
+    sinks = (graph.stats or {}).get("sinks")
+    share_of = lambda entry: entry.get("share", entry.get("attention")) if isinstance(entry, dict) else entry  # noqa: E731
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(sinks, list):
+        pairs = [(s.get("position", s.get("pos")), share_of(s)) if isinstance(s, dict) else (s, None) for s in sinks]
+    elif isinstance(sinks, dict) and isinstance(sinks.get("positions"), list):
+        shares = sinks.get("share", sinks.get("shares"))
+        shares = shares if isinstance(shares, list) else []
+        pairs = [(p, shares[i] if i < len(shares) else None) for i, p in enumerate(sinks["positions"])]
+    elif isinstance(sinks, dict):
+        pairs = [(k, share_of(v)) for k, v in sinks.items()]
+    for position, share in pairs:
+        try:
+            inside = start <= float(position) < end
+        except (TypeError, ValueError):
+            continue
+        if inside:
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share):
+                return None
+            return share / 100 if share > 1 else float(share)
+    return None
+
+
+def flag_reasons(graph: FlowGraph, edge: Edge) -> list[str]:
+    """Why an edge is flagged: one line per flag, in words (the front end's ``flagReasons``)."""
+    reasons = []
+    for name in flag_names(edge):
+        if name == "sink":
+            source = graph.nodes[edge.source]
+            share = sink_share(graph, source.start, source.end)
+            percent = "" if share is None else f" (receives {share * 100:.0f}% of attention)"
+            reasons.append(f"source is an attention sink{percent}: cutting it tends to break the model — “hemorrhage”")
+        elif name == "damage":
+            damage = getattr(edge, "damage", None)
+            known = isinstance(damage, (int, float)) and math.isfinite(damage)
+            size = f" {format_magnitude(damage)} nats" if known else ""
+            reasons.append(f"damage{size}: far above edges of similar effect")
+        elif name == "inconsistent":
+            reasons.append("sign differs between interventions")
+        else:
+            reasons.append(name)
+    return reasons
+
+
 def filter_edges(edges: list[Edge], threshold: float = 0.0, top_k: int | None = None) -> list[tuple[int, Edge]]:
     """``(index, edge)`` of the edges ``FlowGraph.filter(threshold).top(top_k)`` keeps, strongest first."""
     order = strongest([e.effect for e in edges])
@@ -265,7 +339,8 @@ def frame(graph: FlowGraph, threshold: float = 0.0, top_k: int | None = None) ->
     The edges threshold and top-k keep, less those under the noise floor, as ``(index, edge)`` strongest
     first (``edges``), with their ranks among all edges (``ranks``, by index); their scale (``max_abs``,
     ``basis``); the floor (``noise_floor``); how many edges it hid (``below_noise``); whether no edge
-    reaches it (``all_noise``).
+    reaches it (``all_noise``); how many edges drawn carry trust flags (``flagged``; the static drawing
+    has no "hide flagged" box: it draws them all).
     """
     floor = noise_floor(graph)
     kept = filter_edges(graph.edges, threshold, top_k)
@@ -281,6 +356,7 @@ def frame(graph: FlowGraph, threshold: float = 0.0, top_k: int | None = None) ->
         "noise_floor": floor,
         "below_noise": len(kept) - len(edges),
         "all_noise": bool(graph.edges) and not above_noise(strongest_edge[0][1], floor),
+        "flagged": sum(1 for _, e in edges if flag_names(e)),
     }
 
 
@@ -337,6 +413,7 @@ def draw_svg(
             f'<marker id="{marker}-{sign}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
             f'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{colour(name)}"/></marker>'
         )
+    defs_end = len(out)  # the masks of flag outlines go in here, once the arcs are drawn
     out.append("</defs>")
     if note:
         out.append(
@@ -376,6 +453,7 @@ def draw_svg(
 
     out.append('<g class="if-arcs">')
     ranks = ranks or {index: rank for rank, (index, _) in enumerate(drawn, start=1)}
+    masks: list[str] = []
     for index, edge in reversed(drawn):  # the weakest first, so the strongest arcs lie on top
         source, target = graph.nodes[edge.source], graph.nodes[edge.target]
         look = edge_style(edge.effect, max_abs)
@@ -385,14 +463,34 @@ def draw_svg(
         value = "first-order estimate, not measured" if not edge.exact else "exact (measured)"
         title = f"{names[0]} → {names[1]}: effect {format_effect(edge.effect)}, rank {ranks[index]} of "
         title += f"{len(graph.edges)}, {value}"
+        d = arc_path(node_anchor(boxes, source), node_anchor(boxes, target))
+        ends = _attrs(data_index=index, data_source=source.label, data_target=target.label)
+        flags = flag_names(edge)
+        if flags:  # may be damage rather than a route: a dotted outline under the arc, which keeps its colour
+            title += "; flagged: " + "; ".join(flag_reasons(graph, edge))
+            outline, mask = flag_outline(look["width"]), f"{marker}-flag-{index}"
+            # Masked where the arc lies: the dots show only beside it, and the arc keeps its colour however faint.
+            masks.append(
+                f'<mask id="{mask}" maskUnits="userSpaceOnUse" x="0" y="0" width="{width}" height="{height}">'
+                f'<rect width="{width}" height="{height}" fill="white"/>'
+                f'<path d="{d}" fill="none" stroke="black"{_attrs(stroke_width=js_number(look["width"]))}/></mask>'
+            )
+            out.append(
+                f'<path class="if-flag-outline" d="{d}"{_attrs(stroke=outline["color"])}'
+                f"{_attrs(stroke_width=js_number(outline['width']), stroke_opacity=js_number(outline['opacity']))}"
+                f'{_attrs(stroke_dasharray=outline["dash"])} fill="none"'
+                f' mask="url(#{mask})" pointer-events="none"{ends}/>'
+            )
+        opacity = flagged_opacity(look["opacity"], edge)  # inconsistent arcs are faded
         out.append(
-            f'<path class="if-arc" d="{arc_path(node_anchor(boxes, source), node_anchor(boxes, target))}"'
+            f'<path class="if-arc" d="{d}"'
             f"{_attrs(stroke=look['color'], stroke_width=js_number(look['width']))}"
-            f'{_attrs(stroke_opacity=js_number(look["opacity"]))} fill="none" marker-end="url(#{marker}-{sign})"'
-            f"{estimate}"
-            f"{_attrs(data_index=index, data_rank=ranks[index], data_source=source.label, data_target=target.label)}>"
+            f'{_attrs(stroke_opacity=js_number(opacity))} fill="none" marker-end="url(#{marker}-{sign})"'
+            f"{estimate}{_attrs(data_flags=' '.join(flags)) if flags else ''}"
+            f"{ends}{_attrs(data_rank=ranks[index])}>"
             f"<title>{html.escape(title)}</title></path>"
         )
+    out[defs_end:defs_end] = masks
     out.append("</g></svg>")
     return "".join(out)
 
@@ -456,7 +554,8 @@ def legend_html(graph: FlowGraph, shown: dict[str, Any]) -> str:
     """The widget's legend for what ``shown`` (a :func:`frame`) draws of ``graph``.
 
     Colour is the sign of an effect, width and opacity its magnitude against a stated scale; what is not
-    drawn; dashes for estimates; the strip's whitespace marks.
+    drawn; dashes for estimates; a dotted outline for flagged arcs (faded: inconsistent); the strip's
+    whitespace marks.
     """
 
     def sample(color: str, width: float, opacity: float, dash: str = "none") -> str:
@@ -478,6 +577,24 @@ def legend_html(graph: FlowGraph, shown: dict[str, Any]) -> str:
     items.append("arcs run source → target (arrowhead)")
     if any(not e.exact for e in graph.edges):
         items.append(f"{sample('currentColor', 2, 0.8, '5 3')} dashed: first-order estimate, not measured")
+    drawn = [e for _, e in shown["edges"]]
+    outline = flag_outline(2)
+
+    def flagged_sample(opacity: float) -> str:
+        under = (
+            f'<path d="M2,10 C2,1 32,1 32,10" fill="none" stroke="{outline["color"]}" '
+            f'stroke-width="{js_number(outline["width"])}" stroke-opacity="{js_number(outline["opacity"])}" '
+            f'stroke-dasharray="{outline["dash"]}"/>'
+        )
+        # The outline shows only beside the arc: the drawing masks it where the arc lies, here the background covers it.
+        arc = '<path d="M2,10 C2,1 32,1 32,10" fill="none" stroke="{}" stroke-width="2" stroke-opacity="{}"/>'
+        over = arc.format(theme()["bg"], 1) + arc.format("currentColor", opacity)
+        return f'<svg width="34" height="14" style="vertical-align:middle">{under}{over}</svg>'
+
+    if any(flag_names(e) for e in drawn):
+        items.append(f"{flagged_sample(0.8)} {html.escape(FLAGGED_TEXT)}")
+    if any("inconsistent" in flag_names(e) for e in drawn):
+        items.append(f"{flagged_sample(js_number(0.8 * style()['flags']['fade']))} {html.escape(FADED_TEXT)}")
     marks = [(mark, meaning) for char, mark, meaning in MARKS if any(char.search(str(t)) for t in graph.tokens)]
     if marks:
         items.append(html.escape("in tokens: " + ", ".join(f"{mark} {meaning}" for mark, meaning in marks)))

@@ -11,10 +11,12 @@ How a batch of edges is measured:
 3. One ``model.trace`` runs the batch. In each chosen layer it reaches the eager attention
    function's own call sites through nnsight's ``.source`` (:class:`~infoflow_widget.models.AttentionSites`):
    the raw scores, the post-softmax pattern and the head outputs. The intervention's edit hooks
-   change the sites it names (Zero, Dampen and Crop the pattern; Corrupt swaps in q_i . k'_j at the
+   change the sites it names (Zero, Dampen, Crop and Knockout the pattern; Corrupt swaps in q_i . k'_j at the
    scores and v'_j at the outputs). Every head sees the same mask. Those sites hold the true pattern
    under the model's causal and sliding-window masks, since eager attention is given the explicit mask.
-4. The metric of each batch row, subtracted from the clean metric, is that row's effect.
+4. The metric of each batch row, subtracted from the clean metric, is that row's effect. From the
+   same logits, KL(clean || intervened) of the next-token distribution is its damage, kept in
+   ``measurements`` and attached to a graph's edges with the trust flags (:mod:`infoflow_widget.trust`).
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from . import trust
 from .display import token_texts
 from .errors import ComputationCancelled, InfoFlowError, is_non_negative, is_whole
 from .graph import SELECTION_PROVENANCE, Edge, FlowGraph
 from .interventions import INTERVENTIONS, AttentionTensor, Intervention, Zero, edit_masks
-from .metrics import Metric, as_metric
+from .metrics import KLDivergence, Metric, as_metric
 from .models import attention_modules, attention_sites, envoy, load_model
 from .planning import batch_from_budget, plan_batches
 from .strategies import Full, SpanPair, Strategy, cost_stats
@@ -49,6 +52,13 @@ DEFAULT_MEMORY_BUDGET = 2 * 1024**3
 
 MAX_BATCH = 128
 """The most edge groups one forward pass runs, whatever the memory budget allows."""
+
+NOISE_RELATIVE = 1e-4
+"""The noise floor of a float32 model, relative to max(1, |clean metric|): ``js/src/style.json``'s ``noise.relative``.
+
+The front end falls back on that constant for a graph without ``stats["noise_floor"]``;
+``tests/integration/test_noise_floor.py`` keeps the two equal (the engine does not read the front end's build).
+"""
 
 _TRACE_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _TRACE_LOCKS_GUARD = threading.Lock()
@@ -74,7 +84,7 @@ class FlowEngine:
         model: an nnsight-wrapped model from :func:`load_model`, or a name/path to load.
         prompt: the clean prompt.
         metric: a :class:`Metric`, a callable on final-position logits, or None for the KL divergence.
-        intervention: :class:`Zero` (default), :class:`Dampen`, :class:`Crop` or :class:`Corrupt`.
+        intervention: :class:`Zero` (default), :class:`Dampen`, :class:`Crop`, :class:`Corrupt` or :class:`Knockout`.
         layers: indices of the layers to intervene in (default: all).
         batch_size: edges per forward pass (default: from ``memory_budget``).
         memory_budget: bytes of activations one forward pass may use.
@@ -153,12 +163,19 @@ class FlowEngine:
         self.clean_metric = float(self._score(self.clean_logits[None], self.clean_logits)[0])
         if not math.isfinite(self.clean_metric):
             raise InfoFlowError(f"The metric is {self.clean_metric} on the clean prompt; it must be finite.")
+        self.metric.check_clean(self.tokenizer, self.clean_logits)  # warns of "Mary" where " Mary" was meant
+        self.noise_floor = noise_floor(self.clean_metric, float(self.clean_logits.abs().max()), self.hf_model.dtype)
         self.seconds += time.perf_counter() - start
 
     @property
     def num_layers(self) -> int:
         """Number of attention layers of the model."""
         return len(self._attention_paths)
+
+    @property
+    def _damage_rule(self) -> bool:
+        """Whether the ``damage`` flag applies: not when the metric is the KL divergence, i.e. the damage itself."""
+        return not isinstance(self.metric, KLDivergence)
 
     def with_intervention(
         self,
@@ -206,6 +223,9 @@ class FlowEngine:
         strategy = _check_graph_request(strategy, threshold, self.metric)
         self.extra_stats = {}  # what an earlier graph's strategy reported is not this graph's
         nodes, edges = strategy.run(self)
+        sinks = trust.sink_stats(self.sink_shares)
+        edges = trust.attach(nodes, edges, self.measurements)
+        edges = trust.flag(nodes, edges, sinks["positions"], self.noise_floor, damage_rule=self._damage_rule)
         graph = FlowGraph(
             tokens=self.tokens,
             nodes=nodes,
@@ -229,6 +249,8 @@ class FlowEngine:
                 "batch_size": self.batch_size,
                 **cost_stats(self),
                 "positions": self.positions,
+                "noise_floor": self.noise_floor,
+                "sinks": sinks,
                 **self.extra_stats,
             },
             _engine=self,
@@ -244,10 +266,18 @@ class FlowEngine:
         strategy = SpanPair(graph.nodes[edge.source], graph.nodes[edge.target])
         before = (self.forward_passes, self.interventions, self.seconds)
         nodes, edges = strategy.run(self)
+        sinks = trust.sink_stats(self.sink_shares)
+        # The damage rule's reference: the graph's edges as well as the few expanded here.
+        edges = trust.attach(nodes, edges, self.measurements)
+        edges = trust.flag(
+            nodes, edges, sinks["positions"], self.noise_floor, [*graph.edges, *edges], damage_rule=self._damage_rule
+        )
         stats = {
             "forward_passes": self.forward_passes - before[0],
             "interventions": self.interventions - before[1],
             "seconds": round(self.seconds - before[2], 3),
+            "noise_floor": self.noise_floor,
+            "sinks": sinks,
         }
         kept = {k: v for k, v in graph.provenance.items() if k not in SELECTION_PROVENANCE}
         provenance = {**kept, "estimate": False, "expanded_from": strategy.params()}
@@ -256,7 +286,10 @@ class FlowEngine:
     def effects(self, groups: Sequence[Group], desc: str = "edges") -> list[float]:
         """Return metric(clean) - metric(intervened) for each (sources, targets) group, batched.
 
-        Source positions after a target position are ignored (attention is causal).
+        Source positions after a target position are ignored (attention is causal). Each group's
+        ``damage``, KL(clean || intervened) of the whole next-token distribution (:func:`kl_damage`), is
+        computed from the same logits, with no forward pass of its own, and kept in :attr:`measurements`
+        under ``(tuple(sources), tuple(targets))``; graphs attach it to their exact edges.
         """
         import torch
         from tqdm.auto import tqdm
@@ -269,6 +302,7 @@ class FlowEngine:
                 )
         order = sorted(range(len(groups)), key=lambda k: min(groups[k][1]))
         starts = [min(groups[k][1]) for k in order]
+        clean_logp = self.clean_logits.double().log_softmax(-1)
         results: dict[int, float] = {}
         begin = time.perf_counter()
         bar_wanted = self.progress is True
@@ -291,6 +325,8 @@ class FlowEngine:
                 plan.pop(0)
                 values = self._score(logits, self.clean_logits)
                 results.update(zip(rows, (self.clean_metric - values.double()).tolist()))
+                for k, damage in zip(rows, kl_damage(logits, clean_logp)):
+                    self.measurements.setdefault(_measured(groups[k]), {})["damage"] = damage
                 bar.update(len(rows))
                 if callable(self.progress):
                     self.progress(len(results), len(groups), desc)
@@ -447,16 +483,23 @@ class FlowEngine:
         return {name: found[name] for name in names}
 
     def _clean_run(self) -> torch.Tensor:
-        """The clean final-position logits; keeps every layer's keys and values for prefix reuse."""
-        saved = []
+        """The clean final-position logits; keeps every layer's keys and values for prefix reuse.
+
+        Also measures, per layer, the attention each key position receives (summed over heads and
+        queries: an ``(n,)`` vector, never the patterns): :attr:`sink_shares`, for the ``sink`` flag.
+        """
+        saved, received = [], []
         with self._trace_lock, self.model.trace(self.input_ids, logits_to_keep=1):
-            for path in self._attention_paths:
+            for layer, path in enumerate(self._attention_paths):
                 args = getattr(envoy(self.model, path).source, self._sites.call).inputs[0]
                 saved.append((args[2].save(), args[3].save()))  # (module, query, key, value, mask, ...)
+                pattern = getattr(self._eager(layer), self._sites.pattern).output
+                received.append(pattern.float().sum((0, 1, 2)).save())
             logits = self.model.output.logits[:, -1].save()
         self.forward_passes += 1
         self.positions += self.n
         self._clean_kv = saved
+        self.sink_shares = trust.sink_shares([r.tolist() for r in received], self.n)
         return logits[0].float()
 
     def _prefix_cache(self, start: int, batch: int) -> Any:
@@ -481,6 +524,8 @@ class FlowEngine:
             raise InfoFlowError(f"intervention must be {', '.join(calls[:-1])} or {calls[-1]}; got {intervention!r}.")
         self.intervention = intervention
         self._estimate: torch.Tensor | None = None
+        # What each exact measurement found beside its effect, by (sources, targets): Edge fields (damage, ...).
+        self.measurements: dict[tuple[tuple[int, ...], tuple[int, ...]], dict[str, Any]] = {}
         self._context = intervention.prepare(self)
 
     def _reset_counters(self) -> None:
@@ -493,6 +538,41 @@ class FlowEngine:
     def _eager(self, layer: int) -> Any:
         """The nnsight envoy of the eager attention function called in ``layer``, whose sites the traces reach."""
         return getattr(envoy(self.model, self._attention_paths[layer]).source, self._sites.call).source
+
+
+def noise_floor(clean_metric: float, largest_logit: float, dtype: torch.dtype) -> float:
+    """The |effect| below which an effect is numerical noise for a model computing in ``dtype``.
+
+    float32 and wider: :data:`NOISE_RELATIVE` x max(1, |clean metric|). Alpha = 1 Dampen, which changes
+    nothing, measures float32 effects of 1e-6 to 5e-6 on SmolLM2-135M (clean logit difference 5.9,
+    logits up to 32): the floor of 6e-4 leaves a hundredfold margin.
+
+    bfloat16 and float16 also round the logits the metric reads to the dtype: one unit in the last
+    place of a logit of magnitude L is about eps x L (eps: bfloat16 7.8e-3, float16 9.8e-4), and an
+    effect subtracts metrics that each read rounded logits. Their floor is the larger of the float32
+    one and two such units at the largest clean logit: 2 x eps x max(1, |clean metric|, largest |logit|)
+    (bfloat16 at logits of 32: 0.5; float16: 0.063).
+
+    Args:
+        clean_metric: the metric on the clean prompt.
+        largest_logit: the largest |clean final-position logit|.
+        dtype: the model's dtype.
+
+    Examples:
+        >>> import torch
+        >>> noise_floor(5.9, 32.0, torch.float32)
+        0.00059
+        >>> round(noise_floor(5.9, 32.0, torch.bfloat16), 3)
+        0.5
+    """
+    import torch
+
+    scale = max(1.0, abs(clean_metric)) if math.isfinite(clean_metric) else 1.0
+    floor = NOISE_RELATIVE * scale
+    if dtype in (torch.bfloat16, torch.float16):
+        logit = largest_logit if math.isfinite(largest_logit) else 0.0
+        floor = max(floor, 2 * torch.finfo(dtype).eps * max(scale, abs(logit)))
+    return floor
 
 
 def _check_progress_and_cancel(progress: Any, cancel: Any) -> None:
@@ -572,7 +652,7 @@ def compute_flow(
         metric: a :class:`Metric` or a callable on final-position logits ``(batch, vocab) -> (batch,)``;
             by default ``LogitDiff(answer, distractor)`` when both are given, ``LogProb(answer)`` when
             only the answer is, else the KL divergence.
-        intervention: ``Zero()`` (default), ``Dampen(alpha)``, ``Crop()`` or ``Corrupt(prompt)``.
+        intervention: ``Zero()`` (default), ``Dampen(alpha)``, ``Crop()``, ``Corrupt(prompt)`` or ``Knockout()``.
         answer: the token the model should predict (one token, e.g. ``" Mary"``).
         distractor: the token it should not (e.g. ``" John"``).
         strategy: which edges to measure; ``Full()`` (every token pair) by default.
@@ -605,6 +685,25 @@ def compute_flow(
         cancel=cancel,
     )
     return engine.graph(strategy, threshold)
+
+
+def kl_damage(logits: torch.Tensor, clean_logp: torch.Tensor, rows: int = 16) -> list[float]:
+    """KL(clean || intervened) of the next-token distribution for each row of ``logits`` ``(batch, vocab)``.
+
+    How much an intervention changed the whole prediction, not just the metric's tokens: the
+    ``damage`` of an edge (:mod:`infoflow_widget.trust`). Computed in float64, ``rows`` at a time (a
+    vocabulary of 262k in float64 is 2 MB a row), and never below 0.
+    """
+    found = []
+    for chunk in logits.split(rows):
+        logp = chunk.double().log_softmax(-1)
+        found += (clean_logp.exp() * (clean_logp - logp)).sum(-1).clamp_min(0.0).tolist()
+    return found
+
+
+def _measured(group: tuple[list[int], list[int]]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The key of a measured (sources, targets) group in :attr:`FlowEngine.measurements`."""
+    return tuple(group[0]), tuple(group[1])
 
 
 def _key_columns(edit: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:

@@ -31,7 +31,7 @@ SELECTION_PROVENANCE = ("threshold", "top_k", "filter_threshold")
 
 PANDAS_COLUMNS = [
     "source", "target", "source_span", "target_span", "source_text", "target_text",
-    "effect", "abs_effect", "level", "exact", "rank",
+    "effect", "abs_effect", "level", "exact", "rank", "damage", "flags", "effect_std",
 ]  # fmt: skip
 
 
@@ -63,6 +63,13 @@ class Edge:
         effect: ``metric(clean) - metric(intervened)``; positive means the connection helps the metric.
         level: depth of the span level the edge was measured at (0 = top level, or tokens in a full graph).
         exact: False for a first-order estimate (attribution) not verified by an intervention.
+        damage: KL(clean || intervened) of the whole next-token distribution under the edge's intervention,
+            from the same forward pass as its effect: how much the intervention changed the prediction
+            beyond the metric. None for estimates (and graphs saved before it existed).
+        flags: names of the trust rules the edge meets (:mod:`infoflow_widget.trust`): ``"sink"``,
+            ``"damage"``, ``"inconsistent"``; empty when none.
+        effect_std: the standard deviation of the effect over samples, for an effect averaged over
+            several (corrupted prompts); None for a single measurement.
     """
 
     source: int
@@ -70,6 +77,9 @@ class Edge:
     effect: float
     level: int = 0
     exact: bool = True
+    damage: float | None = None
+    flags: tuple[str, ...] = ()
+    effect_std: float | None = None
 
 
 def strongest(effects: Sequence[float], k: int | None = None) -> list[int]:
@@ -199,7 +209,8 @@ class FlowGraph:
         """One row per edge, ranked by ``|effect|`` (rank 1 = largest).
 
         Columns: ``source``, ``target`` (node indices), ``source_span``, ``target_span`` (labels),
-        ``source_text``, ``target_text``, ``effect``, ``abs_effect``, ``level``, ``exact``, ``rank``.
+        ``source_text``, ``target_text``, ``effect``, ``abs_effect``, ``level``, ``exact``, ``rank``,
+        ``damage`` and ``effect_std`` (NaN where None), ``flags`` (the names joined by commas, ``""`` for none).
         """
         import pandas as pd
 
@@ -209,6 +220,7 @@ class FlowGraph:
             rows.append((
                 edge.source, edge.target, self.nodes[edge.source].label, self.nodes[edge.target].label,
                 source_text, target_text, edge.effect, abs(edge.effect), edge.level, edge.exact, rank,
+                _or_nan(edge.damage), ",".join(edge.flags), _or_nan(edge.effect_std),
             ))  # fmt: skip
         return pd.DataFrame(rows, columns=PANDAS_COLUMNS)
 
@@ -264,10 +276,7 @@ class FlowGraph:
             "tokens": list(self.tokens),
             "clean_metric": float(self.clean_metric),
             "nodes": [{"start": n.start, "end": n.end, "label": n.label} for n in self.nodes],
-            "edges": [
-                {"source": e.source, "target": e.target, "effect": float(e.effect), "level": e.level, "exact": e.exact}
-                for e in self.edges
-            ],
+            "edges": [_edge_dict(e) for e in self.edges],
             "stats": dict(self.stats),
             "provenance": dict(self.provenance),
         }
@@ -289,11 +298,16 @@ class FlowGraph:
         Raises:
             InfoFlowError: an effect or the clean metric is NaN or infinite, or provenance/stats are not JSON data.
         """
-        bad = [i for i, e in enumerate(self.edges) if not math.isfinite(e.effect)]
+        bad = [
+            (i, key, value)
+            for i, e in enumerate(self.edges)
+            for key, value in (("effect", e.effect), ("damage", e.damage), ("effect_std", e.effect_std))
+            if value is not None and not math.isfinite(value)
+        ]
         if bad:
-            first = self.edges[bad[0]].effect
+            i, key, first = bad[0]
             raise InfoFlowError(
-                f"{len(bad)} edge effect(s) are NaN or infinite (first: edges[{bad[0]}] = {first}) and JSON cannot "
+                f"{len(bad)} edge value(s) are NaN or infinite (first: edges[{i}].{key} = {first}) and JSON cannot "
                 "hold them: drop those edges first, or save as .csv."
             )
         try:
@@ -354,6 +368,23 @@ class FlowGraph:
         except ValueError as err:  # e.g. an integer of more digits than Python converts
             raise InfoFlowError(f"{path} is not a saved graph: {err}.") from None
         return cls.from_dict(data)
+
+
+def _edge_dict(e: Edge) -> dict[str, Any]:
+    """One edge as saved: ``damage`` and ``effect_std`` only when known, ``flags`` only when there are some."""
+    d: dict[str, Any] = {"source": e.source, "target": e.target, "effect": float(e.effect), "level": e.level}
+    d["exact"] = e.exact
+    if e.damage is not None:
+        d["damage"] = float(e.damage)
+    if e.flags:
+        d["flags"] = list(e.flags)
+    if e.effect_std is not None:
+        d["effect_std"] = float(e.effect_std)
+    return d
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 Writer = Callable[..., str]
@@ -430,6 +461,20 @@ def _text(value: Any, where: str) -> str:
     return value
 
 
+def _optional_number(value: Any, where: str) -> float | None:
+    return None if value is None else _number(value, where)
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    """A list of names (an edge's flags) as a tuple; each must be a non-empty string."""
+    if not isinstance(value, (list, tuple)):
+        raise _bad(where, 'a list of names such as ["sink"]', value)
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or not name:
+            raise _bad(f"{where}[{i}]", "a non-empty string", name)
+    return tuple(value)
+
+
 def _data(value: Any, where: str, depth: int = 0) -> Any:
     """``value`` (provenance, stats) unchanged, once checked to nest at most :data:`MAX_DEPTH` levels."""
     if depth > MAX_DEPTH:
@@ -453,6 +498,9 @@ _EDGE_FIELDS = {
     "effect": (_number, REQUIRED),
     "level": (_index, 0),
     "exact": (_flag, True),
+    "damage": (_optional_number, None),
+    "flags": (_names, ()),
+    "effect_std": (_optional_number, None),
 }
 
 
@@ -479,7 +527,8 @@ def check_saved(d: Any) -> dict[str, Any]:
 
     Spans must be ``start < end <= len(tokens)``, edges must join existing nodes, effects and the clean
     metric must be numbers (or the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``), ``exact`` a
-    boolean, ``provenance`` and ``stats`` objects of limited nesting.
+    boolean, ``damage`` and ``effect_std`` numbers or absent (null), ``flags`` a list of names or absent,
+    ``provenance`` and ``stats`` objects of limited nesting.
 
     Raises:
         InfoFlowError: naming the first bad field, as a path such as ``edges[3].exact``.

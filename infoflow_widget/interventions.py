@@ -214,14 +214,8 @@ class Crop(PatternIntervention):
         return "crop: i sees only the keys after j (keys up to j removed, the row renormalised)"
 
     def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor, context: Any = None) -> torch.Tensor:
-        import torch
-
         removed = edit.flip(-1).cummax(-1).values.flip(-1)  # every key at or before an edited one
-        kept = pattern.masked_fill(removed, 0.0)
-        total = kept.sum(-1, keepdim=True)
-        renormalised = torch.where(total > 0, kept / total.clamp_min(torch.finfo(kept.dtype).tiny), kept)
-        rows = edit.any(-1, keepdim=True)
-        return torch.where(rows, renormalised, pattern)
+        return _renormalised_without(pattern, removed, edit.any(-1, keepdim=True))
 
     def first_order(
         self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
@@ -241,6 +235,102 @@ class Crop(PatternIntervention):
         row[:, :, : max(sources) + 1] = 0.0
         total = row.sum(-1, keepdim=True)
         row[:] = row / total.where(total > 0, 1.0)
+
+
+def _renormalised_without(pattern: torch.Tensor, removed: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """The pattern with the ``removed`` keys dropped from the ``rows`` marked, each renormalised over the keys left.
+
+    A row left with no weight stays empty (all zeros): that head writes nothing at its query.
+    """
+    import torch
+
+    kept = pattern.masked_fill(removed, 0.0)
+    total = kept.sum(-1, keepdim=True)
+    renormalised = torch.where(total > 0, kept / total.clamp_min(torch.finfo(kept.dtype).tiny), kept)
+    return torch.where(rows, renormalised, pattern)
+
+
+@dataclass(frozen=True)
+class Knockout(PatternIntervention):
+    """Knockout: the score of i on j is -inf before the softmax; the row renormalises over the keys i still sees.
+
+    The attention knockout of Geva et al. (2023) and most papers since: i can no longer attend to j,
+    and the weight j had goes to the other keys in proportion to theirs (Zero drops it instead). For a
+    group edge, i loses every source position at or before i. A row that loses all of its keys (the
+    self-edge 0 -> 0, whose query sees only key 0, or a group holding every key a row sees) is left
+    empty, as Crop leaves it: that head writes nothing at i.
+
+    Where: a score of -inf before the softmax is a softmax over the remaining keys, which is the
+    post-softmax row with the removed entries zeroed and renormalised,
+    ``A'_ik = A_ik / (1 - A_ij)`` for k != j. The edit is made on the pattern, in that form, for two
+    reasons. The raw-scores site is the matmul q . k, *before* the scaling, Gemma's soft-capping
+    ``c tanh(s / c)`` and the mask: -inf there would come out of the soft-capping as -c, a finite score
+    that knocks nothing out. And the pattern is after all of them, so soft-capping, sliding windows and
+    masks need no case of their own. In float32 a renormalised entry carries the clean softmax's own
+    rounding, a relative ~6e-8 x (its score's distance below the row's largest): 3e-6 for a key 50 nats
+    below a sink (a fresh softmax over the remaining keys would not), which is what the reference
+    computes, from a mask of -inf after the soft-capping; the tiny and bundled models agree to 1e-7.
+    Only a row whose every remaining key sits more than ~87 nats below a removed one, so far that the
+    clean softmax rounded them to zero, comes out empty instead. A key that has no weight already
+    (outside a sliding window) is knocked out without renormalising its row.
+    """
+
+    kind: ClassVar[str] = "knockout"
+
+    def describe(self) -> str:
+        return "knockout: i cannot attend to j (score -inf before the softmax, the row renormalised over the rest)"
+
+    def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor, context: Any = None) -> torch.Tensor:
+        # Only rows that lose some weight change: knocking out a key of weight zero leaves the row bit for bit.
+        return _renormalised_without(pattern, edit, (edit & (pattern > 0)).any(-1, keepdim=True))
+
+    def first_order(
+        self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
+    ) -> torch.Tensor:
+        """Row i changes by ``-A_ij`` at j and by ``A_ik (1 - r_j) / r_j`` at every other key k.
+
+        Here ``r_j = sum over k != j of A_ik`` is the weight left, and ``1 - r_j`` is ``A_ij`` when the row
+        sums to 1 (as it does up to rounding). That is the exact change of the pattern, and the estimate
+        is the metric's first order in it (a linearisation in the pattern, not in the scores, which move
+        to -inf): ``-sum_k G_ik dA_ik = G_ij A_ij - (1 - r_j) (sum_{k != j} G_ik A_ik) / r_j``, the weight j
+        had valued at its own gradient, less that weight spread over the other keys at their average
+        gradient. The sums over k != j are prefix plus suffix sums, never the row's total less A_ij, so a
+        key holding nearly all of a row's weight (an attention sink) loses no precision. A row with
+        nothing left (r_j = 0) empties: the estimate is ``G_ij A_ij``.
+        """
+        pattern = tensors["pattern"].double()
+        weighted = grads["pattern"].double() * pattern
+        others = _excluding_each(pattern)  # r_j
+        average = _excluding_each(weighted) / others.where(others > 0, 1.0)  # sum_{k != j} G_ik A_ik / r_j
+        return (weighted - ((1.0 - others) * average).where(others > 0, 0.0)).sum(0).tril()
+
+    def reference_edit(self, call: EagerCall, sources: list[int], targets: list[int]) -> torch.Tensor:
+        """Call the eager function again with -inf in its mask (added after soft-capping) at the knocked-out keys."""
+        import torch
+
+        n = call.weights.shape[-1]
+        mask = call.mask if call.mask is not None else torch.zeros(1, 1, n, n, device=call.weights.device)
+        # Masked keys become -inf as well, so that a row with every key it sees knocked out is all -inf.
+        mask = mask.masked_fill(mask <= torch.finfo(mask.dtype).min / 2, float("-inf"))
+        mask = mask.masked_fill(torch.ones(n, n, dtype=torch.bool, device=mask.device).triu(1), float("-inf"))
+        for i in targets:
+            mask[..., i, [j for j in sources if j <= i]] = float("-inf")
+        output = call.rerun(call.key, call.value, mask)
+        empty = torch.isneginf(mask).all(-1).flatten(0, -2).any(0)  # query rows with no key left
+        output[:, empty] = 0.0
+        result = call.output.clone()
+        result[:, targets] = output[:, targets]
+        return result
+
+
+def _excluding_each(x: torch.Tensor) -> torch.Tensor:
+    """``sum over k != j of x[..., k]`` for every j along the last dimension, without subtracting x[..., j]."""
+    import torch
+
+    zero = torch.zeros_like(x[..., :1])
+    before = torch.cat([zero, x[..., :-1].cumsum(-1)], -1)
+    after = torch.cat([x[..., 1:].flip(-1).cumsum(-1).flip(-1), zero], -1)
+    return before + after
 
 
 @dataclass(frozen=True)
@@ -319,6 +409,7 @@ INTERVENTIONS: dict[str, type[Intervention]] = {
     "dampen": Dampen,
     "crop": Crop,
     "corrupt": Corrupt,
+    "knockout": Knockout,
 }
 """The interventions by ``kind``: what the CLI, the widget's menu and :func:`build_intervention` offer."""
 
@@ -328,7 +419,7 @@ def intervention_menu() -> list[dict[str, Any]]:
 
     Examples:
         >>> [item["name"] for item in intervention_menu()]
-        ['zero', 'dampen', 'crop', 'corrupt']
+        ['zero', 'dampen', 'crop', 'corrupt', 'knockout']
         >>> intervention_menu()[1]["parameters"]
         {'alpha': 0.5}
     """

@@ -8,6 +8,7 @@ tensor of final-position logits (plus the clean run's ``(vocab,)`` logits) to ``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     import torch
 
 ScoreFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
+
+SPACING_MARGIN = 2.0
+"""Logits by which the clean run must prefer the other spacing of a token string (``" Mary"`` for ``"Mary"``, or
+the reverse) for :meth:`Metric.check_clean` to warn: e**2, over 7 times as likely, is no close call."""
 
 
 def single_token(tokenizer: Any, text: str, role: str = "target") -> int:
@@ -34,6 +39,23 @@ def single_token(tokenizer: Any, text: str, role: str = "target") -> int:
     return ids[0]
 
 
+def spacing_warning(tokenizer: Any, text: str, role: str, clean_logits: torch.Tensor) -> str | None:
+    """What to warn when ``text`` spelled with (or without) a leading space is one token the clean run much prefers."""
+    other = text[1:] if text.startswith(" ") else f" {text}"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    other_ids = tokenizer(other, add_special_tokens=False)["input_ids"] if other else []
+    if len(ids) != 1 or len(other_ids) != 1 or ids == other_ids:
+        return None
+    mine, theirs = float(clean_logits[ids[0]]), float(clean_logits[other_ids[0]])
+    if not theirs - mine > SPACING_MARGIN:
+        return None
+    problem = "may be missing its leading space" if other.startswith(" ") else "may have one leading space too many"
+    return (
+        f"The {role} {text!r} {problem}: {other!r} is one token too, and the clean run scores it "
+        f"{theirs - mine:.1f} logits higher ({theirs:.2f} vs {mine:.2f}). Did you mean {other!r}?"
+    )
+
+
 @dataclass(frozen=True)
 class Metric:
     """Base class of the metrics."""
@@ -44,6 +66,17 @@ class Metric:
     def prepare(self, tokenizer: Any) -> ScoreFn:
         """Check the metric against ``tokenizer`` and return ``fn(logits, clean_logits) -> values``."""
         raise InfoFlowError(f"{type(self).__name__} is not a usable metric.")
+
+    def check_clean(self, tokenizer: Any, clean_logits: torch.Tensor) -> None:
+        """Warn (``UserWarning``) when the clean run prefers the other spacing of a token string by > SPACING_MARGIN.
+
+        The engine calls it once, after the clean run: ``"Mary"`` for ``" Mary"`` is one token too and runs
+        without complaint, but measures a prediction the model hardly makes.
+        """
+        for role in ("answer", "distractor", "target"):
+            text = getattr(self, role, None)
+            if isinstance(text, str) and (message := spacing_warning(tokenizer, text, role, clean_logits)):
+                warnings.warn(message, UserWarning, stacklevel=3)
 
     def describe(self) -> str:
         """A short text naming the metric."""

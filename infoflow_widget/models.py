@@ -84,14 +84,27 @@ BUNDLED_MODELS: dict[str, BundledModel] = {
 
 
 def cache_dir() -> Path:
-    """Folder for converted weights: `$INFOFLOW_CACHE`, else `~/.cache/infoflow_widget`."""
-    return Path(os.environ.get("INFOFLOW_CACHE") or Path.home() / ".cache" / "infoflow_widget")
+    """Folder for converted weights: `$INFOFLOW_CACHE`, else `~/.cache/infoflow_widget` (made when first needed).
+
+    Raises:
+        InfoFlowError: that path, or a folder above it, is a file.
+    """
+    path = Path(os.environ.get("INFOFLOW_CACHE") or Path.home() / ".cache" / "infoflow_widget")
+    above = next((p for p in (path, *path.parents) if p.exists()), None)
+    if above is not None and not above.is_dir():
+        where = f"INFOFLOW_CACHE={path}" if os.environ.get("INFOFLOW_CACHE") else f"The cache folder {path}"
+        raise InfoFlowError(
+            f"{where}: {above} is a file, not a folder. Point INFOFLOW_CACHE at a folder (it is made if missing)."
+        )
+    return path
 
 
 def load_model(
     name_or_path: str | os.PathLike[str] = DEFAULT_MODEL,
     device: str | None = None,
     dtype: str | torch.dtype | None = None,
+    *,
+    quiet: bool = False,
 ) -> TransformersModel:
     """Load a causal language model, ready for the engine and wrapped with nnsight.
 
@@ -101,6 +114,8 @@ def load_model(
             (which works when the hub is reachable or the files are in the local cache).
         device: ``"cpu"``, ``"cuda"``, ... ; by default CUDA when available, else the CPU.
         dtype: ``"float32"`` (the default), ``"bfloat16"`` or ``"float16"``, or a torch dtype.
+        quiet: no progress bars from transformers or the hub while loading ("Loading weights"; see
+            :func:`quiet_progress_bars`).
 
     Returns:
         An ``nnsight.TransformersModel`` whose attention runs transformers' eager function.
@@ -108,6 +123,9 @@ def load_model(
     Examples:
         >>> model = load_model("smollm2-135m")
     """
+    if quiet:
+        with quiet_progress_bars():
+            return load_model(name_or_path, device, dtype)
     torch_dtype = _parse_dtype(dtype)
     device = _parse_device(device)
     name = str(name_or_path)
@@ -135,6 +153,30 @@ def load_model(
     hf_model, tokenizer = _load_transformers(source, name, torch_dtype)
     hf_model.to(device)
     return wrap_model(hf_model, tokenizer, name=name)
+
+
+@contextlib.contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """Silence transformers' and the Hugging Face hub's progress bars inside; their previous state comes back after.
+
+    What ``load_model(..., quiet=True)`` uses: the CLI's ``--quiet``, and the widget when it loads a model
+    by name (in Voila the "Loading weights" bar would show above the widget).
+    """
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    bars_on = transformers_logging.is_progress_bar_enabled()
+    hub_off = hub_utils.are_progress_bars_disabled()
+    transformers_logging.disable_progress_bar()  # the hub's too
+    try:
+        yield
+    finally:
+        if bars_on:
+            transformers_logging.enable_progress_bar()  # the hub's too: set back below
+        if hub_off:
+            hub_utils.disable_progress_bars()
+        else:
+            hub_utils.enable_progress_bars()
 
 
 def wrap_model(hf_model: Any, tokenizer: Any, name: str | None = None) -> TransformersModel:
@@ -300,13 +342,40 @@ def _looks_like_hub_id(name: str) -> bool:
     return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
 
 
+HUB_PROBE_TIMEOUT = 3.0
+"""Seconds :func:`load_model` waits for the Hugging Face hub to answer before it loads a hub id from the local
+hub cache only: left to itself, huggingface_hub retries each file with back-off (55 s to fail offline)."""
+
+
+def _hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be reached now (offline mode, or no answer within HUB_PROBE_TIMEOUT), or None."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}:
+        return "HF_HUB_OFFLINE is set (the hub is not asked)"
+    try:  # any answer will do, an error status included: the hub (or a proxy to it) is there
+        get_session().head(constants.ENDPOINT, timeout=HUB_PROBE_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - httpx's connection and timeout errors, a refusing proxy, ...
+        why = f"{type(exc).__name__}: {exc}"
+        return f"the Hugging Face hub at {constants.ENDPOINT} could not be reached in {HUB_PROBE_TIMEOUT:g} s ({why})"
+    return None
+
+
 def _load_transformers(source: str, name: str, dtype: torch.dtype) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    offline = None if Path(source).is_dir() else _hub_unreachable()  # a hub id: is the hub there?
+    local = {"local_files_only": True} if offline else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, attn_implementation="eager")
+        tokenizer = AutoTokenizer.from_pretrained(source, **local)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, attn_implementation="eager", **local)
     except OSError as exc:
+        if offline:
+            raise UnsupportedModelError(
+                f"Could not load {name!r}: it is not in the local hub cache, and {offline}. "
+                f"Offline, use a bundled model: {', '.join(sorted(BUNDLED_MODELS))}."
+            ) from None
         raise UnsupportedModelError(
             f"Could not load {name!r} ({exc.__class__.__name__}: {str(exc).splitlines()[0]}). A hub id needs the "
             f"hub or its local cache; offline, use a bundled model: {', '.join(sorted(BUNDLED_MODELS))}."

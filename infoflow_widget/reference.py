@@ -6,7 +6,9 @@ attention function, lets it compute the true pattern and output, and hands that 
 intervention's own reference edit (:meth:`~infoflow_widget.interventions.Intervention.reference_edit`):
 Zero, Dampen and Crop edit the pattern by direct indexing and recompute the head outputs as
 pattern @ values; Corrupt calls the eager function a second time with the corrupted keys and values
-swapped in, and keeps that call's output at the target rows. The wrapper is registered through
+swapped in, and Knockout with -inf in its mask at the knocked-out keys (eager attention adds the mask
+after the scaling and soft-capping, so that is a true -inf score before the softmax); both keep that
+call's output at the target rows. The wrapper is registered through
 transformers' attention interface, with eager attention's explicit causal and sliding-window masks.
 """
 
@@ -39,7 +41,9 @@ class EagerCall:
         output: its head outputs, ``(batch, position, head, dim)``.
         weights: its post-softmax pattern, ``(batch, head, query, key)``.
         context: what the intervention's ``reference_prepare`` recorded for this layer (None if nothing).
-        rerun: ``rerun(key, value)``, the head outputs of the eager function called again with other keys and values.
+        rerun: ``rerun(key, value, mask=None)``, the head outputs of the eager function called again with other
+            keys and values (and another additive mask, which eager attention adds after the scaling and soft-capping).
+        mask: its additive attention mask, ``(batch, 1, query, key)`` (0 where a key is seen), or None.
     """
 
     query: torch.Tensor
@@ -48,7 +52,8 @@ class EagerCall:
     output: torch.Tensor
     weights: torch.Tensor
     context: Any
-    rerun: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    rerun: Callable[..., torch.Tensor]
+    mask: torch.Tensor | None = None
 
     def attend(self, pattern: torch.Tensor) -> torch.Tensor:
         """The head outputs of ``pattern`` over this call's values: plain ``pattern @ values``."""
@@ -85,10 +90,11 @@ def reference_effects(
         if state["edge"] is None or layer not in chosen:
             return output, weights
 
-        def rerun(key2: Any, value2: Any) -> Any:
-            return original(module, query, key2, value2, attention_mask, *args, **kwargs)[0]
+        def rerun(key2: Any, value2: Any, mask: Any = None) -> Any:
+            mask = attention_mask if mask is None else mask
+            return original(module, query, key2, value2, mask, *args, **kwargs)[0]
 
-        call = EagerCall(query, key, value, output, weights, state["context"].get(layer), rerun)
+        call = EagerCall(query, key, value, output, weights, state["context"].get(layer), rerun, attention_mask)
         return intervention.reference_edit(call, *state["edge"]), weights
 
     def tokenize(text: str) -> torch.Tensor:

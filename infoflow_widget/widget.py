@@ -26,6 +26,7 @@ executed notebook holds the drawing of the graph last on show.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,11 @@ from ._widget_request import (
     INTERVENTION_NAMES,
     Request,
     check_arguments,
+    check_control,
+    default_threshold,
     json_safe,
     prunes,
+    searches,
     strategy_menu,
 )
 from .errors import InfoFlowError
@@ -69,7 +73,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
     """An interactive information-flow graph: arcs between token positions, recomputed from its controls.
 
     Args:
-        model: a model from :func:`load_model`, or its name (``"smollm2-135m"``).
+        model: a model from :func:`load_model`, or its name (``"smollm2-135m"``), loaded without progress bars.
         prompt: the clean prompt.
         answer: the token the model should predict (``" Mary"``); with ``distractor`` the metric is
             their logit difference, alone its log-probability; neither gives the KL divergence.
@@ -82,7 +86,11 @@ class InfoFlowWidget(anywidget.AnyWidget):
             ``"attribution-then-exact"`` (estimates, the strongest verified exactly). Full and
             attribution-then-exact show the estimate first, dashed, while the exact values compute
             (full only while its exact graph is slow: see ``preview_seconds``).
-        threshold: edges shown have ``|effect| >= threshold``; search strategies also prune with it.
+        threshold: edges shown have ``|effect| >= threshold``; search strategies also prune with it. By default
+            0, or for a search strategy 10% of |clean metric| (:func:`._widget_request.default_threshold`). Choosing a
+            search strategy while the threshold is 0 sets that default too (a search at 0 measures every edge,
+            slower than ``full``); going back to a strategy that keeps every edge puts an untouched default back to
+            0. The status line says what the threshold did: edges measured, and skipped.
         top_k: how many of the strongest edges are drawn (None: all).
         layers: the layers to intervene in (default: all).
         preview_seconds: a full graph whose last computation in this widget took longer than this
@@ -136,7 +144,8 @@ class InfoFlowWidget(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     """The last failure, shown in the widget; empty when all is well. Type: str. Default: ``""``."""
     selected = traitlets.Int(None, allow_none=True).tag(sync=True)
-    """The token position pinned by a click in the drawing. Type: int | None. Default: None."""
+    """The token position pinned by a click in the drawing; a new graph on show unpins it (here and in every view).
+    Type: int | None. Default: None."""
 
     def __init__(
         self,
@@ -149,15 +158,16 @@ class InfoFlowWidget(anywidget.AnyWidget):
         alpha: float = 0.5,
         corrupted_prompt: str = "",
         strategy: str = "full",
-        threshold: float = 0.0,
+        threshold: float | None = None,
         top_k: int | None = 10,
         layers: list[int] | None = None,
         preview_seconds: float = 1.0,
         **unknown: Any,
     ) -> None:
         check_arguments(unknown, threshold, top_k, preview_seconds)
-        model = load_model(model) if isinstance(model, str) else model
+        model = load_model(model, quiet=True) if isinstance(model, str) else model  # no bar above the widget (Voila)
         self._prompt = prompt
+        self._auto_threshold: float | None = None  # the threshold a search strategy was given by default
         self._ready = False  # the constructor's own trait assignments trigger nothing
         self._displayed = False  # whether _ipython_display_ published the display data under _display_id
         self._computation = Computation(_TraitView(self), model, prompt, layers, preview_seconds)
@@ -168,7 +178,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
             alpha=alpha,
             corrupted_prompt=corrupted_prompt,
             strategy=strategy,
-            threshold=threshold,
+            threshold=0.0 if threshold is None else threshold,
             top_k=top_k,
         )
         request = Request.of(self)
@@ -181,6 +191,10 @@ class InfoFlowWidget(anywidget.AnyWidget):
         except BaseException:
             self.close()  # no model left behind in the front end for a widget that never was
             raise
+        if threshold is None and searches(strategy):
+            self._auto_threshold = default_threshold(engine.clean_metric) or None
+            self.threshold = self._auto_threshold or 0.0
+            request = Request.of(self)
         self.tokens = engine.tokens
         self.on_msg(self._on_message)
         self._ready = True
@@ -214,10 +228,45 @@ class InfoFlowWidget(anywidget.AnyWidget):
     def _default_interventions(self) -> list[dict[str, Any]]:
         return json_safe(intervention_menu())
 
+    @traitlets.validate("threshold", "top_k")
+    def _valid_control(self, proposal: dict[str, Any]) -> Any:
+        # A bad value from a cell raises there; from the front end it lands in the error box. Either way the
+        # trait keeps its last good value, so the graph on show stays.
+        try:
+            check_control(proposal["trait"].name, proposal["value"])
+        except InfoFlowError as err:
+            self.error = str(err)
+            raise
+        return proposal["value"]
+
     @traitlets.observe("intervention", "alpha", "corrupted_prompt", "strategy", "threshold", "answer", "distractor")
     def _on_parameter(self, change: dict[str, Any]) -> None:
-        if self._ready:
-            self._computation.refresh(Request.of(self))
+        if not self._ready:
+            return
+        if change["name"] == "strategy" and self._threshold_follows(change["old"], change["new"]):
+            return  # the threshold changed, and its own notification recomputed
+        self._computation.refresh(Request.of(self))
+
+    def _threshold_follows(self, old: str, new: str) -> bool:
+        """Set the threshold that follows a change of strategy; return whether it changed.
+
+        A search strategy chosen at threshold 0 gets its default threshold; an untouched default goes back to 0
+        when the strategy keeps every edge again.
+        """
+        if searches(new) and self.threshold == 0:
+            clean, shown = self._computation.clean_metric(Request.of(self)), self._computation.graph
+            edges = shown.edges if shown is not None and not clean else []  # the KL divergence's clean metric is 0
+            largest = max((abs(e.effect) for e in edges if math.isfinite(e.effect)), default=0.0)
+            value = default_threshold(clean, largest)
+        elif searches(old) and not searches(new) and self.threshold == self._auto_threshold:
+            value = 0.0
+        else:
+            return False
+        if value == self.threshold:
+            return False
+        self._auto_threshold = value or None
+        self.threshold = value
+        return True
 
     @traitlets.observe("threshold", "top_k")
     def _on_filter(self, change: dict[str, Any]) -> None:
@@ -326,6 +375,7 @@ class _TraitView:
         with w.hold_sync():  # the graph last: its observers see the status that describes it
             w.computing, w.error, w.status = computing, "", status
             w.progress = 0.0 if computing else 1.0
+            w.selected = None  # a pin belongs to the graph it was clicked on (the views unpin too)
             w.graph = json_safe(graph.to_dict())
         if not computing:
             w._update_display()
@@ -349,8 +399,9 @@ class _TraitView:
             w.computing, w.error = False, message
             w.status = "failed: the graph on show is from the last parameters that worked"
 
-    def clear_error(self) -> None:
-        self.widget.error = ""
+    def clear_error(self, status: str) -> None:
+        with self.widget.hold_sync():
+            self.widget.error, self.widget.status = "", status
 
     def expanded(self, graph: FlowGraph, level: int, request: Any) -> None:
         # The view that asked knows its request by this id; the others ignore the answer.

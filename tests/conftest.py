@@ -26,8 +26,12 @@ def word_tokenizer():
 
 
 def tiny_config(arch: str):
-    """A small random config; Gemma 3 gets a sliding window of 4, soft-capping and grouped-query attention."""
-    from transformers import Gemma3TextConfig, GPT2Config, GPTNeoXConfig, LlamaConfig, Qwen2Config
+    """A small random config; Gemma 3 gets a sliding window of 4, soft-capping and grouped-query attention.
+
+    Transformers' Gemma 3 keeps ``attn_logit_softcapping`` without applying it; ``"gemma2"`` (not in
+    ARCHITECTURES, for the tests that need it) soft-caps its attention scores.
+    """
+    from transformers import Gemma2Config, Gemma3TextConfig, GPT2Config, GPTNeoXConfig, LlamaConfig, Qwen2Config
 
     vocab = len(WORDS) + 1
     common = dict(vocab_size=vocab, bos_token_id=None, eos_token_id=None, pad_token_id=None)
@@ -48,6 +52,15 @@ def tiny_config(arch: str):
         return LlamaConfig(num_key_value_heads=2, **decoder)
     if arch == "qwen2":
         return Qwen2Config(num_key_value_heads=2, **decoder)
+    if arch == "gemma2":
+        return Gemma2Config(
+            num_key_value_heads=1,
+            head_dim=8,
+            sliding_window=4,
+            attn_logit_softcapping=2.0,  # tight, so that capping changes what a knockout does
+            query_pre_attn_scalar=8,
+            **decoder,
+        )
     return Gemma3TextConfig(
         num_key_value_heads=1,
         head_dim=8,

@@ -2,6 +2,7 @@
 // (which graph is on show and how it is drawn). Panels never call each other: they share the view state and
 // `redraw`, and announce what happens to them on the hub.
 
+import { isFlagged } from "./flags.js";
 import { readGraph } from "./format.js";
 import { aboveNoise, anyAboveNoise, edgeScale, filterEdges, noiseFloor } from "./geometry/edges.js";
 
@@ -62,7 +63,8 @@ export function createContext(model, root, redraw) {
     offline: isOffline(model), // a saved page: controls that need the kernel are disabled
     // graph: the graph Python sent; drilled: the token graphs opened from its span edges, innermost last;
     // threshold: a slider value previewed in the browser before the kernel has it (null: the trait's).
-    view: { graph: readGraph(model.get("graph")), drilled: [], zoom: 1, wrap: null, threshold: null },
+    // hideFlagged: the toolbar's "hide flagged" box (a view's choice, not a trait: saved pages have it too).
+    view: { graph: readGraph(model.get("graph")), drilled: [], zoom: 1, wrap: null, threshold: null, hideFlagged: false },
     redraw,
     /** `model.on(event, fn)`, undone when the view goes away. */
     watch(event, fn) {
@@ -84,25 +86,33 @@ export function shownGraph(view) {
 
 /**
  * What a redraw shows, handed to every panel's `update`: the graph on show (null until there is one), the edges
- * kept by threshold and top-k (ranked) less those under the noise floor, their scale, how deep the drill-down is,
+ * kept by threshold and top-k (ranked) less those under the noise floor (and flagged ones while hidden), their scale, how deep the drill-down is,
  * and how it is drawn.
  * - maxAbs: the |effect| drawn widest (scale.value); scale.basis says what it is (see edgeScale)
  * - noiseFloor: |effect| under it is not drawn; belowNoise: how many edges threshold and top-k kept it hid;
  *   allNoise: no edge of the graph reaches it (the drawing says "No edge changes the metric measurably")
+ * - flagged: how many of the edges kept and above the floor carry trust flags; hiddenFlagged: how many of those the
+ *   "hide flagged" box took away (all of them while it is ticked, else 0)
  */
 export function frameOf({ model, view }) {
   const graph = shownGraph(view);
   const common = { depth: view.drilled.length, zoom: view.zoom, selected: model.get("selected") };
   if (!graph || !graph.tokens) {
     const scale = { value: 0, basis: "largest" };
-    return { ...common, graph: null, edges: [], maxAbs: 0, scale, noiseFloor: 0, belowNoise: 0, allNoise: false, wrap: view.wrap ?? false };
+    return {
+      ...common, graph: null, edges: [], maxAbs: 0, scale, noiseFloor: 0, belowNoise: 0, allNoise: false, flagged: 0, hiddenFlagged: 0,
+      wrap: view.wrap ?? false,
+    };
   }
   const floor = noiseFloor(graph);
   const kept = filterEdges(graph.edges, view.threshold ?? model.get("threshold"), model.get("top_k"));
-  const edges = kept.filter((e) => aboveNoise(e, floor));
+  const measurable = kept.filter((e) => aboveNoise(e, floor));
+  const flagged = measurable.filter(isFlagged).length;
+  const edges = view.hideFlagged ? measurable.filter((e) => !isFlagged(e)) : measurable;
   const scale = edgeScale(graph, edges);
   return {
-    ...common, graph, edges, maxAbs: scale.value, scale, noiseFloor: floor, belowNoise: kept.length - edges.length,
+    ...common, graph, edges, maxAbs: scale.value, scale, noiseFloor: floor, belowNoise: kept.length - measurable.length,
+    flagged, hiddenFlagged: measurable.length - edges.length,
     allNoise: graph.edges.length > 0 && !anyAboveNoise(graph.edges, floor), wrap: view.wrap ?? graph.tokens.length >= WRAP_FROM,
   };
 }

@@ -19,31 +19,30 @@ export function traitFields({ model, watch }) {
     model.set(name, value);
     model.save_changes();
   };
-  const strategies = () => model.get("strategies") ?? [];
 
   return {
     follow,
     flush: () => debounced.forEach((send) => send.flush()),
 
-    select(name, options) {
-      const input = el("select", { "data-trait": name }, options.map(([v, t]) => el("option", { value: v, text: t })));
+    /**
+     * A select of the trait `name` whose options come from Python: the list trait `items` of {name, description}
+     * (`strategies`, `interventions`), each option titled with its description. A value the list lacks (a saved page
+     * of another version) still shows, as its name.
+     */
+    menu(name, items) {
+      const input = el("select", { "data-trait": name });
+      const entries = () => model.get(items) ?? [];
       input.addEventListener("change", () => write(name, input.value));
-      follow(name, () => (input.value = model.get(name)));
-      return input;
-    },
-
-    // The strategies come from Python (the `strategies` trait), each option titled with its description.
-    strategyMenu() {
-      const input = el("select", { "data-trait": "strategy" });
-      input.addEventListener("change", () => write("strategy", input.value));
-      follow("strategies", () => {
-        input.replaceChildren(...strategies().map((s) => el("option", { value: s.name, text: s.name, title: s.description })));
-        input.value = model.get("strategy");
-      });
-      follow("strategy", () => {
-        input.value = model.get("strategy");
-        input.title = strategies().find((s) => s.name === input.value)?.description ?? "";
-      });
+      const fill = () => {
+        const listed = entries();
+        const value = model.get(name);
+        const extra = value != null && !listed.some((e) => e.name === value) ? [{ name: value, description: "" }] : [];
+        input.replaceChildren(...[...listed, ...extra].map((e) => el("option", { value: e.name, text: e.name, title: e.description })));
+        input.value = value;
+        input.title = listed.find((e) => e.name === value)?.description ?? "";
+      };
+      follow(items, fill);
+      watch(`change:${name}`, fill);
       return input;
     },
 

@@ -1,7 +1,7 @@
 // What arcs of a familiar shape usually mean, in the write-up's terms: notes for the legend and the tooltip.
 // Pure: no DOM here.
 
-import { edgeFlags } from "./format.js";
+import { flagNames, isFlagged } from "./flags.js";
 
 export const STRONGEST = 5; // the strongest arcs on show that the notes look at
 
@@ -20,12 +20,17 @@ export function joinsNeighbours(graph, edge) {
   return isToken(source) && isToken(target) && target.start === source.start + 1;
 }
 
-export const SINK_NOTE =
+const SINK_TEXT =
   "The strongest arcs leave position 0, the first token: often the attention sink. Cutting attention to it tends " +
-  "to break the model rather than cut one route (what the write-up calls a “hemorrhage”): cross-check with another intervention.";
+  "to break the model rather than cut one route (what the write-up calls a “hemorrhage”)";
+export const SINK_NOTE = `${SINK_TEXT}: cross-check with another intervention.`;
+/** The sink note when drawn arcs are flagged "sink" (see flags.js): it points at them. */
+export const SINK_FLAGS_NOTE = `${SINK_TEXT}: the arcs flagged “sink” (dotted outline) are the ones to doubt; hover one for why.`;
 export const LOCAL_NOTE =
   "The strongest arcs join neighbouring tokens: usually local, previous-token mixing (previous-token heads), not a long-range route.";
-export const FLAGS_NOTE = "Some arcs carry trust flags: hover an arc to read them.";
+export const FLAGS_NOTE =
+  "Arcs with a dotted outline are flagged: they may show damage to the model rather than a route (an attention sink, " +
+  "damage far above their effect, a sign that differs between interventions). Hover one for why; “hide flagged” takes them away.";
 
 /**
  * Notes on how to read the strongest arcs on show: {kind: "sink"|"local"|"flags", text}. A shape is noted when the
@@ -38,15 +43,16 @@ export function readingNotes(graph, edges) {
   const top = edges.filter((e) => Number.isFinite(e.effect)).slice(0, STRONGEST);
   const dominant = (test) => top.length > 0 && (test(graph, top[0]) || 2 * top.filter((e) => test(graph, e)).length >= top.length);
   const notes = [];
-  if (dominant(fromFirstPosition)) notes.push({ kind: "sink", text: SINK_NOTE });
+  const sinkFlagged = edges.some((e) => flagNames(e).includes("sink"));
+  if (dominant(fromFirstPosition)) notes.push({ kind: "sink", text: sinkFlagged ? SINK_FLAGS_NOTE : SINK_NOTE });
   if (dominant(joinsNeighbours)) notes.push({ kind: "local", text: LOCAL_NOTE });
-  if (edges.some((e) => edgeFlags(e).length > 0)) notes.push({ kind: "flags", text: FLAGS_NOTE });
+  if (edges.some(isFlagged)) notes.push({ kind: "flags", text: FLAGS_NOTE });
   return notes;
 }
 
-/** A short note on one arc of such a shape, for its tooltip ("" for none). */
+/** A short note on one arc of such a shape, for its tooltip ("" for none; an arc flagged "sink" says so in its flags). */
 export function arcNote(graph, edge) {
-  if (fromFirstPosition(graph, edge) && edge.source !== edge.target) {
+  if (fromFirstPosition(graph, edge) && edge.source !== edge.target && !flagNames(edge).includes("sink")) {
     return "from the first position: often the attention sink; a strong effect may mean the model broke (hemorrhage)";
   }
   if (joinsNeighbours(graph, edge)) return "neighbouring tokens: usually local, previous-token mixing";

@@ -15,6 +15,7 @@ import { createDrawing } from "./panels/drawing.js";
 import { createDrill } from "./panels/drill.js";
 import { createError } from "./panels/error.js";
 import { createExports } from "./panels/exports.js";
+import { createFlagFilter } from "./panels/flagged.js";
 import { createHeader } from "./panels/header.js";
 import { createLegend } from "./panels/legend.js";
 import { createPin } from "./panels/pin.js";
@@ -29,6 +30,7 @@ const PANELS = [
   createStatus,
   createError,
   createToolbar,
+  createFlagFilter,
   createPin,
   createExports,
   createDrawing,

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { WRAP_FROM, clearPin, createContext, createHub, frameOf, isOffline, shownGraph } from "../src/context.js";
-import { fullGraph, mockModel, noiseGraph, widgetState } from "./mock-model.js";
+import { flaggedGraph, fullGraph, mockModel, noiseGraph, widgetState } from "./mock-model.js";
 
 describe("hub", () => {
   it("calls each handler of an event with its arguments, until it is taken off or the hub cleared", () => {
@@ -91,6 +91,22 @@ describe("frameOf", () => {
   it("has no graph and no edges before the first graph", () => {
     const frame = frameOf(context({ ...widgetState(), graph: null, selected: 3 }));
     expect(frame).toMatchObject({ graph: null, edges: [], maxAbs: 0, depth: 0, selected: 3 });
+     expect(frame).toMatchObject({ flagged: 0, hiddenFlagged: 0 });
+  });
+
+  it("counts the flagged edges on show, and leaves them out while `hideFlagged` is set, ranks kept (issue 10)", () => {
+    const ctx = context(widgetState(flaggedGraph()));
+    expect(ctx.view.hideFlagged).toBe(false);
+    const frame = frameOf(ctx);
+    expect(frame.edges.length).toBe(10);
+    expect(frame).toMatchObject({ flagged: 2, hiddenFlagged: 0 }); // ranks 1 and 3; rank 12 is beyond top-k 10
+    ctx.view.hideFlagged = true;
+    const hidden = frameOf(ctx);
+    expect(hidden.edges.map((e) => e.rank)).toEqual([2, 4, 5, 6, 7, 8, 9, 10]);
+    expect(hidden).toMatchObject({ flagged: 2, hiddenFlagged: 2 });
+    ctx.model.set("top_k", 12);
+    expect(frameOf(ctx)).toMatchObject({ flagged: 3, hiddenFlagged: 3 });
+    expect(frameOf(ctx).edges.length).toBe(9);
   });
 });
 

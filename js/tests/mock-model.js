@@ -57,6 +57,14 @@ export const STRATEGY_MENU = [
   { name: "attribution-then-exact", description: "Estimates, then exact values for the k strongest.", prunes: false },
 ];
 
+/** The `interventions` trait as Python sends it (intervention_menu(): names, descriptions, parameters with defaults). */
+export const INTERVENTION_MENU = [
+  { name: "zero", description: "Zero pattern: A[i, j] = 0 after the softmax, without renormalising the row.", parameters: {} },
+  { name: "dampen", description: "Dampening: A[i, j] *= alpha after the softmax.", parameters: { alpha: 0.5 } },
+  { name: "crop", description: "Crop: query i sees only keys j+1..i.", parameters: {} },
+  { name: "corrupt", description: "Corruption (path patching): query i sees key j and value j of the corrupted prompt.", parameters: { corrupted_prompt: "" } },
+];
+
 /** `graph` with its edges estimated (all, or all but the `verified` strongest), as Attribution strategies return it. */
 export function estimatedGraph(graph = fullGraph(), verified = 0) {
   const order = graph.edges.map((e, i) => [Math.abs(e.effect), i]).sort((a, b) => b[0] - a[0]);
@@ -68,7 +76,7 @@ export function estimatedGraph(graph = fullGraph(), verified = 0) {
 export function widgetState(graph = fullGraph()) {
   return {
     tokens: graph.tokens, graph, intervention: "zero", alpha: 0.5, corrupted_prompt: "", strategy: "full",
-    strategies: STRATEGY_MENU,
+    strategies: STRATEGY_MENU, interventions: INTERVENTION_MENU,
     threshold: 0, top_k: 10, answer: " Mary", distractor: " John", status: "done", progress: 1,
     computing: false, error: "", selected: null,
   };
@@ -83,4 +91,19 @@ export function noiseGraph(graph = fullGraph(), size = 1.9e-6) {
 export function savedState(graph = fullGraph(), flag = true) {
   const state = { ...widgetState(graph), status: "Saved page: filtering works here; recomputing needs the live widget in a notebook." };
   return flag ? { ...state, _offline: true } : state;
+}
+
+/**
+ * `graph` with trust flags (issue 10) on some edges, by rank of |effect| (1 = strongest): `flags` maps a rank to its
+ * flags. By default the strongest is flagged sink and damage (damage 2.3 nats), the third inconsistent, the twelfth
+ * (under top-k 10) damage; stats.sinks gives the source of the sink-flagged edge 45% of attention.
+ */
+export function flaggedGraph(graph = fullGraph(), flags = { 1: ["sink", "damage"], 3: ["inconsistent"], 12: ["damage"] }) {
+  const order = graph.edges.map((e, i) => [Math.abs(e.effect), i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map(([, i]) => i);
+  const edges = graph.edges.map((e) => ({ ...e, flags: [] }));
+  for (const [rank, names] of Object.entries(flags)) Object.assign(edges[order[rank - 1]], { flags: names, damage: 2.3 });
+  const sink = edges.find((e) => e.flags.includes("sink"));
+  const positions = sink ? [graph.nodes[sink.source].start] : []; // as trust.sink_stats writes stats.sinks
+  const sinks = { positions, share: positions.map(() => 0.45), strongest_other: null, excess: 0.2 };
+  return { ...graph, edges, stats: { ...graph.stats, sinks } };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FLAGS_NOTE, LOCAL_NOTE, SINK_NOTE, arcNote, fromFirstPosition, joinsNeighbours, readingNotes } from "../src/reading.js";
+import { FLAGS_NOTE, LOCAL_NOTE, SINK_FLAGS_NOTE, SINK_NOTE, arcNote, fromFirstPosition, joinsNeighbours, readingNotes } from "../src/reading.js";
 import { rankEdges } from "../src/geometry/edges.js";
 
 const tokens = ["<s>", "The", " cat", " sat", " on"];
@@ -45,6 +45,20 @@ describe("reading the strongest arcs (issue 16)", () => {
   it("points to the trust flags when a drawn arc has some", () => {
     const g = graph([{ source: 1, target: 4, effect: 3, flags: ["sink"] }]);
     expect(readingNotes(g, ranked(g))).toEqual([{ kind: "flags", text: FLAGS_NOTE }]);
+  });
+
+  it("points the sink note at the arcs flagged sink, when there are some (issue 10)", () => {
+    const edges = [{ source: 0, target: 4, effect: 3, flags: ["sink"] }, { source: 0, target: 3, effect: 2, flags: [] }];
+    const g = graph(edges);
+    expect(readingNotes(g, ranked(g))).toEqual([{ kind: "sink", text: SINK_FLAGS_NOTE }, { kind: "flags", text: FLAGS_NOTE }]);
+    expect(SINK_FLAGS_NOTE).toContain("hemorrhage");
+    expect(SINK_FLAGS_NOTE).toContain("flagged “sink” (dotted outline)");
+    const damaged = graph(edges.map((e) => ({ ...e, flags: e.flags.length ? ["damage"] : [] })));
+    expect(readingNotes(damaged, ranked(damaged))).toEqual([{ kind: "sink", text: SINK_NOTE }, { kind: "flags", text: FLAGS_NOTE }]);
+    expect(FLAGS_NOTE).toContain("dotted outline");
+    // An arc flagged "sink" says why in its flags: no second, vaguer note in its tooltip.
+    expect(arcNote(g, edges[0])).toBe("");
+    expect(arcNote(g, edges[1])).toContain("attention sink");
   });
 
   it("gives an arc of such a shape a note for its tooltip", () => {

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/widget.js";
 import { DEBOUNCE_MS } from "../src/debounce.js";
-import { STRATEGY_MENU, estimatedGraph, fullGraph, mockModel, noiseGraph, savedState, widgetState } from "./mock-model.js";
+import { STRATEGY_MENU, estimatedGraph, flaggedGraph, fullGraph, mockModel, noiseGraph, savedState, widgetState } from "./mock-model.js";
 
 let host;
 let cleanup;
@@ -543,7 +543,8 @@ describe("labels a reader can read (issue 16, item 4)", () => {
     mount(widgetState(graph));
     const arc = [...arcs()].find((a) => a.dataset.rank === "1");
     arc.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
-    expect(host.querySelector(".if-tooltip .if-flags").textContent).toBe("flagssink-source; hemorrhage: the metric collapses");
+    const rows = [...host.querySelectorAll(".if-tooltip .if-flags")].map((row) => row.textContent);
+    expect(rows).toEqual(["flagsink-source", "flaghemorrhage: the metric collapses"]); // one line per flag; unknown ones as they are
     expect(host.querySelector(".if-note[data-kind='flags']")).not.toBe(null);
     arc.dispatchEvent(new MouseEvent("mouseout", { bubbles: true }));
     const other = [...arcs()].find((a) => a.dataset.rank === "2");
@@ -607,5 +608,40 @@ describe("nothing shifts (issue 16, item 6)", () => {
     expect(estimate.textContent).toBe("");
     model.set("graph", estimatedGraph());
     expect(host.querySelector(".if-header .if-estimate").textContent).toContain("first-order estimate");
+  });
+});
+
+describe("trust flags (issue 10)", () => {
+  it("outlines flagged arcs, says why on hover, and hides them from the toolbar in a saved page, the count kept", () => {
+    const model = mount(savedState(flaggedGraph()));
+    const box = host.querySelector(".if-toolbar .if-hide-flagged");
+    expect(box.hidden).toBe(false);
+    expect(box.textContent).toBe(" hide flagged (2)");
+    expect(host.querySelectorAll(".if-flag-outline").length).toBe(2);
+    expect(host.querySelector(".if-legend .if-flagged")).not.toBe(null);
+    const strongest = [...arcs()].find((a) => a.dataset.rank === "1");
+    strongest.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    const reasons = [...host.querySelectorAll(".if-tooltip .if-flags")].map((row) => row.textContent);
+    expect(reasons).toEqual([
+      "flagsource is an attention sink (receives 45% of attention): cutting it tends to break the model — “hemorrhage”",
+      "flagdamage 2.3 nats: far above edges of similar effect",
+    ]);
+    strongest.dispatchEvent(new MouseEvent("mouseout", { bubbles: true }));
+
+    const input = box.querySelector("input");
+    input.checked = true;
+    input.dispatchEvent(new Event("change"));
+    expect(arcs().length).toBe(8);
+    expect(host.querySelectorAll(".if-flag-outline").length).toBe(0);
+    expect(box.textContent).toBe(" hide flagged (2)");
+    expect(host.querySelector(".if-legend").textContent).toContain("not drawn: 2 flagged arcs (hide flagged)");
+    // The choice belongs to the view: it survives top-k and a new graph, and no trait carries it.
+    model.set("top_k", 12);
+    expect(arcs().length).toBe(9);
+    expect(box.textContent).toBe(" hide flagged (3)");
+    model.set("graph", fullGraph());
+    expect(box.hidden).toBe(true);
+    expect(arcs().length).toBe(12);
+    expect(Object.keys(model).some((k) => /flag/i.test(k))).toBe(false);
   });
 });

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infoflow_widget import Corrupt, Crop, Dampen, LogitDiff, Zero, compute_flow
+from infoflow_widget import Corrupt, Crop, Dampen, Knockout, LogitDiff, Zero, compute_flow
 from infoflow_widget.reference import reference_effects
 
 pytestmark = pytest.mark.slow
@@ -73,14 +73,20 @@ def test_corrupt_shows_name_movers_without_hemorrhage(smollm, ioi_case):
     assert all(abs(e.effect) < 1e-4 for e in graph.edges if e.source == 0)
 
 
-@pytest.mark.parametrize("kind", ["zero", "dampen", "crop", "corrupt"])
+@pytest.mark.parametrize("kind", ["zero", "dampen", "crop", "corrupt", "knockout"])
 def test_engine_matches_reference_on_real_model(smollm, ioi_case, kind):
     from infoflow_widget import FlowEngine
 
-    interventions = {"zero": Zero(), "dampen": Dampen(1.5), "crop": Crop(), "corrupt": Corrupt(ioi_case["corrupted"])}
+    interventions = {
+        "zero": Zero(),
+        "dampen": Dampen(1.5),
+        "crop": Crop(),
+        "corrupt": Corrupt(ioi_case["corrupted"]),
+        "knockout": Knockout(),
+    }
     intervention = interventions[kind]
     metric = LogitDiff(ioi_case["answer"], ioi_case["distractor"])
-    groups = [([1], [13]), ([9], [13]), ([3], [9]), ([0], [1]), ([13], [13]), ([0, 1, 2], [5, 9, 13])]
+    groups = [([1], [13]), ([9], [13]), ([3], [9]), ([0], [1]), ([13], [13]), ([0, 1, 2], [5, 9, 13]), ([0], [0])]
     engine = FlowEngine(smollm, ioi_case["prompt"], metric, intervention, progress=False)
     _, reference = reference_effects(smollm, ioi_case["prompt"], metric, intervention, groups)
     assert engine.effects(groups) == pytest.approx(reference, abs=1e-4)

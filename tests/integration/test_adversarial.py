@@ -1,7 +1,9 @@
 """Adversarial input (issue 15): one section per item of the issue, each test named ``test_item<N>_...``.
 
 Sections so far: item 2 (``FlowGraph.save`` and :func:`check_destination`), item 4 (``FlowGraph.load``),
-item 7 (killed weight conversions), item 9 (token display). The CLI and widget items get sections of their own.
+item 7 (killed weight conversions), item 9 (token display), item 1 (control characters in exports), and the CLI
+items at the end: item 2 (``--out`` checked before the model loads), item 3 (``--prompt-file`` read exactly) and
+item 8 (non-UTF-8 prompt files, a file as ``INFOFLOW_CACHE``, ``--layers 5-2``, an unreachable hub, answer spacing).
 """
 
 from __future__ import annotations
@@ -146,6 +148,10 @@ BAD_FIELDS = [
     ("edges.2.effect", 10**400, r"edges\[2\]\.effect must be a number within the range of a float"),
     ("edges.1.level", -1, r"edges\[1\]\.level must be a whole number"),
     ("edges.1.level", "1", r"edges\[1\]\.level must be a whole number"),
+    ("edges.0.damage", "big", r'edges\[0\]\.damage must be a number .*; got "big"'),
+    ("edges.0.effect_std", True, r"edges\[0\]\.effect_std must be a number"),
+    ("edges.0.flags", "sink", r'edges\[0\]\.flags must be a list of names such as \["sink"\]; got "sink"'),
+    ("edges.0.flags", ["sink", 3], r"edges\[0\]\.flags\[1\] must be a non-empty string; got 3"),
     ("tokens", "The cat sat.", r'tokens must be a list; got "The cat sat\."'),
     ("tokens.1", 5, r"tokens\[1\] must be a string; got 5"),
     ("nodes", {"0": {"start": 0, "end": 1}}, r"nodes must be a list"),
@@ -417,3 +423,376 @@ def test_item1_saved_pages_hold_no_raw_control_character_outside_their_data(tmp_
     text = path.read_text(encoding="utf-8")
     assert not any(c in text for c in "\x1b\x00\x07")  # the tokens travel as JSON escapes (\u001b) in the state
     assert "\\u001b" in text
+
+
+# --- CLI items (2, 3, 8): run as a user runs them --------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+# main() in a fresh interpreter: its status, whether torch was imported (bad input must not need it), stderr.
+LIGHT_CLI = """
+import json, sys
+from infoflow_widget.cli import main
+status = main({args!r})
+print(json.dumps({{"status": status, "torch": "torch" in sys.modules}}))
+"""
+
+
+def light_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, bool, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", LIGHT_CLI.format(args=list(args))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    return result["status"], result["torch"], done.stderr
+
+
+def infoflow_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infoflow_widget.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+    )
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+# --- Item 2 (CLI): `infoflow graph --out` is checked before the model loads -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [("proc", "no file can be written in /proc"), ("folder", "is a folder"), ("parent-is-a-file", "is not a folder")],
+)
+def test_item2_cli_checks_the_destination_before_loading_the_model(tmp_path, case, message):
+    out = unwritable(tmp_path, case)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    status, torch_loaded, stderr = light_cli(
+        "graph", "--prompt", "The cat sat on", "--model", "gpt-17", "--out", str(out)
+    )
+    assert (status, torch_loaded) == (2, False), stderr
+    line = one_line(stderr)
+    assert line.startswith(f"infoflow: error: Cannot save to {out}") and message in line
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_item2_cli_accepts_upper_case_suffixes(tiny_model_folder, tmp_path):
+    out = tmp_path / "g.JSON"
+    done = infoflow_cli("graph", "--model", str(tiny_model_folder), "--prompt", "when mary and john", "--quiet",
+                        "--device", "cpu", "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert FlowGraph.load(out).tokens == ["when", "mary", "and", "john"]
+    assert os.listdir(tmp_path) == ["g.JSON"]
+
+
+# --- Item 3: --prompt-file reads the prompt as written, less one final newline ----------------------------------
+
+PROMPT_FILES = [
+    (b"a b\n", "a b"),
+    (b"a b\r\n", "a b"),  # one final line ending of any kind
+    (b"a b\r", "a b"),
+    (b"a\r\nb\r\n", "a\r\nb"),  # line endings inside are kept as written
+    (b"a\rb", "a\rb"),
+    (b"a b\n\n", "a b\n"),  # only one final newline goes
+    (b"a b", "a b"),
+    (b"\xef\xbb\xbfa b\n", "a b"),  # a UTF-8 byte-order mark is not part of the prompt
+]
+
+
+@pytest.mark.parametrize(("content", "prompt"), PROMPT_FILES, ids=[repr(c)[2:-1] for c, _ in PROMPT_FILES])
+def test_item3_prompt_file_is_read_exactly_less_one_final_newline(tmp_path, content, prompt):
+    from infoflow_widget.cli import read_prompt_file
+
+    path = tmp_path / "prompt.txt"
+    path.write_bytes(content)
+    assert read_prompt_file(path) == prompt
+    assert read_prompt_file(path, keep_final_newline=True) == content.removeprefix(b"\xef\xbb\xbf").decode()
+
+
+def test_item3_the_case_prompt_file_reads_as_the_case_prompt(code_case):
+    from conftest import CASES
+
+    from infoflow_widget.cli import read_prompt_file
+
+    assert read_prompt_file(CASES / code_case["prompt_file"]) == code_case["prompt"]
+
+
+def readme_commands() -> list[list[str]]:
+    """The commands of the README's command-line section, continuation lines joined, comments dropped."""
+    import shlex
+
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Command line", 1)[1]
+    block = section.split("```bash", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    return [shlex.split(line, comments=True) for line in block.splitlines() if line.strip()]
+
+
+def test_item3_the_readme_code_command_analyses_the_case_prompt(code_case):
+    from infoflow_widget.cli import build_parser, read_prompt_file
+
+    (command,) = [c for c in readme_commands() if "--prompt-file" in c]
+    args = build_parser().parse_args(command[1:])
+    assert read_prompt_file(REPO / args.prompt_file, args.keep_final_newline) == code_case["prompt"]
+    assert (args.model, args.answer, args.distractor) == ("gemma-3-270m", code_case["answer"], code_case["distractor"])
+
+
+def test_item3_help_says_what_happens_to_the_final_newline(capsys):
+    from infoflow_widget.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["graph", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--keep-final-newline" in text and "final newline" in text
+
+
+@pytest.mark.parametrize(
+    ("extra", "prompt"),
+    [
+        ([], "when mary and john\r\nwent to the store"),
+        (["--keep-final-newline"], "when mary and john\r\nwent to the store\r\n"),
+    ],
+)
+def test_item3_cli_prompt_file_on_a_tiny_model(tiny_model_folder, tmp_path, extra, prompt):
+    path = tmp_path / "prompt.txt"
+    path.write_bytes(b"when mary and john\r\nwent to the store\r\n")
+    done = infoflow_cli("graph", "--model", str(tiny_model_folder), "--prompt-file", str(path), *extra, "--quiet",
+                        "--device", "cpu", "--out", "-")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["provenance"]["prompt"] == prompt
+
+
+@pytest.mark.slow
+def test_item3_the_readme_code_command_reproduces_the_case_on_gemma(gemma, code_case):
+    """The case's 563 tokens and clean metric (the file's final newline made them 564 tokens, metric 0.248)."""
+    import warnings
+
+    from conftest import CASES
+
+    from infoflow_widget import FlowEngine, LogitDiff
+    from infoflow_widget.cli import read_prompt_file
+
+    prompt = read_prompt_file(CASES / code_case["prompt_file"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and 'bar' without a space raises no spacing warning
+        engine = FlowEngine(gemma, prompt, LogitDiff(code_case["answer"], code_case["distractor"]), progress=False)
+    assert engine.n == 563 and not engine.tokens[-1].endswith("\n")
+    assert engine.clean_metric == pytest.approx(0.519, abs=0.02)
+
+
+# --- Item 8: smaller CLI edges ------------------------------------------------------------------------------------
+
+
+def test_item8_a_prompt_file_that_is_not_utf8_is_bad_input(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("The café is".encode("latin-1"))
+    status, torch_loaded, stderr = light_cli("graph", "--prompt-file", str(path), "--out", "-")
+    assert (status, torch_loaded) == (2, False), stderr
+    line = one_line(stderr)
+    assert str(path) in line and "not UTF-8 text (byte 7 is 0xe9)" in line
+
+
+@pytest.mark.parametrize("where", ["file", "under-a-file"])
+def test_item8_infoflow_cache_that_is_not_a_folder(tmp_path, monkeypatch, where):
+    from infoflow_widget.models import cache_dir
+
+    (tmp_path / "plain.txt").write_text("a file")
+    cache = tmp_path / "plain.txt" if where == "file" else tmp_path / "plain.txt" / "cache"
+    monkeypatch.setenv("INFOFLOW_CACHE", str(cache))
+    with pytest.raises(InfoFlowError, match=r"INFOFLOW_CACHE=.*plain\.txt is a file, not a folder"):
+        cache_dir()
+    status, torch_loaded, stderr = light_cli("graph", "--prompt", "x y", "--model", "smollm2-135m", "--out", "-")
+    assert (status, torch_loaded) == (2, False), stderr
+    assert "INFOFLOW_CACHE" in one_line(stderr)
+
+
+def test_item8_an_empty_layer_range_is_refused_before_loading():
+    from infoflow_widget.cli import parse_layers
+
+    with pytest.raises(InfoFlowError, match="5-2 is an empty range; did you mean 2-5?"):
+        parse_layers("5-2")
+    assert parse_layers("0,2,10-12") == [0, 2, 10, 11, 12] and parse_layers("3-3") == [3]
+    status, torch_loaded, stderr = light_cli("graph", "--prompt", "x y", "--layers", "0,5-2", "--out", "-")
+    assert (status, torch_loaded) == (2, False), stderr
+    assert "did you mean 2-5?" in one_line(stderr)
+
+
+@pytest.mark.parametrize("hub", ["refuses", "never-answers"])
+def test_item8_an_unreachable_hub_fails_in_seconds(tmp_path, hub):
+    """huggingface_hub alone retried each file with back-off: 50 s to fail when refused, minutes when silent."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the kernel's backlog, and no byte ever comes back
+        endpoint = "http://127.0.0.1:9" if hub == "refuses" else f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {"HF_ENDPOINT": endpoint, "HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": ""}
+        start = time.perf_counter()
+        done = infoflow_cli("graph", "--model", "infoflow-test/not-cached", "--prompt", "x y", "--out", "-", env=env)
+        elapsed = time.perf_counter() - start
+    assert done.returncode == 2, done.stderr
+    line = one_line(done.stderr)
+    assert f"the Hugging Face hub at {endpoint} could not be reached in 3 s" in line
+    assert "not in the local hub cache" in line and "use a bundled model: gemma-3-270m, smollm2-135m" in line
+    assert elapsed < 20, f"{elapsed:.1f} s"
+
+
+def test_item8_an_unreachable_hub_still_loads_a_cached_hub_id(tiny_model_folder, tmp_path):
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--infoflow-test--tiny"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    for file in tiny_model_folder.iterdir():
+        (snapshot / file.name).symlink_to(file)
+    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": ""}
+    start = time.perf_counter()
+    done = infoflow_cli("graph", "--model", "infoflow-test/tiny", "--prompt", "when mary and john", "--quiet",
+                        "--device", "cpu", "--out", "-", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["provenance"]["model"] == "infoflow-test/tiny"
+    assert time.perf_counter() - start < 60
+
+
+@pytest.fixture(scope="module")
+def spacing_model(tmp_path_factory):
+    """A tiny random Llama whose tokenizer tells 'mary' from ' mary' (Metaspace, as SentencePiece models do).
+
+    Returns its folder, a prompt, and a word's two spellings: the one the clean run scores more than
+    SPACING_MARGIN logits lower first.
+    """
+    import torch
+    from conftest import WORDS
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerFast
+
+    from infoflow_widget.metrics import SPACING_MARGIN
+
+    vocab = {w: i for i, w in enumerate([*WORDS, *(f"▁{w}" for w in WORDS), "[UNK]"])}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="never")
+    backend.decoder = decoders.Metaspace(prepend_scheme="never")
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
+    config = LlamaConfig(
+        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64, tie_word_embeddings=False,
+        bos_token_id=None, eos_token_id=None, pad_token_id=None,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(50.0)  # logits far apart: one spelling of a word clearly preferred
+    folder = tmp_path_factory.mktemp("tiny-spacing")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    prompt = "when mary and john went to the store"
+    with torch.no_grad():
+        logits = model(tokenizer(prompt, return_tensors="pt")["input_ids"]).logits[0, -1]
+
+    def logit(text: str) -> float:
+        return float(logits[tokenizer(text, add_special_tokens=False)["input_ids"][0]])
+
+    for word in WORDS:
+        low, high = sorted((word, f" {word}"), key=logit)
+        if logit(high) - logit(low) > SPACING_MARGIN + 1:
+            return folder, prompt, low, high
+    raise AssertionError("no word whose spellings the tiny model tells apart")
+
+
+def test_item8_a_token_string_of_the_unlikely_spacing_warns(spacing_model):
+    import warnings
+
+    from infoflow_widget import FlowEngine, Logit, load_model
+
+    folder, prompt, low, high = spacing_model
+    model = load_model(str(folder), device="cpu")
+    with pytest.warns(UserWarning, match="clean run scores it .* logits higher") as caught:
+        FlowEngine(model, prompt, Logit(low), progress=False)
+    (message,) = [str(w.message) for w in caught]
+    assert repr(low) in message and repr(high) in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FlowEngine(model, prompt, Logit(high), progress=False)
+
+
+def test_item8_the_cli_shows_the_spacing_warning_as_one_line(spacing_model):
+    folder, prompt, low, high = spacing_model
+    done = infoflow_cli("graph", "--model", str(folder), "--prompt", prompt, "--answer", low, "--quiet",
+                        "--device", "cpu", "--out", "-")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    line = one_line(done.stderr)
+    assert line.startswith("infoflow: warning: The target") and repr(high) in line
+    assert json.loads(done.stdout)["edges"], "the graph is computed all the same"
+
+
+@pytest.mark.slow
+def test_item8_mary_without_its_space_warns_on_smollm2(smollm, ioi_case):
+    import warnings
+
+    from infoflow_widget import FlowEngine, LogitDiff
+
+    with pytest.warns(UserWarning, match="The answer 'Mary' may be missing its leading space: ' Mary'"):
+        FlowEngine(smollm, ioi_case["prompt"], LogitDiff("Mary", ioi_case["distractor"]), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FlowEngine(smollm, ioi_case["prompt"], LogitDiff(ioi_case["answer"], ioi_case["distractor"]), progress=False)
+
+
+# --- Items 5 and 6: the widget checks every trait change and clears a stale failure --------------------------------
+
+WIDGET_PROMPT = "when mary and john went to the store , john gave a book to"
+
+
+@pytest.fixture(scope="module")
+def tiny_widget():
+    pytest.importorskip("anywidget")
+    from conftest import make_tiny
+
+    from infoflow_widget.widget import InfoFlowWidget
+
+    widget = InfoFlowWidget(make_tiny("llama"), WIDGET_PROMPT, answer="mary", distractor="john")
+    widget.wait(timeout=60)
+    yield widget
+    widget.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("top_k", -5, "top_k must be a whole number >= 0"),
+        ("threshold", -1.0, "threshold must be a finite number >= 0"),
+        ("threshold", math.nan, "threshold must be a finite number >= 0"),
+        ("threshold", math.inf, "threshold must be a finite number >= 0"),
+    ],
+)
+def test_item5_trait_changes_are_checked_like_the_constructor(tiny_widget, name, value, message):
+    shown, before = tiny_widget.graph_object, getattr(tiny_widget, name)
+    with pytest.raises(InfoFlowError, match=message):
+        setattr(tiny_widget, name, value)
+    assert getattr(tiny_widget, name) == before, "the trait keeps its last good value"
+    assert message in tiny_widget.error, "the error shows in the widget too"
+    assert tiny_widget.graph_object is shown
+    setattr(tiny_widget, name, before)  # a valid setting again: the failure is gone
+    tiny_widget.error = ""
+
+
+def test_item6_undoing_a_failed_change_clears_the_failed_status(tiny_widget):
+    shown = tiny_widget.graph_object
+    tiny_widget.set_state({"strategy": "sideways"})  # as the browser would send it
+    with pytest.raises(InfoFlowError):
+        tiny_widget.wait(timeout=60)
+    assert tiny_widget.status.startswith("failed")
+    tiny_widget.set_state({"strategy": "full"})  # undone: the graph on show is this setting's
+    tiny_widget.wait(timeout=60)
+    assert tiny_widget.graph_object is shown
+    assert tiny_widget.error == ""
+    assert not tiny_widget.status.startswith("failed"), tiny_widget.status
+    assert "shown again" in tiny_widget.status

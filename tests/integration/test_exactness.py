@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy
 import pytest
 
-from infoflow_widget import Corrupt, Crop, Dampen, FlowEngine, InfoFlowError, LogitDiff, PromptLengthError, Zero
+from infoflow_widget import (
+    Corrupt,
+    Crop,
+    Dampen,
+    FlowEngine,
+    InfoFlowError,
+    Knockout,
+    LogitDiff,
+    PromptLengthError,
+    Zero,
+)
 from infoflow_widget.reference import reference_effects
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 CORRUPTED = "when felix and sarah went to the store , diego gave a book to"
 METRIC = LogitDiff("mary", "john")
-INTERVENTIONS = [Zero(), Dampen(0.3), Dampen(1.8), Crop(), Corrupt(CORRUPTED)]
+INTERVENTIONS = [Zero(), Dampen(0.3), Dampen(1.8), Crop(), Corrupt(CORRUPTED), Knockout()]
 N = 14
 TOKEN_EDGES = [([j], [i]) for i in range(N) for j in range(i + 1)]
 GROUP_EDGES = [
@@ -35,7 +48,7 @@ def test_batched_equals_one_edge_per_pass(tiny_model, intervention):
     assert max(abs(e) for e in batched) > 1e-3, "the tiny model should show some non-zero effects"
 
 
-@pytest.mark.parametrize("intervention", [Zero(), Corrupt(CORRUPTED)], ids=["zero", "corrupt"])
+@pytest.mark.parametrize("intervention", [Zero(), Corrupt(CORRUPTED), Knockout()], ids=["zero", "corrupt", "knockout"])
 def test_layer_subset_matches_reference(tiny_model, intervention):
     engine = FlowEngine(tiny_model, PROMPT, METRIC, intervention, layers=[1, 2], progress=False)
     groups = TOKEN_EDGES[::3]
@@ -85,6 +98,39 @@ def test_sliding_window_is_respected():
     assert abs(full[0]) > 0.0
 
 
+@dataclass(frozen=True)
+class ScoresKnockout(Knockout):
+    """The knockout as -inf at the raw-scores site q . k: what Knockout must not do."""
+
+    edits: ClassVar[tuple[str, ...]] = ("scores",)
+
+    def edit_scores(self, scores, query, edit, context=None):
+        return scores.masked_fill(edit, float("-inf"))
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma2"])
+def test_knockout_must_act_after_soft_capping(arch):
+    """-inf at the raw scores leaves Gemma 2's soft-capping c tanh(s / c) with -c, a finite score: no knockout.
+
+    Without soft-capping (Llama, and Gemma 3 as transformers runs it) the raw-scores site would do; Knockout
+    edits the pattern, which is after both.
+    Row 0's self-edge is left out: -inf there leaves a row of -inf, which the softmax makes NaN.
+    """
+    from conftest import make_tiny
+
+    model = make_tiny(arch, attn_implementation="eager")  # Gemma 2 has no SDPA
+    groups = TOKEN_EDGES[1:]
+    _, reference = reference_effects(model, PROMPT, METRIC, Knockout(), groups)
+    at_scores = FlowEngine(model, PROMPT, METRIC, ScoresKnockout(), progress=False).effects(groups)
+    assert FlowEngine(model, PROMPT, METRIC, Knockout(), progress=False).effects(groups) == pytest.approx(
+        reference, abs=1e-4
+    )
+    if arch == "gemma2":  # off by a tenth of the largest effect: far beyond the tolerance of 1e-4
+        assert max(abs(a - b) for a, b in zip(at_scores, reference)) > 0.05 * max(abs(e) for e in reference) > 1e-3
+    else:
+        assert at_scores == pytest.approx(reference, abs=1e-4)
+
+
 def test_memory_budget_sets_the_batch_size():
     from conftest import make_tiny
 
@@ -122,7 +168,7 @@ def test_progress_callback_and_cancellation():
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 @pytest.mark.parametrize(
     "intervention",
-    [Zero(), Dampen(0.3), Crop(), Corrupt(CORRUPTED)],
+    [Zero(), Dampen(0.3), Crop(), Corrupt(CORRUPTED), Knockout()],
     ids=lambda iv: f"{iv.kind}{getattr(iv, 'alpha', '')}",
 )
 def test_half_precision_runs_and_agrees_with_the_reference_at_its_precision(intervention, dtype, arch):
@@ -168,7 +214,7 @@ def test_an_engine_with_another_intervention_shares_the_clean_run_and_matches_th
     """The widget's route: one clean run, then each alpha (or intervention) costs only its intervened passes."""
     base = FlowEngine(tiny_model, PROMPT, METRIC, Zero(), layers=[0, 2], batch_size=16, progress=False)
     groups = TOKEN_EDGES[::2] + GROUP_EDGES
-    for intervention in (Dampen(0.3), Crop(), Corrupt(CORRUPTED), Zero()):
+    for intervention in (Dampen(0.3), Crop(), Corrupt(CORRUPTED), Knockout(), Zero()):
         derived = base.with_intervention(intervention)
         assert derived.intervention is intervention and base.intervention == Zero()
         assert derived.forward_passes == (intervention.kind == "corrupt"), "no clean run, Corrupt's prompt once"

@@ -117,3 +117,24 @@ def test_bundled_gemma_is_gemma3_and_solves_ioi(gemma):
     )
     assert engine.tokens[0] == "<bos>"
     assert engine.clean_metric > 0
+
+
+@pytest.mark.parametrize("bars_before", [True, False])
+def test_a_quiet_load_writes_no_bar_and_restores_the_bars(tiny_model_folder, capfd, bars_before):
+    """``load_model(..., quiet=True)`` (the widget loading by name, the CLI's --quiet): no "Loading weights" bar."""
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    before = (transformers_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled())
+    if not bars_before:
+        transformers_logging.disable_progress_bar()
+    try:
+        capfd.readouterr()
+        model = load_model(tiny_model_folder, quiet=True)
+        assert "Loading weights" not in capfd.readouterr().err
+        assert model.config.model_type == "llama"
+        assert transformers_logging.is_progress_bar_enabled() is bars_before
+        assert hub_utils.are_progress_bars_disabled() is (not bars_before)
+    finally:
+        (transformers_logging.enable_progress_bar if before[0] else transformers_logging.disable_progress_bar)()
+        (hub_utils.disable_progress_bars if before[1] else hub_utils.enable_progress_bars)()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infoflow_widget.interventions import Corrupt, Crop, Dampen, Zero, edit_masks
+from infoflow_widget.interventions import Corrupt, Crop, Dampen, Knockout, Zero, edit_masks
 from infoflow_widget.strategies import agreement
 
 H, N, D = 3, 7, 4
@@ -21,7 +21,9 @@ def causal_pattern() -> torch.Tensor:
     return scores.masked_fill(~torch.ones(N, N, dtype=torch.bool).tril(), float("-inf")).softmax(-1)
 
 
-@pytest.mark.parametrize("intervention", [Zero(), Dampen(0.3), Dampen(1.7), Crop()], ids=lambda iv: repr(iv))
+@pytest.mark.parametrize(
+    "intervention", [Zero(), Dampen(0.3), Dampen(1.7), Crop(), Knockout()], ids=lambda iv: repr(iv)
+)
 def test_pattern_estimate_is_exact_for_a_linear_metric(intervention):
     torch.manual_seed(0)
     pattern, weight = causal_pattern().double(), torch.randn(H, N, N).double()

@@ -134,7 +134,7 @@ def test_to_pandas_columns_and_ranks():
     df = token_graph().to_pandas()
     assert list(df.columns) == [
         "source", "target", "source_span", "target_span", "source_text", "target_text",
-        "effect", "abs_effect", "level", "exact", "rank",
+        "effect", "abs_effect", "level", "exact", "rank", "damage", "flags", "effect_std",
     ]  # fmt: skip
     assert df["rank"].tolist() == [1, 2, 3, 4, 5]
     assert df["effect"].tolist() == [-0.75, 0.5, 0.25, 0.1, 0.1]
@@ -142,6 +142,44 @@ def test_to_pandas_columns_and_ranks():
     first = df.iloc[0]
     assert (first["source"], first["target"], first["source_span"], first["target_span"]) == (1, 3, "1:2", "3:4")
     assert (first["source_text"], first["target_text"]) == (" cat", "<b>")
+
+
+def trusted_graph() -> FlowGraph:
+    """token_graph() with what the engine attaches: damage on exact edges, flags, one averaged effect."""
+    g = token_graph()
+    g.edges[0] = Edge(0, 1, 0.5, damage=0.25, flags=("sink",))
+    g.edges[1] = Edge(1, 3, -0.75, damage=1e-17, flags=("sink", "damage"), effect_std=0.125)
+    g.edges[2] = Edge(2, 2, 0.25, exact=False)  # an estimate: no damage
+    return g
+
+
+def test_trust_fields_in_pandas():
+    df = trusted_graph().to_pandas()
+    assert df["flags"].tolist() == ["sink,damage", "sink", "", "", ""]
+    assert df["damage"].tolist()[:2] == [1e-17, 0.25] and df["damage"][2:].isna().all()
+    assert df["effect_std"][0] == 0.125 and df["effect_std"][1:].isna().all()
+
+
+def test_trust_fields_are_saved_only_when_known_and_round_trip(tmp_path):
+    g = trusted_graph()
+    edges = g.to_dict()["edges"]
+    assert edges[0] == {"source": 0, "target": 1, "effect": 0.5, "level": 0, "exact": True, "damage": 0.25,
+                        "flags": ["sink"]}  # fmt: skip
+    assert edges[1]["flags"] == ["sink", "damage"] and edges[1]["effect_std"] == 0.125
+    assert edges[2] == {"source": 2, "target": 2, "effect": 0.25, "level": 0, "exact": False}
+    assert FlowGraph.from_dict(g.to_dict()) == g
+    loaded = FlowGraph.load(g.save(tmp_path / "g.json"))
+    assert loaded == g and loaded.edges[1].damage == 1e-17 and loaded.edges[1].flags == ("sink", "damage")
+    # A graph saved before these fields existed loads with none of them.
+    assert FlowGraph.from_dict(token_graph().to_dict()).edges[0] == Edge(0, 1, 0.5)
+
+
+@pytest.mark.parametrize("field", ["damage", "effect_std"])
+def test_a_non_finite_trust_value_is_named_on_save(tmp_path, field):
+    g = token_graph()
+    g.edges.append(Edge(0, 0, 0.1, **{field: math.nan}))
+    with pytest.raises(InfoFlowError, match=rf"edges\[5\]\.{field} = nan"):
+        g.save(tmp_path / "g.json")
 
 
 def test_to_pandas_of_empty_graph_has_columns():

@@ -15,6 +15,7 @@ from infoflow_widget.interventions import (
     Corrupt,
     Crop,
     Dampen,
+    Knockout,
     Site,
     Zero,
     build_intervention,
@@ -124,6 +125,65 @@ def test_crop_self_edge_leaves_an_empty_row():
     assert torch.equal(out[..., 4, :], pattern[..., 4, :])
 
 
+# ---------------------------------------------------------------- Knockout
+
+
+def knocked_out_softmax(scores: torch.Tensor, row: int, removed: list[int]) -> torch.Tensor:
+    """Softmax of one query row with the keys ``removed`` at -inf, computed independently."""
+    masked = scores[..., row, :].clone()
+    masked[..., removed] = float("-inf")
+    return masked.softmax(-1)
+
+
+def test_knockout_is_a_softmax_over_the_remaining_keys():
+    scores = causal_scores(seed=6)
+    pattern = scores.softmax(-1)
+    out = Knockout().edit_pattern(pattern, edit_masks([([0, 2, 4], [3, 5])], N))
+    assert torch.allclose(out[..., 3, :], knocked_out_softmax(scores, 3, [0, 2]), atol=1e-12)  # 4 is after 3
+    assert torch.allclose(out[..., 5, :], knocked_out_softmax(scores, 5, [0, 2, 4]), atol=1e-12)
+    assert torch.all(out[..., 5, [0, 2, 4]] == 0) and out[..., 5, [1, 3, 5]].min() > pattern[..., 5, [1, 3, 5]].min()
+    others = [r for r in range(N) if r not in (3, 5)]
+    assert torch.equal(out[..., others, :], pattern[..., others, :])
+
+
+def test_knockout_differs_from_zero_and_crop_by_what_it_keeps():
+    pattern = causal_pattern(seed=7)
+    edit = edit_masks([([2], [4])], N)
+    knocked, zeroed, cropped = (iv.edit_pattern(pattern, edit) for iv in (Knockout(), Zero(), Crop()))
+    assert torch.allclose(knocked[..., 4, :].sum(-1), torch.ones(2, dtype=torch.float64))  # renormalised, Zero is not
+    assert torch.allclose(knocked[..., 4, :], zeroed[..., 4, :] / zeroed[..., 4, :].sum(-1, keepdim=True))
+    assert knocked[..., 4, :2].min() > 0 and torch.all(cropped[..., 4, :3] == 0)  # keys 0, 1 stay, Crop drops them
+
+
+def test_knockout_of_the_only_key_leaves_an_empty_row():
+    """Query 0 sees key 0 alone: the self-edge 0 -> 0 leaves no key, and that head writes nothing at 0 (as Crop)."""
+    pattern = causal_pattern(batch=2, seed=8)
+    out = Knockout().edit_pattern(pattern, edit_masks([([0], [0]), ([0, 1, 2], [2])], N))
+    assert not torch.isnan(out).any()
+    assert torch.all(out[0, :, 0] == 0) and torch.all(out[1, :, 2] == 0)
+    assert torch.equal(out[0, :, 1:], pattern[0, :, 1:]) and torch.equal(out[1, :, 3:], pattern[1, :, 3:])
+
+
+def test_knockout_of_a_key_without_weight_changes_nothing():
+    """A key outside a sliding window has weight 0: knocking it out leaves the row bit for bit."""
+    pattern = causal_pattern(seed=9)
+    pattern[..., 5, :2] = 0.0
+    pattern[..., 5, :] /= pattern[..., 5, :].sum(-1, keepdim=True) * (1 + 1e-9)  # a row summing to 1 only roughly
+    assert torch.equal(Knockout().edit_pattern(pattern, edit_masks([([0, 1], [5])], N)), pattern)
+
+
+def test_knockout_keeps_a_sink_row_exact():
+    """A key holding all but 1e-34 of a row: the rest still renormalises to the softmax over the remaining keys.
+
+    Within 1e-5: float32 softmax rounds exp(s - 80) to a relative 80 x 6e-8 (its own error, not the renormalising's).
+    """
+    scores = causal_scores(seed=10)
+    scores[..., 5, 0] = 80.0
+    out = Knockout().edit_pattern(scores.float().softmax(-1), edit_masks([([0], [5])], N))
+    exact = knocked_out_softmax(scores.float().double(), 5, [0])  # from the same float32 scores
+    assert torch.allclose(out[..., 5, :].double(), exact, rtol=1e-5, atol=0)
+
+
 # ---------------------------------------------------------------- Corrupt
 
 
@@ -180,6 +240,7 @@ def test_corrupt_output_swaps_values_of_edited_cells_only():
         (Zero(), {"kind": "zero"}),
         (Dampen(0.3), {"kind": "dampen", "alpha": 0.3}),
         (Crop(), {"kind": "crop"}),
+        (Knockout(), {"kind": "knockout"}),
         (Corrupt("john gave mary"), {"kind": "corrupt", "corrupted_prompt": "john gave mary"}),
     ],
 )
@@ -204,13 +265,16 @@ def test_the_registry_builds_each_intervention_by_name():
     assert build_intervention("dampen") == Dampen()
     assert build_intervention("corrupt", alpha=None, corrupted_prompt="john gave mary") == Corrupt("john gave mary")
     assert build_intervention("crop", alpha=None, corrupted_prompt=None) == Crop()
+    assert build_intervention("knockout", alpha=None, corrupted_prompt=None) == Knockout()
 
 
 @pytest.mark.parametrize(
     "name, parameters, message",
     [
-        ("shrink", {}, "intervention must be one of zero, dampen, crop, corrupt"),
+        ("shrink", {}, "intervention must be one of zero, dampen, crop, corrupt, knockout"),
         ("zero", {"alpha": 0.5}, "zero takes no parameters, not alpha"),
+        ("knockout", {"alpha": 0.5}, "knockout takes no parameters, not alpha"),
+        ("knockout", {"corrupted_prompt": "mary"}, "knockout takes no parameters, not corrupted_prompt"),
         ("dampen", {"corrupted_prompt": "mary"}, "dampen takes alpha, not corrupted_prompt"),
         ("dampen", {"alpha": -1.0}, "alpha >= 0"),
         ("corrupt", {}, "corrupted prompt"),
@@ -229,6 +293,7 @@ def test_the_menu_lists_names_descriptions_and_parameters():
         "dampen": {"alpha": 0.5},
         "crop": {},
         "corrupt": {"corrupted_prompt": ""},
+        "knockout": {},
     }
     assert menu[0]["description"] == "Zero pattern: A[i, j] = 0 after the softmax, without renormalising the row."
     assert json.loads(json.dumps(menu)) == menu

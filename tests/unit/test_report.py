@@ -16,6 +16,7 @@ from infoflow_widget._html_export import SAVED_STATUS
 from infoflow_widget._style import STATIC
 from infoflow_widget.errors import InfoFlowError
 from infoflow_widget.graph import Edge, FlowGraph, Node
+from infoflow_widget.interventions import intervention_menu
 from infoflow_widget.report import to_html
 
 TOKENS = ["The", " cat", "\n", "<b>"]
@@ -54,6 +55,7 @@ def test_the_page_is_the_widgets_offline_page_drawing_the_graph():
     assert state["top_k"] == 3 and state["threshold"] == 0.0, "the front end draws the three strongest"
     assert (state["intervention"], state["alpha"], state["strategy"]) == ("dampen", 0.5, "bisect")
     assert {entry["name"] for entry in state["strategies"]} >= {"full", "bisect"}
+    assert state["interventions"] == intervention_menu(), "the page's intervention menu, as the widget sends it"
     assert state["status"] == SAVED_STATUS and state["computing"] is False
     assert page.index('<div id="infoflow">') < page.index("Effect matrix") < page.index("<table>")
 

@@ -183,9 +183,14 @@ def test_quickstart_notebook_in_jupyterlab(lab, page, artifacts):
     assert {"attribution", "attribution-then-exact"} <= set(
         menu.locator("option").evaluate_all("o => o.map(x => x.value)")
     )
+    interventions = widget.locator("select[data-trait='intervention'] option").evaluate_all("o => o.map(x => x.value)")
+    assert {"zero", "dampen", "crop", "corrupt"} <= set(interventions), "the intervention menu comes from Python too"
     menu.select_option("bisect")
     span_arc = widget.locator(".if-arc[data-source='0:7'][data-target='7:14']")
     span_arc.wait_for(timeout=60_000)
+    # Chosen at threshold 0, the search starts at its default threshold, and the status line says what it did.
+    assert float(widget.locator("input[data-trait='threshold'] + output").text_content()) > 0
+    assert "bisect measured" in widget.locator(".if-status-text").text_content()
     span_arc.dispatch_event("click")
     widget.locator("button", has_text="back").wait_for(timeout=60_000)
     assert "inside span edge" in widget.locator(".if-header").text_content()

@@ -13,17 +13,21 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infoflow_widget._widget_request import json_safe
 from infoflow_widget.drawing import (
+    FADED_TEXT,
+    FLAGGED_TEXT,
     draw_svg,
     format_effect,
     format_magnitude,
     frame,
     noise_note,
     scale_text,
+    static_html,
     to_precision,
 )
 from infoflow_widget.graph import Edge, FlowGraph, Node
@@ -44,6 +48,7 @@ ENTRY = """
 import { createRequire } from "module";
 import { frameOf } from "@src/context.js";
 import { formatEffect, formatMagnitude, readGraph } from "@src/format.js";
+import { FADED_TEXT, FLAGGED_TEXT } from "@src/flags.js";
 import { noiseNote } from "@src/panels/drawing.js";
 import { scaleText } from "@src/panels/legend.js";
 import { drawFlow } from "@src/svg/flow.js";
@@ -53,7 +58,9 @@ const { window } = new JSDOM("<!doctype html><body></body>");
 Object.assign(globalThis, { document: window.document, window });
 const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const ARC_ATTRIBUTES = ["d", "stroke", "stroke-width", "stroke-opacity", "stroke-dasharray", "data-index",
-  "data-rank", "data-source", "data-target"];
+  "data-rank", "data-source", "data-target", "data-flags"];
+const OUTLINE_ATTRIBUTES = ["d", "stroke", "stroke-width", "stroke-opacity", "stroke-dasharray", "fill",
+  "pointer-events", "data-index", "data-source", "data-target"];
 const out = [];
 for (const { graph, threshold, topK } of input.cases) {
   const traits = { threshold, top_k: topK, selected: null };
@@ -66,31 +73,55 @@ for (const { graph, threshold, topK } of input.cases) {
   const text = (el) => [el.textContent, el.getAttribute("x"), el.getAttribute("y")];
   out.push({
     frame: { maxAbs: frame.maxAbs, basis: frame.scale.basis, noiseFloor: frame.noiseFloor, belowNoise: frame.belowNoise,
-             allNoise: frame.allNoise, scaleText: scaleText(frame.scale), note },
+             allNoise: frame.allNoise, flagged: frame.flagged, scaleText: scaleText(frame.scale), note },
     svg: attrs(svg, ["width", "height", "viewBox"]),
     rects: [...svg.querySelectorAll(".if-token rect")].map((el) => attrs(el, ["x", "y", "width", "height"])),
     labels: [...svg.querySelectorAll(".if-token text")].map(text),
     brackets: [...svg.querySelectorAll(".if-bracket path")].map((el) => el.getAttribute("d")),
     bracketLabels: [...svg.querySelectorAll(".if-bracket text")].map(text),
     arcs: [...svg.querySelectorAll(".if-arc")].map((el) => attrs(el, ARC_ATTRIBUTES)),
+    // Each arc with what lies right under it: its flag outline, or another arc.
+    layers: [...svg.querySelectorAll(".if-arcs > *")].map((el) => el.getAttribute("class")),
+    outlines: [...svg.querySelectorAll(".if-flag-outline")].map((el) => attrs(el, OUTLINE_ATTRIBUTES)),
+    // The mask of each outline (where its arc lies), by the edge index its id ends with.
+    masks: [...svg.querySelectorAll("mask")].map((el) => [el.id.split("-flag-")[1], el.getAttribute("width"),
+      el.getAttribute("height"), el.querySelector("path").getAttribute("d"),
+      el.querySelector("path").getAttribute("stroke-width"),
+      [...svg.querySelectorAll(`[mask="url(#${el.id})"]`)].map((o) => o.dataset.index)]),
   });
 }
 out.push({
   formatted: input.numbers.map(formatEffect),
   precision: input.numbers.map((x) => x.toPrecision(3)),
   magnitude: input.numbers.map((x) => formatMagnitude(Math.abs(x))),
+  texts: [FLAGGED_TEXT, FADED_TEXT],
 });
 console.log(JSON.stringify(out));
 """
 
 
-def graph(effects: list[float], exact: list[bool] | None = None, clean: float = -0.5, **stats: float) -> FlowGraph:
+def graph(
+    effects: list[float],
+    exact: list[bool] | None = None,
+    clean: float = -0.5,
+    flags: dict[int, tuple[str, ...]] | None = None,
+    **stats: Any,
+) -> FlowGraph:
     tokens = ["The", " quick", "\n", "\t", "<b>", " supercalifragilistic", "", "é", " x", " Mary", " John", "."]
     nodes = [Node(i, i + 1) for i in range(len(tokens))] + [Node(0, 4), Node(1, 3), Node(4, 12), Node(5, 9)]
     pairs = [(0, 1), (1, 3), (2, 2), (12, 4), (3, 11), (13, 14), (0, 11), (5, 9), (14, 15), (6, 6), (9, 10), (4, 5)]
     exact = exact or [True] * len(pairs)
-    edges = [Edge(s, t, e, exact=x) for (s, t), e, x in zip(pairs, effects, exact, strict=True)]
+    flags = flags or {}
+    edges = [
+        Edge(s, t, e, exact=x, flags=flags.get(i, ()), damage=2.3 if i in flags else None)
+        for i, ((s, t), e, x) in enumerate(zip(pairs, effects, exact, strict=True))
+    ]
     return FlowGraph(tokens, nodes, edges, clean, {"metric": "m", "intervention_text": "zero"}, dict(stats))
+
+
+# Trust flags (issue 10) by edge index: a dotted outline under each, inconsistent arcs faded; one estimate among them.
+FLAGS = {0: ("sink",), 1: ("damage",), 6: ("sink", "damage", "inconsistent"), 8: ("inconsistent",), 3: ("damage",)}
+SINKS = {"positions": [0], "share": [0.58], "strongest_other": [9, 0.09], "excess": 0.2}
 
 
 EFFECTS = [0.5, -0.75, 0.25, 0.1, -0.05, 0.3, -0.9, 0.02, 0.6, -0.01, 1e-4, 0.45]
@@ -102,6 +133,8 @@ CASES = [
     (graph(EFFECTS, clean=3.0), 0.0, None),  # widths against the clean metric
     (graph(EFFECTS, clean=0.0, noise_floor=0.02), 0.0, None),  # the engine's noise floor hides three edges
     (graph([1e-6] * 12), 0.0, 3),  # all noise: no arc, and a note
+    (graph(EFFECTS, flags=FLAGS, sinks=SINKS), 0.0, None),  # flagged arcs: outlines, inconsistent ones faded
+    (graph(EFFECTS, [True, False] * 6, clean=3.0, flags=FLAGS), 0.0, 6),  # flagged, estimated, under top-k
 ]
 NUMBERS = [0.5, -0.75, 1e-4, -2.5e-7, 123456.0, 0.0, 12.3456, 9.99951, -0.000999, 1e21, 1.5e-3]
 
@@ -114,7 +147,10 @@ def python_drawing(g: FlowGraph, threshold: float, top_k: int | None) -> dict:
     tokens = [el for el in root.iter(f"{SVG}g") if el.get("class") == "if-token"]
     brackets = [el for el in root.iter(f"{SVG}g") if el.get("class") == "if-bracket"]
     arc_attrs = ["d", "stroke", "stroke-width", "stroke-opacity", "stroke-dasharray"]
-    arc_attrs += ["data-index", "data-rank", "data-source", "data-target"]
+    arc_attrs += ["data-index", "data-rank", "data-source", "data-target", "data-flags"]
+    outline_attrs = ["d", "stroke", "stroke-width", "stroke-opacity", "stroke-dasharray", "fill", "pointer-events"]
+    outline_attrs += ["data-index", "data-source", "data-target"]
+    arcs = next(el for el in root.iter(f"{SVG}g") if el.get("class") == "if-arcs")
     drawn_note = next((el.text for el in root.iter(f"{SVG}text") if el.get("class") == "if-drawing-note"), None)
     assert drawn_note == note
     return {
@@ -124,6 +160,7 @@ def python_drawing(g: FlowGraph, threshold: float, top_k: int | None) -> dict:
             "noiseFloor": shown["noise_floor"],
             "belowNoise": shown["below_noise"],
             "allNoise": shown["all_noise"],
+            "flagged": shown["flagged"],
             "scaleText": scale_text(shown["max_abs"], shown["basis"]),
             "note": note,
         },
@@ -133,6 +170,19 @@ def python_drawing(g: FlowGraph, threshold: float, top_k: int | None) -> dict:
         "brackets": [el.find(f"{SVG}path").get("d") for el in brackets],
         "bracketLabels": [[t.text, t.get("x"), t.get("y")] for el in brackets for t in el.findall(f"{SVG}text")],
         "arcs": [attrs(el, arc_attrs) for el in root.iter(f"{SVG}path") if el.get("class") == "if-arc"],
+        "layers": [el.get("class") for el in arcs],
+        "outlines": [attrs(el, outline_attrs) for el in arcs if el.get("class") == "if-flag-outline"],
+        "masks": [
+            [
+                el.get("id").split("-flag-")[1],
+                el.get("width"),
+                el.get("height"),
+                el.find(f"{SVG}path").get("d"),
+                el.find(f"{SVG}path").get("stroke-width"),
+                [o.get("data-index") for o in arcs if o.get("mask") == f"url(#{el.get('id')})"],
+            ]
+            for el in root.iter(f"{SVG}mask")
+        ],
     }
 
 
@@ -162,7 +212,8 @@ def test_the_python_drawing_matches_the_front_end(front_end, case):
     g, threshold, top_k = CASES[case]
     python, js = python_drawing(g, threshold, top_k), front_end[case]
     assert js["arcs"] or js["frame"]["allNoise"], "the front end drew arcs"
-    for part in ("frame", "svg", "rects", "labels", "brackets", "bracketLabels", "arcs"):
+    parts = ("frame", "svg", "rects", "labels", "brackets", "bracketLabels", "arcs", "layers", "outlines", "masks")
+    for part in parts:
         assert python[part] == js[part], part
 
 
@@ -171,3 +222,25 @@ def test_numbers_read_as_in_the_front_end(front_end):
     assert [format_effect(x) for x in NUMBERS] == numbers["formatted"]
     assert [to_precision(x, 3) for x in NUMBERS] == numbers["precision"]
     assert [format_magnitude(abs(x)) for x in NUMBERS] == numbers["magnitude"]
+
+
+def test_flagged_arcs_are_outlined_and_explained_in_both(front_end):
+    """Issue 10: the flag cases draw outlines (one per flagged arc drawn), fade inconsistent arcs, and the legend
+    words are the front end's; the static drawing's legend and arc titles say why."""
+    flagged = CASES.index(next(c for c in CASES if c[0].edges[6].flags))
+    js = front_end[flagged]
+    assert len(js["outlines"]) == len(js["masks"]) == js["frame"]["flagged"] == 5
+    assert all(mask[-1] == [mask[0]] for mask in js["masks"])  # each outline masked by its own arc
+    assert sorted(a["data-flags"] for a in js["arcs"] if a["data-flags"]) == [
+        "damage", "damage", "inconsistent", "sink", "sink damage inconsistent",
+    ]  # fmt: skip
+    faded = next(a for a in js["arcs"] if a["data-index"] == "6")
+    assert float(faded["stroke-opacity"]) < 0.5
+    assert front_end[-1]["texts"] == [FLAGGED_TEXT, FADED_TEXT]
+
+    g = CASES[flagged][0]
+    page = static_html(g)
+    assert FLAGGED_TEXT in page and FADED_TEXT in page
+    assert "source is an attention sink (receives 58% of attention)" in page
+    assert "damage 2.3 nats: far above edges of similar effect" in page
+    assert FLAGGED_TEXT not in static_html(CASES[0][0])

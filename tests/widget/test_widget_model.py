@@ -503,6 +503,7 @@ def test_save_html_is_self_contained_and_offline(tiny, tmp_path):
     assert page.count("</script>") == 1, "the inlined bundle and state cannot close the script early"
     state = json.loads(re.search(r"const state = (.*);\n", page).group(1))
     assert state["top_k"] == 7 and state["graph"] == widget.graph and "_esm" not in state
+    assert state["interventions"] == widget.interventions and state["strategies"] == widget.strategies, "menus"
     assert list(tmp_path.iterdir()) == [path], "written through a temporary file, which is gone"
 
 
@@ -551,3 +552,97 @@ def test_no_estimate_is_shown_for_the_kl_divergence(tiny, calls):
     with pytest.raises(InfoFlowError, match="every estimate would be zero"):
         widget.wait(timeout=30)
     assert "Give an answer" in widget.error and widget.graph_object.provenance["strategy"]["name"] == "full"
+
+
+def measured_and_skipped(status):
+    """The numbers in ``backtrack measured 48 of 105 edges (57 skipped below threshold 0.59)``."""
+    found = re.search(r"backtrack measured (\d+) of (\d+) edges \((\d+) skipped below threshold ([\d.e+-]+)\)", status)
+    assert found, status
+    return int(found[1]), int(found[2]), int(found[3]), float(found[4])
+
+
+def test_a_search_chosen_at_threshold_0_gets_a_default_threshold_and_says_what_it_skipped(tiny, calls):
+    """Issue 16: backtrack at threshold 0 measured every edge, slower than full, with no word why."""
+    from infoflow_widget._widget_request import SEARCH_THRESHOLD, default_threshold
+
+    widget = make(tiny)
+    full = widget.graph_object
+    widget.strategy = "backtrack"
+    expected = default_threshold(full.clean_metric)
+    assert widget.threshold == expected > 0
+    assert expected == pytest.approx(SEARCH_THRESHOLD * abs(full.clean_metric), rel=0.05)
+    graph = widget.wait(timeout=30)
+    assert graph.provenance["strategy"] == {"name": "backtrack", "threshold": expected}
+    assert [call["strategy"].name for call in exact(calls)] == ["full", "backtrack"], "no search at threshold 0"
+    measured, total, skipped, threshold = measured_and_skipped(widget.status)
+    assert (measured, total, skipped) == (graph.stats["interventions"], 105, 105 - graph.stats["interventions"])
+    assert threshold == pytest.approx(expected, rel=1e-2) and widget.status.startswith("computed: ")
+    assert skipped > 0, "the default threshold prunes"
+    widget.strategy = "full"
+    assert widget.threshold == 0 and widget.graph_object is full, "the untouched default goes; full is cached"
+    widget.strategy = "backtrack"
+    assert widget.graph_object is graph and measured_and_skipped(widget.status)[:3] == (measured, 105, skipped)
+    assert widget.status.startswith("cached: ")
+    widget.threshold = 0.5 * expected  # the user's own threshold stays
+    widget.wait(timeout=30)
+    widget.strategy = "full"
+    assert widget.threshold == 0.5 * expected
+    widget.strategy = "bisect"
+    assert widget.threshold == 0.5 * expected, "only a threshold of 0 gets the default"
+    widget.wait(timeout=30)
+    assert re.search(r"bisect measured \d+ span edges where full measures 105 token edges \(threshold ", widget.status)
+
+
+def test_the_constructor_gives_a_search_its_default_unless_a_threshold_is_given(tiny, calls):
+    from infoflow_widget._widget_request import default_threshold
+
+    searched = make(tiny, strategy="backtrack")
+    assert searched.threshold == default_threshold(searched.graph_object.clean_metric) > 0
+    assert searched.graph_object.provenance["strategy"]["threshold"] == searched.threshold
+    everything = make(tiny, strategy="backtrack", threshold=0)
+    assert everything.threshold == 0
+    assert "backtrack measured all 105 edges (threshold 0 skipped none)" in everything.status
+    assert make(tiny, threshold=None).threshold == 0, "full keeps every edge: nothing to prune"
+    assert [call["strategy"].threshold for call in calls if call["strategy"].name == "backtrack"] == [
+        searched.threshold,
+        0,
+    ]
+
+
+def test_the_kl_divergence_defaults_from_the_graph_on_show(tiny):
+    """Its clean value is 0: the default is 10% of the largest |effect| of the graph on show."""
+    widget = InfoFlowWidget(tiny, PROMPT)
+    full = widget.wait(timeout=30)
+    assert full.clean_metric == 0
+    widget.strategy = "backtrack"
+    largest = max(abs(e.effect) for e in full.edges)
+    assert widget.threshold == float(f"{0.1 * largest:.2g}") > 0
+    assert widget.wait(timeout=30).provenance["strategy"]["threshold"] == widget.threshold
+
+
+def test_a_new_graph_on_show_unpins_the_token(tiny):
+    """The views unpin on a new graph; the kernel's trait agrees, for a graph computed or shown from the cache."""
+    widget = make(tiny, intervention="dampen")
+    first = widget.graph_object
+    widget.set_state({"selected": 3})  # a click in a view
+    widget.alpha = 1.5
+    assert widget.wait(timeout=30) is not first and widget.selected is None
+    widget.set_state({"selected": 5})
+    widget.alpha = 0.5
+    assert widget.graph_object is first and widget.selected is None, "a cached graph is a new graph on show too"
+    widget.set_state({"selected": 2})
+    widget.top_k = 3  # filtering keeps the graph, and the pin
+    assert widget.selected == 2
+
+
+def test_loading_a_model_by_name_writes_no_progress_bar(tiny_model_folder, capfd):
+    """Voila showed transformers' "Loading weights" bar above the widget; the widget loads quietly."""
+    from transformers.utils import logging as transformers_logging
+
+    assert transformers_logging.is_progress_bar_enabled()
+    capfd.readouterr()
+    widget = InfoFlowWidget(str(tiny_model_folder), PROMPT, answer="mary", distractor="john")
+    widget.wait(timeout=30)
+    out, err = capfd.readouterr()
+    assert "Loading weights" not in err + out and err == "", err
+    assert transformers_logging.is_progress_bar_enabled(), "the bars come back for the rest of the session"

@@ -1,4 +1,6 @@
-// The controls: intervention, alpha, strategy, threshold, top k, answer, distractor, corrupted prompt.
+// The controls: intervention, alpha, strategy, threshold, top k, answer, distractor, corrupted prompt. The menus list
+// what Python sends (the `interventions` and `strategies` traits); a parameter's field shows when the chosen
+// intervention takes it.
 // In a saved page (no kernel) those that recompute are disabled, saying why, and show what the saved graph was
 // computed with; top k and a threshold that filters in the browser stay live.
 
@@ -7,12 +9,14 @@ import { el } from "../dom.js";
 import { labelled, traitFields } from "../fields.js";
 import { maxAbsEffect } from "../geometry/edges.js";
 
-export const INTERVENTIONS = [
-  ["zero", "Zero: pattern set to 0"],
-  ["dampen", "Dampen: pattern × alpha"],
-  ["crop", "Crop: keys up to j removed"],
-  ["corrupt", "Corrupt: patch from a prompt"],
-];
+/**
+ * The parameters the chosen intervention takes, by name (with their defaults), from the `interventions` trait Python
+ * sends (intervention_menu()): the alpha slider shows for one that takes `alpha`, the prompt box for `corrupted_prompt`.
+ */
+export function interventionParameters(model) {
+  const entry = (model.get("interventions") ?? []).find((i) => i.name === model.get("intervention"));
+  return entry?.parameters ?? {};
+}
 
 /** Whether the threshold of the current strategy filters in the browser (its graph holds every edge). */
 export function filtersInBrowser(model) {
@@ -65,14 +69,17 @@ export function createControls(ctx) {
   };
   const alpha = fields.slider("alpha", 0, 2, 0.05, () => {});
   const threshold = fields.slider("threshold", 0, 1, 0.001, previewThreshold);
-  // Alpha shows only for Dampen, but keeps its room (if-reserve): the controls after it never move. The corrupted
+  // Alpha shows only for an intervention that takes it (Dampen), but keeps its room (if-reserve): the controls after it never move. The corrupted
   // prompt comes last, so nothing moves aside for it; reserved, its wide box would leave an empty row.
   const alphaField = labelled("alpha", alpha.el, "if-alpha if-reserve");
   const corruptedField = labelled("corrupted prompt", fields.text("corrupted_prompt", "a prompt of the same token length", false), "if-wide if-corrupted");
-  fields.follow("intervention", () => {
-    alphaField.hidden = model.get("intervention") !== "dampen";
-    corruptedField.hidden = model.get("intervention") !== "corrupt";
-  });
+  const showParameters = () => {
+    const takes = interventionParameters(model);
+    alphaField.hidden = !("alpha" in takes);
+    corruptedField.hidden = !("corrupted_prompt" in takes);
+  };
+  fields.follow("intervention", showParameters);
+  fields.follow("interventions", showParameters);
   // The threshold slider spans the effects of the graph on show.
   fields.follow("graph", () => {
     const max = maxAbsEffect(model.get("graph")?.edges ?? []) || 1;
@@ -81,8 +88,8 @@ export function createControls(ctx) {
     threshold.input.value = model.get("threshold");
   });
 
-  const interventionField = labelled("intervention", fields.select("intervention", INTERVENTIONS));
-  const strategyField = labelled("strategy", fields.strategyMenu());
+  const interventionField = labelled("intervention", fields.menu("intervention", "interventions"));
+  const strategyField = labelled("strategy", fields.menu("strategy", "strategies"));
   const thresholdField = labelled("threshold |effect| ≥", threshold.el);
   const answerField = labelled("answer", fields.text("answer", 'e.g. " Mary"', true), "if-short");
   const distractorField = labelled("distractor", fields.text("distractor", 'e.g. " John"', true), "if-short");

@@ -1,8 +1,10 @@
-// The tooltip of an arc: its ends, effect, rank and whether it is measured; beside the pointer, inside the widget.
+// The tooltip of an arc: its ends, effect, rank, whether it is measured, and why it is flagged (one line per trust
+// flag, with its damage and spread); beside the pointer, inside the widget.
 
 import { OFFLINE_TITLE, shownGraph } from "../context.js";
 import { el } from "../dom.js";
-import { edgeFlags, formatEffect, isEstimate, isSpanEdge, nodeName } from "../format.js";
+import { flagReasons, trustRows } from "../flags.js";
+import { formatEffect, isEstimate, isSpanEdge, nodeName } from "../format.js";
 import { arcNote } from "../reading.js";
 
 const OFFSET = 14; // px between the pointer and the tooltip
@@ -44,9 +46,8 @@ export function createTooltip({ root, view, hub, offline }) {
       ["rank", `${arc.dataset.rank} of ${graph.edges.length}`],
       ["value", isEstimate(edge) ? "estimate (first order, not measured)" : "exact (measured)"],
     ];
-    const flags = edgeFlags(edge);
-    if (flags.length) rows.push(["flags", flags.join("; ")]);
-    tip.replaceChildren(...rows.map(([k, v]) => el("div", k === "flags" ? { class: "if-flags" } : {}, [el("span", { class: "if-key", text: k }), el("span", { text: v })])));
+    rows.push(...trustRows(edge), ...flagReasons(graph, edge).map((reason) => ["flag", reason]));
+    tip.replaceChildren(...rows.map(([k, v]) => el("div", k === "flag" ? { class: "if-flags" } : {}, [el("span", { class: "if-key", text: k }), el("span", { text: v })])));
     const note = arcNote(graph, edge);
     if (note) tip.append(el("div", { class: "if-arc-note", text: note }));
     if (isSpanEdge(graph, edge)) {

@@ -4,6 +4,7 @@ import { svgEl } from "../dom.js";
 import { formatEffect, isEstimate, nodeName } from "../format.js";
 import { arcBandsByRow, arcPath } from "../geometry/arcs.js";
 import { edgeStyle } from "../geometry/edges.js";
+import { flagNames, flagOutline, flaggedOpacity } from "../flags.js";
 import { BRACKET_ROW, MARGIN, bracketRows, layoutStrip, nodeAnchor } from "../geometry/strip.js";
 import { INDEX_ROW, drawBrackets, drawTokens } from "./strip.js";
 
@@ -42,9 +43,10 @@ export function drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth, note = nu
   ]);
   const layout = layoutStrip(graph.tokens, { ...options, arcBand: arcBandsByRow(pairs, first.rows, zoom) });
   const width = Math.ceil(Math.max(layout.width, note ? (2 * MARGIN + NOTE_CHAR * note.length) * zoom : 0));
+  const height = Math.ceil(layout.height);
   svg.setAttribute("width", String(width));
-  svg.setAttribute("height", String(Math.ceil(layout.height)));
-  svg.setAttribute("viewBox", `0 0 ${width} ${Math.ceil(layout.height)}`);
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
 
   const id = `infoflow-${++instances}`;
   const defs = svgEl("defs", {}, svg);
@@ -74,25 +76,45 @@ export function drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth, note = nu
     const lane = between && layout.boxes[source.start].row !== layout.boxes[target.start].row ? (crossing++ % LANES) : 0;
     const route = between && { gutterX: layout.gutterX + (lane - (LANES - 1) / 2) * LANE * zoom, inset: (4 + lane * LANE) * zoom };
     const style = edgeStyle(edge.effect, maxAbs);
+    const d = arcPath(nodeAnchor(layout.boxes, source), nodeAnchor(layout.boxes, target), zoom, route);
+    const ends = { "data-index": edge.index, "data-source": `${source.start}:${source.end}`, "data-target": `${target.start}:${target.end}` };
+    const flags = flagNames(edge);
+    if (flags.length) drawOutline(defs, arcs, { id: `${id}-flag-${edge.index}`, d, width: style.width, zoom, size: [width, height], ends });
     svgEl("path", {
       class: "if-arc",
-      d: arcPath(nodeAnchor(layout.boxes, source), nodeAnchor(layout.boxes, target), zoom, route),
+      d,
       stroke: style.color,
       "stroke-width": style.width * zoom ** 0.5,
-      "stroke-opacity": style.opacity,
+      "stroke-opacity": flaggedOpacity(style.opacity, edge), // inconsistent arcs are faded
       fill: "none",
       "marker-end": `url(#${id}-${Number.isNaN(edge.effect) ? "nan" : edge.effect >= 0 ? "pos" : "neg"})`,
       // Focusable: Tab reaches each arc, Enter opens a span edge (see panels/drawing.js), screen readers read the label.
       tabindex: 0,
       role: "button",
-      "aria-label": `edge from ${nodeName(graph, edge.source)} to ${nodeName(graph, edge.target)}, effect ${formatEffect(edge.effect)}, rank ${edge.rank}`,
+      "aria-label": `edge from ${nodeName(graph, edge.source)} to ${nodeName(graph, edge.target)}, effect ${formatEffect(edge.effect)}, rank ${edge.rank}` +
+        (flags.length ? `, flagged: ${flags.join(", ")}` : ""),
       // First-order estimates are dashed, so they never pass for measured effects.
       ...(isEstimate(edge) ? { "stroke-dasharray": dashes(zoom), "data-estimate": "" } : {}),
+      ...(flags.length ? { "data-flags": flags.join(" ") } : {}),
       // data-source / data-target: the ends as "start:end" slices, for code (highlights, tests); people read aria-label and the tooltip.
-      "data-index": edge.index,
+      ...ends,
       "data-rank": edge.rank,
-      "data-source": `${source.start}:${source.end}`,
-      "data-target": `${target.start}:${target.end}`,
     }, arcs);
   }
+}
+
+/**
+ * A flagged arc's dotted outline (may be damage rather than a route), drawn into `arcs` before the arc: a wider dotted
+ * stroke of the same path in the flag colour, masked where the arc itself lies, so that it shows only along the arc's
+ * sides and the arc keeps its colour (and its arrowhead) however faint it is. The mask goes into `defs` as `id`.
+ */
+function drawOutline(defs, arcs, { id, d, width, zoom, size: [w, h], ends }) {
+  const outline = flagOutline(width, zoom);
+  const mask = svgEl("mask", { id, maskUnits: "userSpaceOnUse", x: 0, y: 0, width: w, height: h }, defs);
+  svgEl("rect", { width: w, height: h, fill: "white" }, mask);
+  svgEl("path", { d, fill: "none", stroke: "black", "stroke-width": width * zoom ** 0.5 }, mask);
+  svgEl("path", {
+    class: "if-flag-outline", d, stroke: outline.color, "stroke-width": outline.width, "stroke-opacity": outline.opacity,
+    "stroke-dasharray": outline.dash, fill: "none", mask: `url(#${id})`, "pointer-events": "none", ...ends,
+  }, arcs);
 }

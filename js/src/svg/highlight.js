@@ -14,10 +14,11 @@ function inSpan(span, pos) {
 export function highlightToken(svg, pos) {
   svg.classList.toggle("if-focus", pos != null);
   let hot = 0;
-  for (const arc of svg.querySelectorAll(".if-arc")) {
+  // A flagged arc's dotted outline (see flow.js) fades and lights up with its arc.
+  for (const arc of svg.querySelectorAll(".if-arc, .if-flag-outline")) {
     const on = pos != null && (inSpan(arc.dataset.source, pos) || inSpan(arc.dataset.target, pos));
     arc.classList.toggle("if-hot", on);
-    hot += on;
+    if (arc.classList.contains("if-arc")) hot += on;
   }
   for (const token of svg.querySelectorAll(".if-token")) {
     token.classList.toggle("if-hot", pos != null && Number(token.dataset.pos) === pos);

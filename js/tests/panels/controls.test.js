@@ -1,9 +1,9 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEBOUNCE_MS } from "../../src/debounce.js";
-import { INTERVENTIONS, createControls, filtersInBrowser, savedParameters } from "../../src/panels/controls.js";
+import { createControls, filtersInBrowser, interventionParameters, savedParameters } from "../../src/panels/controls.js";
 import { mountPanel } from "../panel-harness.js";
-import { STRATEGY_MENU, fullGraph, mockModel, widgetState } from "../mock-model.js";
+import { INTERVENTION_MENU, STRATEGY_MENU, fullGraph, mockModel, widgetState } from "../mock-model.js";
 
 let mounted;
 afterEach(() => {
@@ -25,11 +25,44 @@ describe("controls", () => {
     expect(filtersInBrowser(model("unknown"))).toBe(false);
   });
 
-  it("lists the interventions", () => {
+  it("lists the interventions Python sends, each titled with its description", () => {
     mounted = mountPanel(createControls);
-    expect([...control("intervention").options].map((o) => o.value)).toEqual(INTERVENTIONS.map(([v]) => v));
+    const options = [...control("intervention").options];
+    expect(options.map((o) => o.value)).toEqual(INTERVENTION_MENU.map((i) => i.name));
+    expect(options.map((o) => o.title)).toEqual(INTERVENTION_MENU.map((i) => i.description));
     change("intervention", "crop");
-    expect(mounted.model.get("intervention")).toBe("crop");
+    expect([mounted.model.get("intervention"), control("intervention").title]).toEqual(["crop", INTERVENTION_MENU[2].description]);
+  });
+
+  it("shows a parameter's field when the chosen intervention takes it, whatever its name", () => {
+    const menu = [...INTERVENTION_MENU, { name: "scale", description: "Scale by alpha.", parameters: { alpha: 1 } }];
+    mounted = mountPanel(createControls, { ...widgetState(), interventions: menu });
+    const [alpha, corrupted] = [".if-alpha", ".if-corrupted"].map((cls) => mounted.root.querySelector(cls));
+    const shown = () => [!alpha.hidden, !corrupted.hidden];
+    expect(shown()).toEqual([false, false]);
+    for (const [name, expected] of [["scale", [true, false]], ["corrupt", [false, true]], ["dampen", [true, false]], ["crop", [false, false]]]) {
+      change("intervention", name);
+      expect(shown()).toEqual(expected);
+    }
+    expect(interventionParameters(mounted.model)).toEqual({});
+    mounted.model.set("interventions", [{ name: "crop", description: "", parameters: { alpha: 0 } }]); // a new menu
+    expect(shown()).toEqual([true, false]);
+  });
+
+  it("keeps a value the menu lacks, and an empty menu, selectable", () => {
+    mounted = mountPanel(createControls, { ...widgetState(), interventions: undefined, intervention: "dampen" });
+    expect([...control("intervention").options].map((o) => o.value)).toEqual(["dampen"]);
+    expect(control("intervention").value).toBe("dampen");
+    mounted.model.set("interventions", INTERVENTION_MENU);
+    expect(control("intervention").options.length).toBe(4);
+    expect(mounted.root.querySelector(".if-alpha").hidden).toBe(false);
+  });
+
+  it("lists the strategies Python sends", () => {
+    mounted = mountPanel(createControls);
+    expect([...control("strategy").options].map((o) => o.value)).toEqual(STRATEGY_MENU.map((s) => s.name));
+    change("strategy", "backtrack");
+    expect([mounted.model.get("strategy"), control("strategy").title]).toEqual(["backtrack", STRATEGY_MENU[1].description]);
   });
 
   it("writes top k as a whole number of at least 0, or null when empty", () => {

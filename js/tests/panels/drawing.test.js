@@ -2,7 +2,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createDrawing, noiseNote } from "../../src/panels/drawing.js";
 import { mountPanel } from "../panel-harness.js";
-import { noiseGraph, widgetState } from "../mock-model.js";
+import { flaggedGraph, noiseGraph, widgetState } from "../mock-model.js";
+import { FLAG_COLOR } from "../../src/flags.js";
+import style from "../../src/style.json";
 
 let mounted;
 afterEach(() => mounted?.unmount());
@@ -93,5 +95,50 @@ describe("drawing", () => {
     mounted.ctx.view.graph = widgetState().graph;
     mounted.ctx.redraw();
     expect(mounted.root.querySelector(".if-drawing-note")).toBe(null);
+  });
+
+  it("draws a dotted outline under each flagged arc, its arrowhead kept, and fades inconsistent arcs (issue 10)", () => {
+    mounted = mountPanel(createDrawing, widgetState(flaggedGraph()));
+    const outlines = [...mounted.root.querySelectorAll(".if-flag-outline")];
+    const flagged = arcs().filter((a) => a.dataset.flags);
+    expect(flagged.map((a) => [a.dataset.rank, a.dataset.flags])).toEqual([["3", "inconsistent"], ["1", "sink damage"]]);
+    expect(outlines.length).toBe(2);
+    for (const arc of flagged) {
+      const outline = arc.previousElementSibling; // right under its arc
+      expect(outline.classList.contains("if-flag-outline")).toBe(true);
+      expect(outline.getAttribute("d")).toBe(arc.getAttribute("d"));
+      expect(outline.getAttribute("stroke")).toBe(FLAG_COLOR);
+      expect(outline.getAttribute("stroke-dasharray")).toBe("1.5 2.5");
+      expect(Number(outline.getAttribute("stroke-width"))).toBe(Number(arc.getAttribute("stroke-width")) + style.flags.extraWidth);
+      expect(outline.getAttribute("pointer-events")).toBe("none"); // hovering reaches the arc
+      // Masked where its arc lies, so the dots show only beside the arc, which keeps its colour.
+      const mask = mounted.root.querySelector(`mask${outline.getAttribute("mask").slice(4, -1)}`);
+      expect(mask.querySelector("path").getAttribute("d")).toBe(arc.getAttribute("d"));
+      expect(mask.querySelector("path").getAttribute("stroke-width")).toBe(arc.getAttribute("stroke-width"));
+      expect(mask.querySelector("rect").getAttribute("fill")).toBe("white");
+      expect(outline.hasAttribute("marker-end")).toBe(false);
+      expect(arc.getAttribute("marker-end")).toMatch(/^url\(#/);
+      expect(arc.getAttribute("aria-label")).toContain(`flagged: ${arc.dataset.flags.replace(" ", ", ")}`);
+      expect(arc.hasAttribute("stroke-dasharray")).toBe(false); // dashes stay the mark of estimates
+    }
+    const [inconsistent, strongest] = flagged;
+    const plain = arcs().find((a) => a.dataset.rank === "2");
+    expect(Number(inconsistent.getAttribute("stroke-opacity"))).toBeLessThan(0.5 * Number(plain.getAttribute("stroke-opacity")));
+    expect(Number(strongest.getAttribute("stroke-opacity"))).toBeGreaterThanOrEqual(Number(plain.getAttribute("stroke-opacity"))); // not faded
+    // A token's highlight takes the outlines along with their arcs.
+    token(0).dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    const hot = outlines.filter((o) => o.classList.contains("if-hot"));
+    expect(hot.map((o) => o.dataset.source)).toEqual(outlines.filter((o) => o.dataset.source === "0:1" || o.dataset.target === "0:1").map((o) => o.dataset.source));
+  });
+
+  it("draws no outline without flags, and none for the arcs hidden by `hideFlagged`", () => {
+    mounted = mountPanel(createDrawing);
+    expect(mounted.root.querySelectorAll(".if-flag-outline").length).toBe(0);
+    mounted.unmount();
+    mounted = mountPanel(createDrawing, widgetState(flaggedGraph()));
+    mounted.ctx.view.hideFlagged = true;
+    mounted.ctx.redraw();
+    expect(mounted.root.querySelectorAll(".if-flag-outline").length).toBe(0);
+    expect(arcs().length).toBe(8);
   });
 });

@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createLegend, legend, marksIn, notesBox, scaleText } from "../../src/panels/legend.js";
 import { mountPanel } from "../panel-harness.js";
-import { estimatedGraph, fullGraph, noiseGraph, widgetState } from "../mock-model.js";
+import { estimatedGraph, flaggedGraph, fullGraph, noiseGraph, widgetState } from "../mock-model.js";
+import { FADED_TEXT, FLAGGED_TEXT, FLAG_COLOR } from "../../src/flags.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
@@ -61,5 +62,28 @@ describe("legend", () => {
   it("is empty before the first graph", () => {
     mounted = mountPanel(createLegend, { ...widgetState(), graph: null });
     expect(mounted.root.querySelector(".if-legend")).toBe(null);
+  });
+
+  it("explains the dotted outline of flagged arcs, and fading, only when such arcs are drawn (issue 10)", () => {
+    const scale = { value: 1, basis: "clean" };
+    expect(FLAGGED_TEXT).toBe("flagged: may be damage rather than a route (hover for why)");
+    expect(text({ scale })).not.toContain("flagged");
+    const box = legend({ scale, flagged: true, inconsistent: true });
+    expect(box.querySelector(".if-flagged").textContent).toBe(` ${FLAGGED_TEXT}`);
+    expect(box.querySelector(".if-flagged path[stroke-dasharray='1.5 2.5']").getAttribute("stroke")).toBe(FLAG_COLOR);
+    expect(box.querySelector(".if-faded").textContent).toBe(` ${FADED_TEXT}`);
+    expect(legend({ scale, flagged: true }).querySelector(".if-faded")).toBe(null);
+    expect(text({ scale, hiddenFlagged: 2 })).toContain("not drawn: 2 flagged arcs (hide flagged)");
+
+    mounted = mountPanel(createLegend, widgetState(flaggedGraph()));
+    const legendBox = () => mounted.root.querySelector(".if-legend");
+    expect(legendBox().querySelector(".if-flagged")).not.toBe(null);
+    expect(legendBox().querySelector(".if-faded")).not.toBe(null);
+    expect(mounted.root.querySelector(".if-note[data-kind='flags']").textContent).toContain("dotted outline");
+    mounted.ctx.view.hideFlagged = true;
+    mounted.ctx.redraw();
+    expect(legendBox().querySelector(".if-flagged")).toBe(null);
+    expect(legendBox().textContent).toContain("not drawn: 2 flagged arcs (hide flagged)");
+    expect(mounted.root.querySelector(".if-note[data-kind='flags']")).toBe(null);
   });
 });

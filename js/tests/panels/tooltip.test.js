@@ -82,9 +82,32 @@ describe("tooltip words (issue 16)", () => {
     graph.edges[5].flags = ["sink"];
     mounted = mountPanel(createTooltip, widgetState(graph));
     enter(5, "x", "y");
-    expect(mounted.root.querySelector(".if-flags").textContent).toBe("flagssink");
+    expect(mounted.root.querySelector(".if-flags").textContent).toBe("flagsource is an attention sink: cutting it tends to break the model — “hemorrhage”");
     enter(6, "x", "y");
     expect(mounted.root.querySelector(".if-flags")).toBe(null);
+  });
+
+  it("says why an edge is flagged, one line per flag, with its damage and spread (issue 10)", () => {
+    const graph = fullGraph();
+    graph.stats = { ...graph.stats, sinks: [{ position: 0, share: 0.45 }] };
+    const index = graph.edges.findIndex((e) => e.source === 0 && e.target === 3);
+    Object.assign(graph.edges[index], { flags: ["sink", "damage", "inconsistent"], damage: 2.3, effect_std: 0.31 });
+    graph.edges[7].damage = 0.01;
+    mounted = mountPanel(createTooltip, widgetState(graph));
+    enter(index, "0:1", "3:4");
+    const rows = [...mounted.root.querySelectorAll(".if-tooltip > div")].map((row) => row.textContent);
+    expect(rows).toContain("damage2.3 nats (KL of the next-token distribution)");
+    expect(rows).toContain("spread± 0.31 over corrupted samples");
+    expect([...mounted.root.querySelectorAll(".if-flags")].map((row) => row.textContent)).toEqual([
+      "flagsource is an attention sink (receives 45% of attention): cutting it tends to break the model — “hemorrhage”",
+      "flagdamage 2.3 nats: far above edges of similar effect",
+      "flagsign differs between interventions",
+    ]);
+    // The numbers show without flags too; nothing of them when absent.
+    enter(7, "x", "y");
+    expect(mounted.root.querySelector(".if-tooltip").textContent).toContain("damage0.01 nats");
+    expect(mounted.root.querySelector(".if-flags")).toBe(null);
+    expect(mounted.root.querySelector(".if-tooltip").textContent).not.toContain("spread");
   });
 
   it("says in a saved page that measuring inside a span needs a kernel", () => {
