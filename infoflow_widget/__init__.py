@@ -23,6 +23,8 @@ __version__ = "0.1.0"
 # on first use (PEP 562), so ``import infoflow_widget``, ``infoflow --help`` and the CLI's checks of bad
 # input load neither torch, transformers, nnsight nor the widget's ipywidgets and anywidget.
 _PUBLIC = {
+    "Comparison": "consensus",
+    "compare_interventions": "consensus",
     "FlowEngine": "engine",
     "compute_flow": "engine",
     "trace_lock": "engine",

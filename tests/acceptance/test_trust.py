@@ -83,3 +83,16 @@ def test_hemorrhage_edges_stay_strong_under_knockout(graphs, ioi_case, name):
     mary, and_ = edge(graph, role, "When", "IO"), edge(graph, role, "When", "and")
     assert ranked.index(mary) == 0 and ranked.index(and_) < 10
     assert mary.effect > 0 and and_.effect > 0 and "sink" in mary.flags and "sink" in and_.flags
+
+
+@pytest.mark.parametrize("model_name", ["smollm", "gemma"])
+@pytest.mark.parametrize("case_name", ["ioi_case", "code_case"])
+def test_the_first_token_is_the_only_sink(request, model_name, case_name):
+    """trust.SINK_EXCESS's calibration: SmolLM2's first token and Gemma's <bos>, on the short and the long case."""
+    from infoflow_widget.trust import sink_stats
+
+    model, case = request.getfixturevalue(model_name), request.getfixturevalue(case_name)
+    engine = FlowEngine(model, case["prompt"], None, Zero(), progress=False)
+    sinks = sink_stats(engine.sink_shares)
+    assert sinks["positions"] == [0], sinks
+    assert sinks["share"][0] > 0.25 and sinks["strongest_other"][1] < 0.1
