@@ -19,7 +19,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ._style import STATIC, unbuilt_message
-from ._widget_request import json_safe, strategy_menu
+from ._widget_request import CONSENSUS, json_safe, strategy_menu, widget_intervention_menu
 from .drawing import static_html
 from .interventions import intervention_menu
 
@@ -110,19 +110,31 @@ const state = {_script_json(state)};
 def graph_state(graph: FlowGraph, *, top_k: int | None = 10, threshold: float = 0.0) -> dict[str, Any]:
     """The widget state that shows ``graph`` with no widget behind it: a page's controls read their values from it.
 
-    The controls show the intervention and strategy the graph was measured with; answer and distractor
-    are not in a graph's provenance (its metric is), so their boxes stay empty.
+    The controls show the intervention and strategy the graph was measured with (for a consensus graph,
+    ``consensus`` with its Dampen's alpha and its corrupted prompt, if any); answer and distractor are not
+    in a graph's provenance (its metric is), so their boxes stay empty.
     """
     p = graph.provenance or {}
     intervention = p.get("intervention") if isinstance(p.get("intervention"), dict) else {}
     strategy = p.get("strategy") if isinstance(p.get("strategy"), dict) else {}
+    menu = intervention_menu()
+    consensus = p.get("consensus") if isinstance(p.get("consensus"), dict) else None
+    if consensus is not None:  # a consensus graph: the menu shows the widget's consensus entry, with its parameters
+        menu = widget_intervention_menu()
+        listed = consensus.get("interventions")
+        compared = [i for i in listed if isinstance(i, dict)] if isinstance(listed, list) else []
+        intervention = {"kind": CONSENSUS}
+        for key, kind in (("alpha", (int, float)), ("corrupted_prompt", str)):
+            given = [item[key] for item in compared if isinstance(item.get(key), kind)]
+            if given:
+                intervention[key] = given[0]
     return {
         "tokens": list(graph.tokens),
         "graph": json_safe(graph.to_dict()),
         "intervention": intervention.get("kind", "zero"),
         "alpha": intervention.get("alpha", 0.5),
         "corrupted_prompt": intervention.get("corrupted_prompt", ""),
-        "interventions": json_safe(intervention_menu()),
+        "interventions": json_safe(menu),
         "strategy": strategy.get("name", "full"),
         "strategies": strategy_menu(),
         "threshold": threshold,

@@ -12,6 +12,9 @@ How a request becomes a graph on show:
    estimate would only flicker. The estimate is cached under its own request (strategy ``attribution``).
 3. The thread's graphs are cached, but shown only if its generation is still the newest, so an older
    result never overwrites a newer one. Errors go to the view, not to the kernel log.
+4. The ``consensus`` entry measures its interventions on the same clean-run engine
+   (:func:`~infoflow_widget.consensus.compare_on`), with no estimate first, and shows the consensus graph;
+   each intervention's own graph is cached under the request that would ask for it alone.
 
 The threads are daemons, so a kernel never waits for them; but a daemon thread still inside torch when
 the interpreter finalises aborts the process ("terminate called without an active exception", exit
@@ -30,7 +33,8 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from ._openmp import release_idle_threads
-from ._widget_request import Request, searches
+from ._widget_request import CONSENSUS, Request, searches
+from .consensus import compare_on
 from .engine import FlowEngine
 from .errors import ComputationCancelled, InfoFlowError
 from .graph import FlowGraph
@@ -165,6 +169,9 @@ class Computation:
             with self.compute_lock:
                 if cancel.is_set():
                     raise ComputationCancelled("a newer request replaced this one")
+                if request.intervention == CONSENSUS:
+                    self._consensus(request, generation, cancel)
+                    return
                 engine = self.engine(request).with_intervention(
                     request.build_intervention(), progress=self._progress_reporter(generation, status), cancel=cancel
                 )
@@ -182,6 +189,27 @@ class Computation:
         if request.strategy == Full.name:
             self.full_seconds = engine.seconds - before
         self._publish(request, graph, generation, final=True)
+
+    def _consensus(self, request: Request, generation: int, cancel: threading.Event) -> None:
+        """Measure the consensus of ``request`` on the clean run of its metric and show its graph (under compute_lock).
+
+        Each intervention's own graph is cached under the request that asks for it alone, so choosing it next
+        shows it at once.
+        """
+        interventions = request.build_interventions()
+        comparison = compare_on(
+            self.engine(request),
+            interventions,
+            request.build_strategy(),
+            progress=self._progress_reporter(generation, ""),
+            cancel=cancel,
+        )
+        for graph in comparison.graphs.values():
+            graph._engine.cancel = None  # finished: drill-downs into these graphs must not read as cancelled
+        with self.lock:
+            for intervention, graph in zip(interventions, comparison.graphs.values()):
+                self.cache.setdefault(request.alone(intervention), graph)
+        self._publish(request, comparison.consensus(), generation, final=True)
 
     def _publish(self, request: Request, graph: FlowGraph, generation: int, *, final: bool) -> None:
         """Cache ``graph``; show it if its generation is still the newest (an estimate keeps ``computing``)."""

@@ -13,12 +13,46 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .errors import InfoFlowError, is_non_negative, is_whole
-from .interventions import INTERVENTIONS, Intervention, build_intervention
+from .interventions import INTERVENTIONS, Intervention, Zero, build_intervention, intervention_menu
 from .metrics import as_metric
 from .strategies import STRATEGIES, Attribution, Strategy
 
-INTERVENTION_NAMES = tuple(INTERVENTIONS)
+CONSENSUS = "consensus"
+"""The widget's intervention menu entry that compares interventions (:mod:`infoflow_widget.consensus`); not an
+intervention itself, so it is not in ``INTERVENTIONS``."""
+
+CONSENSUS_ENTRY: dict[str, Any] = {
+    "name": CONSENSUS,
+    "description": (
+        "Consensus: Zero, Dampen(alpha), Knockout (and Corrupt when a corrupted prompt is given); "
+        "inconsistent edges faded"
+    ),
+    # The alpha slider and the corrupted-prompt box show for it, as for the interventions that take them.
+    "parameters": {"alpha": 0.5, "corrupted_prompt": ""},
+}
+"""The consensus entry of the widget's intervention menu."""
+
+INTERVENTION_NAMES = (*INTERVENTIONS, CONSENSUS)
 """The values of the ``intervention`` trait."""
+
+
+def widget_intervention_menu() -> list[dict[str, Any]]:
+    """The widget's intervention menu: :func:`~infoflow_widget.interventions.intervention_menu`, then consensus."""
+    return [*intervention_menu(), dict(CONSENSUS_ENTRY, parameters=dict(CONSENSUS_ENTRY["parameters"]))]
+
+
+def consensus_interventions(alpha: float | None, corrupted_prompt: str | None) -> list[Intervention]:
+    """What the consensus entry compares: Zero, Dampen(alpha), Knockout, and Corrupt when a corrupted prompt is given.
+
+    Zero comes first: the consensus graph shows its effects.
+    """
+    chosen = [Zero(), build_intervention("dampen", alpha=alpha)]
+    if "knockout" in INTERVENTIONS:
+        chosen.append(build_intervention("knockout"))
+    if corrupted_prompt:
+        chosen.append(build_intervention("corrupt", corrupted_prompt=corrupted_prompt))
+    return chosen
+
 
 ESTIMATED_FIRST = ("full", "attribution-then-exact")
 """Strategies whose graph holds every token edge, so the attribution estimate previews the same edges.
@@ -155,10 +189,14 @@ class Request:
         strategy = STRATEGIES.get(traits.strategy)
         intervention = INTERVENTIONS.get(traits.intervention)
         takes = {f.name for f in fields(intervention)} if intervention is not None else set()
+        corrupted = traits.corrupted_prompt if "corrupted_prompt" in takes else None
+        if traits.intervention == CONSENSUS:
+            takes = set(CONSENSUS_ENTRY["parameters"])
+            corrupted = traits.corrupted_prompt or None  # an empty box: no Corrupt among those compared
         return cls(
             intervention=traits.intervention,
             alpha=traits.alpha if "alpha" in takes else None,
-            corrupted_prompt=traits.corrupted_prompt if "corrupted_prompt" in takes else None,
+            corrupted_prompt=corrupted,
             strategy=traits.strategy,
             threshold=traits.threshold if strategy is not None and prunes(strategy) else None,
             answer=traits.answer or None,  # an emptied text box means "no answer"
@@ -166,7 +204,30 @@ class Request:
         )
 
     def build_intervention(self) -> Intervention:
+        if self.intervention not in INTERVENTION_NAMES:  # the widget's menu: the registry's names and consensus
+            raise InfoFlowError(
+                f"intervention must be one of {', '.join(INTERVENTION_NAMES)}; got {self.intervention!r}."
+            )
+        if self.intervention == CONSENSUS:
+            raise InfoFlowError("consensus is a comparison of interventions, not one: use build_interventions().")
         return build_intervention(self.intervention, alpha=self.alpha, corrupted_prompt=self.corrupted_prompt)
+
+    def build_interventions(self) -> list[Intervention]:
+        """The interventions the request measures: the consensus's (:func:`consensus_interventions`), or its one."""
+        if self.intervention == CONSENSUS:
+            return consensus_interventions(self.alpha, self.corrupted_prompt)
+        return [self.build_intervention()]
+
+    def alone(self, intervention: Intervention) -> Request:
+        """The request of one intervention of a consensus, as the widget asks for it alone (its cache key)."""
+        takes = {f.name for f in fields(intervention)}
+        params = intervention.params()
+        return replace(
+            self,
+            intervention=intervention.kind,
+            alpha=params.get("alpha") if "alpha" in takes else None,
+            corrupted_prompt=params.get("corrupted_prompt") if "corrupted_prompt" in takes else None,
+        )
 
     def build_strategy(self) -> Strategy:
         if self.strategy not in STRATEGIES:
@@ -179,4 +240,6 @@ class Request:
         """The attribution estimate shown while this request computes, or None when there is none to show."""
         if self.strategy not in ESTIMATED_FIRST or not as_metric(None, self.answer, self.distractor).first_order:
             return None  # a span graph, or the KL divergence, whose estimates are all zero
+        if self.intervention == CONSENSUS:
+            return None  # an estimate of one intervention would show no flags: the consensus shows when measured
         return replace(self, strategy=Attribution.name, threshold=None)

@@ -47,10 +47,10 @@ from ._widget_request import (
     prunes,
     searches,
     strategy_menu,
+    widget_intervention_menu,
 )
 from .errors import InfoFlowError
 from .graph import FlowGraph, write_atomic
-from .interventions import intervention_menu
 from .models import load_model
 
 for _built in ("widget.js", "widget.css", "style.json"):
@@ -66,6 +66,7 @@ __all__ = [
     "json_safe",
     "prunes",
     "strategy_menu",
+    "widget_intervention_menu",
 ]
 
 
@@ -78,9 +79,13 @@ class InfoFlowWidget(anywidget.AnyWidget):
         answer: the token the model should predict (``" Mary"``); with ``distractor`` the metric is
             their logit difference, alone its log-probability; neither gives the KL divergence.
         distractor: the token it should not predict (``" John"``).
-        intervention: ``"zero"``, ``"dampen"``, ``"crop"`` or ``"corrupt"``.
-        alpha: the dampening factor of ``"dampen"`` (0 to 2 on the slider).
-        corrupted_prompt: the prompt ``"corrupt"`` patches from, of the same token length.
+        intervention: ``"zero"``, ``"dampen"``, ``"crop"``, ``"corrupt"``, ``"knockout"``, or ``"consensus"``: Zero,
+            Dampen(alpha) and Knockout (and Corrupt when ``corrupted_prompt`` is given) compared, Zero's graph
+            shown with the edges whose signs disagree flagged ``inconsistent`` (drawn faded; see
+            :mod:`infoflow_widget.consensus`).
+        alpha: the dampening factor of ``"dampen"`` and of the consensus's Dampen (0 to 2 on the slider).
+        corrupted_prompt: the prompt ``"corrupt"`` patches from, of the same token length (for ``"consensus"``:
+            adds Corrupt to the interventions compared).
         strategy: a name from ``STRATEGIES``: ``"full"``, a search strategy (``"backtrack"``, ``"bisect"``,
             ``"split"``, ``"backtrack-bisect"``), ``"attribution"`` (first-order estimates of every edge) or
             ``"attribution-then-exact"`` (estimates, the strongest verified exactly). Full and
@@ -115,14 +120,15 @@ class InfoFlowWidget(anywidget.AnyWidget):
     graph = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
     """The graph on show, as :meth:`FlowGraph.to_dict`. Type: dict | None. Default: None until computed."""
     intervention = traitlets.Unicode("zero").tag(sync=True)
-    """One of ``zero``, ``dampen``, ``crop``, ``corrupt``. Type: str. Default: ``"zero"``."""
+    """An intervention (``zero``, ``dampen``, ``crop``, ``corrupt``, ``knockout``) or ``consensus``. Type: str.
+    Default: ``"zero"``."""
     alpha = traitlets.Float(0.5).tag(sync=True)
     """Dampening factor for ``dampen``. Type: float. Default: 0.5."""
     corrupted_prompt = traitlets.Unicode("").tag(sync=True)
     """The prompt ``corrupt`` patches keys and values from. Type: str. Default: ``""``."""
     interventions = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
-    """The intervention menu, as :func:`~infoflow_widget.interventions.intervention_menu`: name, description,
-    parameters with defaults. Type: list[dict]."""
+    """The intervention menu, as :func:`~infoflow_widget.interventions.intervention_menu` plus the ``consensus``
+    entry (:func:`widget_intervention_menu`): name, description, parameters with defaults. Type: list[dict]."""
     strategy = traitlets.Unicode("full").tag(sync=True)
     """A name from ``STRATEGIES``. Type: str. Default: ``"full"``."""
     strategies = traitlets.List(traitlets.Dict(), read_only=True).tag(sync=True)
@@ -187,7 +193,8 @@ class InfoFlowWidget(anywidget.AnyWidget):
         try:
             request.build_strategy()
             engine = self._computation.engine(request)
-            engine.with_intervention(request.build_intervention())  # a corrupted prompt's length, say
+            for intervention in request.build_interventions():
+                engine.with_intervention(intervention)  # a corrupted prompt's length, say
         except BaseException:
             self.close()  # no model left behind in the front end for a widget that never was
             raise
@@ -226,7 +233,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
 
     @traitlets.default("interventions")
     def _default_interventions(self) -> list[dict[str, Any]]:
-        return json_safe(intervention_menu())
+        return json_safe(widget_intervention_menu())
 
     @traitlets.validate("threshold", "top_k")
     def _valid_control(self, proposal: dict[str, Any]) -> Any:

@@ -26,15 +26,26 @@ export function filtersInBrowser(model) {
 
 /**
  * The parameters a graph was computed with, from its provenance, as control values: intervention, alpha, corrupted
- * prompt, strategy, and threshold (meaningful to a search strategy only). Only those the provenance holds.
+ * prompt, strategy, and threshold (meaningful to a search strategy only). Only those the provenance holds. A consensus
+ * graph (provenance `consensus`: the interventions compared) reads as "consensus", with its Dampen's alpha and its
+ * corrupted prompt.
  */
 export function savedParameters(graph) {
   const p = graph?.provenance ?? {};
-  const i = p.intervention !== null && typeof p.intervention === "object" ? p.intervention : {};
+  const isObject = (v) => v !== null && typeof v === "object";
+  const i = isObject(p.intervention) ? p.intervention : {};
   const saved = {};
   if (typeof i.kind === "string") saved.intervention = i.kind;
   if (Number.isFinite(i.alpha)) saved.alpha = i.alpha;
   if (typeof i.corrupted_prompt === "string") saved.corrupted_prompt = i.corrupted_prompt;
+  if (isObject(p.consensus)) {
+    const compared = (Array.isArray(p.consensus.interventions) ? p.consensus.interventions : []).filter(isObject);
+    saved.intervention = "consensus";
+    const alpha = compared.find((c) => Number.isFinite(c.alpha));
+    const corrupted = compared.find((c) => typeof c.corrupted_prompt === "string");
+    if (alpha) saved.alpha = alpha.alpha;
+    if (corrupted) saved.corrupted_prompt = corrupted.corrupted_prompt;
+  }
   if (typeof p.strategy?.name === "string") saved.strategy = p.strategy.name;
   if (Number.isFinite(p.threshold)) saved.threshold = p.threshold;
   return saved;

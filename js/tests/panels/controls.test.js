@@ -135,6 +135,18 @@ describe("controls in a saved page (issue 16)", () => {
     expect(savedParameters(null)).toEqual({});
   });
 
+  it("reads a consensus graph as the consensus entry, with its Dampen's alpha and its corrupted prompt", () => {
+    const graph = fullGraph();
+    const compared = [{ kind: "zero" }, { kind: "dampen", alpha: 0.3 }, { kind: "knockout" }];
+    graph.provenance = { ...graph.provenance, intervention: { kind: "zero" }, consensus: { interventions: compared } };
+    expect(savedParameters(graph)).toMatchObject({ intervention: "consensus", alpha: 0.3 });
+    expect(savedParameters(graph)).not.toHaveProperty("corrupted_prompt");
+    graph.provenance.consensus.interventions = [...compared, { kind: "corrupt", corrupted_prompt: "x y" }];
+    expect(savedParameters(graph)).toMatchObject({ intervention: "consensus", alpha: 0.3, corrupted_prompt: "x y" });
+    graph.provenance.consensus = { interventions: "not a list" };
+    expect(savedParameters(graph)).toMatchObject({ intervention: "consensus" });
+  });
+
   it("disables what recomputes, titled why, and keeps top k and a browser threshold live", () => {
     mounted = mountPanel(createControls, saved());
     const disabled = [...mounted.root.querySelectorAll("input, select")].filter((i) => i.disabled).map((i) => i.dataset.trait);
