@@ -312,7 +312,7 @@ def test_long_code_prompt_stays_usable(gemma, page, artifacts, tmp_path):
     assert page.evaluate(LAYOUT_PROBLEMS)["problems"] == []
     page.screenshot(path=artifacts / "long-wrapped-zoom-in.png")
 
-    page.locator(".if-check input").uncheck()
+    page.get_by_role("checkbox", name="wrap").uncheck()
     scrolling = page.evaluate(LAYOUT_PROBLEMS)
     assert scrolling["problems"] == [] and scrolling["rows"] == 1 and scrolling["width"] > scrolling["canvas"]
     page.screenshot(path=artifacts / "long-scrolling.png")
@@ -323,7 +323,7 @@ def test_long_code_prompt_stays_usable(gemma, page, artifacts, tmp_path):
 
     # JupyterLab's dark theme variables, as a page inside JupyterLab Dark would have them.
     page.add_style_tag(content=DARK_THEME)
-    page.locator(".if-check input").check()
+    page.get_by_role("checkbox", name="wrap").check()
     assert page.evaluate(LAYOUT_PROBLEMS)["problems"] == []
     page.screenshot(path=artifacts / "long-dark.png")
 
