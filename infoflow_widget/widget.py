@@ -176,6 +176,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
         self._auto_threshold: float | None = None  # the threshold a search strategy was given by default
         self._ready = False  # the constructor's own trait assignments trigger nothing
         self._displayed = False  # whether _ipython_display_ published the display data under _display_id
+        self._static_drawn = False  # whether the displayed static drawing holds a graph (see _update_display)
         self._computation = Computation(_TraitView(self), model, prompt, layers, preview_seconds)
         super().__init__(
             answer=answer,
@@ -361,14 +362,22 @@ class InfoFlowWidget(anywidget.AnyWidget):
         data, metadata = self._bundle()
         display(data, metadata=metadata, raw=True, display_id=self._display_id)
         self._displayed = True
+        self._static_drawn = self.graph_object is not None and not self.computing
 
     def _update_display(self) -> None:
-        """Redraw the displayed static drawing, where an executor records it (a front end shows the live view)."""
-        if self._displayed and executed_without_front_end():
-            from IPython.display import update_display
+        """Redraw the displayed static drawing: after every graph where an executor records it, once in a front end.
 
-            data, metadata = self._bundle()
-            update_display(data, metadata=metadata, raw=True, display_id=self._display_id)
+        A front end shows the live view, and each update of the display data makes it draw that view anew, so
+        it gets one update only: the first graph replaces "computing" in the notebook it saves (GitHub, nbviewer).
+        """
+        if not self._displayed or (self._static_drawn and not executed_without_front_end()):
+            return
+        from IPython.display import update_display
+
+        data, metadata = self._bundle()
+        if self.graph_object is not None and not self.computing:
+            self._static_drawn = True
+        update_display(data, metadata=metadata, raw=True, display_id=self._display_id)
 
 
 class _TraitView:
