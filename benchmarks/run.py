@@ -17,9 +17,12 @@
 6. Damage: the full IOI graph with every edge's damage (KL of the next-token distribution, from the
    logits its effect already reads) against the same graph with the damage computation stubbed out:
    forward passes and seconds, best of 3, in alternation.
+7. Auto-Corrupt: the full IOI graph under Corrupt.auto(n=4) against one Corrupt graph (the plan's first
+   prompt), each on an engine derived from one clean run (its corrupted prompts' runs included), and the
+   attribution estimate of each: seconds (best of 3, in alternation), forward passes, positions, ratio.
 
 Each section runs in its own process so that its peak memory (max RSS) is its own.
-Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5,6]`.
+Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5,6,7]`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -272,6 +276,35 @@ def damage_cost() -> None:
     print(f"   {len(flagged)} of {len(graph.edges)} edges flagged; sinks {graph.stats['sinks']['positions']}")
 
 
+def auto_corrupt_cost() -> None:
+    from infoflow_widget import Attribution, Corrupt
+
+    model = load_model("smollm2-135m")
+    base = FlowEngine(model, IOI, LogitDiff(" Mary", " John"), Zero(), progress=False)
+    auto = Corrupt.auto(n=4, seed=0)
+    first = base.with_intervention(auto).samples[0].intervention  # the plan's first prompt
+    base.with_intervention(first).graph()  # warm-up
+    rows = {"Corrupt (one prompt)": first, "Corrupt.auto(n=4)": auto}
+    found: dict[str, list[tuple[float, Any]]] = {label: [] for label in rows}
+    estimates: dict[str, list[float]] = {label: [] for label in rows}
+    for _ in range(3):
+        for label, intervention in rows.items():
+            found[label].append(timed(lambda iv=intervention: base.with_intervention(iv).graph()))
+            estimates[label].append(timed(lambda iv=intervention: base.with_intervention(iv).graph(Attribution()))[0])
+    print(
+        "7. Auto-Corrupt: full IOI graph (105 edges), smollm2-135m (fp32), best of 3, corrupted prompts' runs included"
+    )
+    print(f"   {'graph':<24}{'seconds':>9}{'passes':>8}{'positions':>11}{'estimate s':>12}")
+    best = {label: min(s for s, _ in runs) for label, runs in found.items()}
+    for label, runs in found.items():
+        graph = runs[0][1]
+        passes, positions = graph.stats["forward_passes"], graph.stats["positions"]
+        print(f"   {label:<24}{best[label]:>9.2f}{passes:>8}{positions:>11}{min(estimates[label]):>12.2f}")
+    one, four = best["Corrupt (one prompt)"], best["Corrupt.auto(n=4)"]
+    print(f"   auto-Corrupt / one Corrupt graph: {four / one:.2f}x (4 samples: 4x would be 4 graphs run apart)")
+    print(f"   estimates: {min(estimates['Corrupt.auto(n=4)']) / min(estimates['Corrupt (one prompt)']):.2f}x")
+
+
 SECTIONS = {
     "1": full_ioi_graph,
     "2": scaling,
@@ -279,6 +312,7 @@ SECTIONS = {
     "4": widget_latency,
     "5": startup,
     "6": damage_cost,
+    "7": auto_corrupt_cost,
 }
 
 

@@ -35,6 +35,7 @@ _PUBLIC = {
     "Edge": "graph",
     "FlowGraph": "graph",
     "Node": "graph",
+    "AutoCorrupt": "interventions",
     "Corrupt": "interventions",
     "Crop": "interventions",
     "Dampen": "interventions",

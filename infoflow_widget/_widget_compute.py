@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from ._openmp import release_idle_threads
 from ._widget_request import CONSENSUS, Request, searches
 from .consensus import compare_on
+from .corruption import plan_notes
 from .engine import FlowEngine
 from .errors import ComputationCancelled, InfoFlowError
 from .graph import FlowGraph
@@ -339,12 +340,15 @@ def _summary(graph: FlowGraph, how: str) -> str:
     """The status line for a graph put on show: ``how`` (computed, cached), what a search's threshold did, the cost.
 
     ``computed: backtrack measured 56 of 105 edges (49 skipped below threshold 0.59), 5 forward passes in 1.5 s``.
+    Auto-corrupt adds what its corrupted prompts kept (``; kept position 3 ' Xzavier' (name): ...``).
     """
     what = _search_note(graph) or f"{len(graph.edges)} edges"
+    notes = plan_notes(graph.provenance.get("corruption")) if isinstance(graph.provenance, dict) else []
     if how != "computed":
-        return f"{how}: {what}, shown without recomputing"
+        return "; ".join([f"{how}: {what}, shown without recomputing", *notes])
     stats = graph.stats
-    return f"{how}: {what}, {stats.get('forward_passes', '?')} forward passes in {stats.get('seconds', '?')} s"
+    cost = f"{stats.get('forward_passes', '?')} forward passes in {stats.get('seconds', '?')} s"
+    return "; ".join([f"{how}: {what}, {cost}", *notes])
 
 
 def _search_note(graph: FlowGraph) -> str | None:

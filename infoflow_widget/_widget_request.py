@@ -219,14 +219,16 @@ class Request:
         return [self.build_intervention()]
 
     def alone(self, intervention: Intervention) -> Request:
-        """The request of one intervention of a consensus, as the widget asks for it alone (its cache key)."""
-        takes = {f.name for f in fields(intervention)}
+        """The request of one intervention of a consensus, as the widget asks for it alone (its cache key).
+
+        Read from its ``params()``, so that auto-corrupt's is the request of corrupt with the prompt ``"auto"``.
+        """
         params = intervention.params()
         return replace(
             self,
             intervention=intervention.kind,
-            alpha=params.get("alpha") if "alpha" in takes else None,
-            corrupted_prompt=params.get("corrupted_prompt") if "corrupted_prompt" in takes else None,
+            alpha=params.get("alpha"),
+            corrupted_prompt=params.get("corrupted_prompt"),
         )
 
     def build_strategy(self) -> Strategy:

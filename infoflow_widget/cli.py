@@ -12,13 +12,17 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from .corruption import plan_notes
 from .errors import InfoFlowError, is_non_negative, is_whole
 from .graph import check_destination
-from .interventions import INTERVENTIONS, build_intervention, intervention_menu
+from .interventions import AUTO, INTERVENTIONS, build_intervention, intervention_menu
 from .strategies import STRATEGIES
 
 INTERVENTION_OPTIONS = {"alpha": "alpha", "corrupted_prompt": "corrupted"}
 """The option (``--alpha``, ``--corrupted``) that sets each intervention parameter."""
+
+AUTO_OPTIONS = {"n": "samples", "seed": "seed"}
+"""The options of ``--corrupted auto`` (:meth:`~infoflow_widget.interventions.Corrupt.auto`), by its parameter."""
 
 
 def parse_layers(text: str) -> list[int]:
@@ -85,7 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--distractor", help='the competing token, e.g. " John"')
     graph.add_argument("--intervention", choices=list(INTERVENTIONS), default="zero")
     graph.add_argument("--alpha", type=float, help="dampening scalar (dampen only), >= 0")
-    graph.add_argument("--corrupted", help="corrupted prompt of the same token length (corrupt only)")
+    graph.add_argument(
+        "--corrupted",
+        help="corrupted prompt of the same token length (corrupt only), or 'auto': the mean over generated ones",
+    )
+    graph.add_argument("--samples", type=int, help="--corrupted auto: how many corrupted prompts (default 4)")
+    graph.add_argument("--seed", type=int, help="--corrupted auto: the seed of the generated prompts (default 0)")
     graph.add_argument("--strategy", choices=list(STRATEGIES), default="full")
     graph.add_argument(
         "--threshold",
@@ -114,7 +123,13 @@ def _intervention(args: argparse.Namespace) -> object:
         takers = [item["name"] for item in menu if parameter in item["parameters"]]
         if given[parameter] is not None and args.intervention not in takers:
             raise InfoFlowError(f"--{option} applies only to --intervention {' or '.join(takers)}.")
-    return build_intervention(args.intervention, **given)
+    auto = {parameter: getattr(args, option) for parameter, option in AUTO_OPTIONS.items()}
+    for parameter, option in AUTO_OPTIONS.items():
+        if auto[parameter] is not None and (args.corrupted or "").strip().lower() != AUTO:
+            raise InfoFlowError(f"--{option} applies only to --corrupted {AUTO} (generated corrupted prompts).")
+    if auto["n"] is not None and auto["n"] < 1:
+        raise InfoFlowError(f"--samples must be at least 1; got {auto['n']}.")
+    return build_intervention(args.intervention, **given, **auto)
 
 
 def _strategy(args: argparse.Namespace, cls: type) -> object:
@@ -175,6 +190,8 @@ def run_graph(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         progress=not args.quiet,
     )
+    for note in plan_notes(graph.provenance.get("corruption")):  # --corrupted auto: what could not be replaced
+        print(f"infoflow: note: {note}", file=sys.stderr)
     if args.out == "-":
         sys.stdout.write(graph.to_json() + "\n")  # refuses NaN, as a .json file does: stdout stays valid JSON
         return

@@ -304,6 +304,24 @@ class CorruptionPlan:
         return "\n".join(lines)
 
 
+def plan_notes(provenance: Any) -> list[str]:
+    """What a plan's :meth:`~CorruptionPlan.provenance` tells a user beyond its prompts: kept positions, then notes.
+
+    ``["kept positions 1, 2, 3 ' Xzavier' (name): 3 tokens here, and none of the 218 bundled names ...", ...]``;
+    ``[]`` for anything that is not a plan's provenance (a graph without one).
+    """
+    if not isinstance(provenance, dict):
+        return []
+    lines = []
+    for kept in provenance.get("unreplaceable") or []:
+        if isinstance(kept, dict) and isinstance(kept.get("positions"), list):
+            u = Unreplaceable(
+                tuple(kept["positions"]), str(kept.get("text")), str(kept.get("kind")), str(kept.get("reason"))
+            )
+            lines.append(f"kept {u.describe()}")
+    return lines + [str(note) for note in provenance.get("notes") or []]
+
+
 @dataclass(frozen=True)
 class _Piece:
     start: int

@@ -17,12 +17,19 @@ How a batch of edges is measured:
 4. The metric of each batch row, subtracted from the clean metric, is that row's effect. From the
    same logits, KL(clean || intervened) of the next-token distribution is its damage, kept in
    ``measurements`` and attached to a graph's edges with the trust flags (:mod:`infoflow_widget.trust`).
+
+An intervention measured as the mean of others (:class:`~infoflow_widget.interventions.AutoCorrupt`, whose
+``prepare`` returns :class:`~infoflow_widget.interventions.Samples`) gets one engine per sample in
+:attr:`FlowEngine.samples`, derived from this one after its clean run and sharing it: each measures its edges as
+above, and this engine keeps their mean (with ``effect_std`` and the mean ``damage`` in ``measurements``) and
+counts their forward passes as its own.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import statistics
 import threading
 import time
 import weakref
@@ -34,7 +41,7 @@ from . import trust
 from .display import token_texts
 from .errors import ComputationCancelled, InfoFlowError, is_non_negative, is_whole
 from .graph import SELECTION_PROVENANCE, Edge, FlowGraph
-from .interventions import INTERVENTIONS, AttentionTensor, Intervention, Zero, edit_masks
+from .interventions import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero, edit_masks
 from .metrics import KLDivergence, Metric, as_metric
 from .models import attention_modules, attention_sites, envoy, load_model
 from .planning import batch_from_budget, plan_batches
@@ -84,7 +91,8 @@ class FlowEngine:
         model: an nnsight-wrapped model from :func:`load_model`, or a name/path to load.
         prompt: the clean prompt.
         metric: a :class:`Metric`, a callable on final-position logits, or None for the KL divergence.
-        intervention: :class:`Zero` (default), :class:`Dampen`, :class:`Crop`, :class:`Corrupt` or :class:`Knockout`.
+        intervention: :class:`Zero` (default), :class:`Dampen`, :class:`Crop`, :class:`Corrupt` (or
+            ``Corrupt.auto()``: the mean over generated corrupted prompts) or :class:`Knockout`.
         layers: indices of the layers to intervene in (default: all).
         batch_size: edges per forward pass (default: from ``memory_budget``).
         memory_budget: bytes of activations one forward pass may use.
@@ -165,6 +173,7 @@ class FlowEngine:
             raise InfoFlowError(f"The metric is {self.clean_metric} on the clean prompt; it must be finite.")
         self.metric.check_clean(self.tokenizer, self.clean_logits)  # warns of "Mary" where " Mary" was meant
         self.noise_floor = noise_floor(self.clean_metric, float(self.clean_logits.abs().max()), self.hf_model.dtype)
+        self._derive_samples()  # they share the clean run
         self.seconds += time.perf_counter() - start
 
     @property
@@ -187,8 +196,8 @@ class FlowEngine:
         """An engine for the same model, prompt, metric and layers with another intervention.
 
         It shares this engine's clean run (logits, keys and values), so it starts without a forward
-        pass (Corrupt runs its corrupted prompt once); its counters start at zero. Interactive use
-        (a slider over Dampen's alpha) pays only for the intervened passes.
+        pass (Corrupt runs its corrupted prompt once, ``Corrupt.auto`` each of its prompts); its counters
+        start at zero. Interactive use (a slider over Dampen's alpha) pays only for the intervened passes.
 
         Args:
             intervention: the intervention of the new engine.
@@ -202,6 +211,7 @@ class FlowEngine:
         derived._reset_counters()
         start = time.perf_counter()
         derived._set_intervention(intervention)
+        derived._derive_samples()
         derived.seconds += time.perf_counter() - start
         return derived
 
@@ -241,6 +251,7 @@ class FlowEngine:
                 "estimate": any(not edge.exact for edge in edges),
                 "threshold": threshold,
                 "layers": None if self.layers == list(range(self.num_layers)) else self.layers,
+                **(self._sampled.provenance if self._sampled is not None else {}),  # AutoCorrupt: its plan
             },
             stats={
                 "forward_passes": self.forward_passes,
@@ -290,6 +301,10 @@ class FlowEngine:
         ``damage``, KL(clean || intervened) of the whole next-token distribution (:func:`kl_damage`), is
         computed from the same logits, with no forward pass of its own, and kept in :attr:`measurements`
         under ``(tuple(sources), tuple(targets))``; graphs attach it to their exact edges.
+
+        An engine with :attr:`samples` (AutoCorrupt) returns the mean effect over them and keeps each group's
+        ``effect_std`` (the samples' standard deviation, n - 1 in the denominator; none for one sample) and
+        mean ``damage``; progress counts every sample's edges.
         """
         import torch
         from tqdm.auto import tqdm
@@ -300,6 +315,8 @@ class FlowEngine:
                 raise InfoFlowError(
                     f"Edge groups need non-empty positions in 0..{self.n - 1}; got {sources} -> {targets}."
                 )
+        if self.samples:
+            return self._mean_effects(groups, desc)
         order = sorted(range(len(groups)), key=lambda k: min(groups[k][1]))
         starts = [min(groups[k][1]) for k in order]
         clean_logp = self.clean_logits.double().log_softmax(-1)
@@ -333,6 +350,41 @@ class FlowEngine:
         self.interventions += len(groups)
         self.seconds += time.perf_counter() - begin
         return [results[k] for k in range(len(groups))]
+
+    def _mean_effects(self, groups: list[tuple[list[int], list[int]]], desc: str) -> list[float]:
+        """The effects of ``groups`` as the mean over :attr:`samples`, each distinct sample engine measuring once."""
+        from tqdm.auto import tqdm
+
+        distinct = list({id(sample): sample for sample in self.samples}.values())
+        total = len(groups) * len(distinct)
+        begin = time.perf_counter()
+        found: dict[int, list[float]] = {}
+        with tqdm(total=total, desc=desc, unit="edge", disable=self.progress is not True) as bar:
+            for k, sample in enumerate(distinct):
+
+                def report(done: int, _total: int, _desc: str, before: int = k * len(groups)) -> None:
+                    bar.update(before + done - bar.n)
+                    if callable(self.progress):
+                        self.progress(before + done, total, desc)
+
+                sample.progress, sample.cancel = report, self.cancel  # this engine's, whichever copy of it runs
+                passes, positions = sample.forward_passes, sample.positions
+                found[id(sample)] = sample.effects(groups, desc)
+                self.forward_passes += sample.forward_passes - passes
+                self.positions += sample.positions - positions
+        runs = [found[id(sample)] for sample in self.samples]  # a repeated sample counts as often as it appears
+        effects = []
+        for k, group in enumerate(groups):
+            values = [run[k] for run in runs]
+            damages = [sample.measurements[_measured(group)]["damage"] for sample in self.samples]
+            measured = self.measurements.setdefault(_measured(group), {})
+            measured["damage"] = statistics.fmean(damages)
+            if len(values) > 1:
+                measured["effect_std"] = statistics.stdev(values)
+            effects.append(statistics.fmean(values))
+        self.interventions += len(groups)
+        self.seconds += time.perf_counter() - begin
+        return effects
 
     def estimate(self) -> torch.Tensor:
         """First-order estimates of every token edge's effect: one forward and one backward pass.
@@ -512,11 +564,11 @@ class FlowEngine:
             cache.update(keys[:, :, :start].expand(size), values[:, :, :start].expand(size), layer)
         return cache
 
-    def _set_intervention(self, intervention: Intervention | None) -> None:
+    def _set_intervention(self, intervention: Intervention | None, context: Context | None = None) -> None:
         """Set the intervention (Zero by default) and run what it needs beyond the clean run.
 
         Its ``prepare`` checks it against the prompt (Corrupt: the corrupted prompt's length) before
-        any forward pass of its own.
+        any forward pass of its own; a ``context`` given (a sample's, prepared by its parent) skips it.
         """
         intervention = intervention if intervention is not None else Zero()
         if not isinstance(intervention, Intervention):
@@ -526,7 +578,24 @@ class FlowEngine:
         self._estimate: torch.Tensor | None = None
         # What each exact measurement found beside its effect, by (sources, targets): Edge fields (damage, ...).
         self.measurements: dict[tuple[tuple[int, ...], tuple[int, ...]], dict[str, Any]] = {}
-        self._context = intervention.prepare(self)
+        prepared = intervention.prepare(self) if context is None else context
+        self._sampled = prepared if isinstance(prepared, Samples) else None
+        self._context = prepared.context if isinstance(prepared, Samples) else prepared
+        # The engines whose mean effect is this one's: one per sample of an AutoCorrupt (repeats shared), else none.
+        self.samples: list[FlowEngine] = []
+
+    def _derive_samples(self) -> None:
+        """One engine per distinct sample of a sampled intervention, derived from this one after its clean run."""
+        if self._sampled is None:
+            return
+        derived: dict[Intervention, FlowEngine] = {}
+        for intervention, context in zip(self._sampled.interventions, self._sampled.contexts):
+            if intervention not in derived:
+                sample = copy.copy(self)
+                sample._reset_counters()
+                sample._set_intervention(intervention, context)
+                derived[intervention] = sample
+        self.samples = [derived[intervention] for intervention in self._sampled.interventions]
 
     def _reset_counters(self) -> None:
         self.forward_passes = 0

@@ -15,6 +15,10 @@ here plus one line in :data:`INTERVENTIONS`:
 3. Its reference edit, for the slow exact path (:mod:`infoflow_widget.reference`): one edge group at
    a time, by direct indexing, written apart from the fast edit so that each checks the other.
 
+An intervention may instead be the mean of others (:class:`AutoCorrupt`: Corrupt over generated
+prompts): its ``prepare`` returns :class:`Samples`, and the engine measures each sample on an engine
+derived from its own (sharing the clean run) and keeps the mean, with the spread as ``effect_std``.
+
 Tensors follow eager attention's layout: ``scores`` and ``pattern`` are ``(batch, head, query, key)``;
 ``edit`` is a boolean ``(batch, 1, query, key)`` mask, True where a query position of the batch
 row's target group attends to a key position of its source group (always causal: key <= query).
@@ -28,10 +32,11 @@ returns a float64 ``(target, source)`` matrix, zero above the diagonal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from .corruption import CorruptionPlan, check_corruption_args, corrupted_prompts, metric_texts
 from .errors import InfoFlowError, PromptLengthError, is_non_negative
 
 if TYPE_CHECKING:
@@ -50,6 +55,33 @@ model's cast to its dtype) and ``values`` that make the head ``output`` (``(head
 
 Context = dict[int, Any]
 """What an intervention prepared beyond the clean run, by layer."""
+
+AUTO = "auto"
+"""The corrupted prompt that asks for generated ones: ``build_intervention("corrupt", corrupted_prompt="auto")``
+(the CLI's ``--corrupted auto``, the widget's corrupted-prompt box) is :meth:`Corrupt.auto`."""
+
+
+@dataclass(frozen=True)
+class Samples:
+    """What ``prepare`` returns for an intervention measured as the mean of others (:class:`AutoCorrupt`).
+
+    The engine derives one engine per distinct intervention of ``interventions`` from its own (sharing the
+    clean run), already prepared with the matching entry of ``contexts``; an edge's effect is the mean of its
+    effects over the samples (a repeated sample counts as often as it appears), its ``effect_std`` their
+    sample standard deviation, its ``damage`` the mean of theirs.
+
+    Attributes:
+        interventions: one per sample, in order (repeats allowed).
+        contexts: each one's prepared context, as its own ``prepare`` returns it.
+        context: the intervention's own context, by layer, for its :meth:`~Intervention.first_order`.
+        provenance: entries merged into a graph's provenance, over the engine's own (``"corruption"``: the plan;
+            ``"intervention_text"``: a description that knows what was sampled).
+    """
+
+    interventions: tuple[Intervention, ...]
+    contexts: tuple[Context, ...]
+    context: Context
+    provenance: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -76,10 +108,27 @@ class Intervention:
         """The intervention as plain JSON data (its ``kind`` and parameters)."""
         return {"kind": self.kind, **{k: v for k, v in self.__dict__.items()}}
 
-    def prepare(self, engine: FlowEngine) -> Context:
+    @classmethod
+    def build(cls, **parameters: Any) -> Intervention:
+        """The intervention from its parameters, each a field of the class (:func:`build_intervention`'s last step).
+
+        A subclass may map a value to another intervention (Corrupt: ``corrupted_prompt="auto"`` builds
+        :meth:`Corrupt.auto`).
+
+        Raises:
+            InfoFlowError: a parameter the intervention does not take, or a bad value.
+        """
+        takes = [f.name for f in fields(cls)]
+        extra = [key for key in parameters if key not in takes]
+        if extra:
+            raise InfoFlowError(f"{cls.kind} takes {', '.join(takes) or 'no parameters'}, not {', '.join(extra)}.")
+        return cls(**parameters)
+
+    def prepare(self, engine: FlowEngine) -> Context | Samples:
         """Check the intervention against the engine's prompt, then run what its edits need beyond the clean run.
 
-        Raises before any model work when the intervention does not fit the prompt.
+        Raises before any model work when the intervention does not fit the prompt. An intervention measured as
+        the mean of others returns :class:`Samples` instead of its context.
         """
         return {}
 
@@ -351,6 +400,46 @@ class Corrupt(Intervention):
         if not isinstance(self.corrupted_prompt, str) or not self.corrupted_prompt.strip():
             raise InfoFlowError("Corrupt needs a corrupted prompt of the same token length as the clean prompt.")
 
+    @staticmethod
+    def auto(
+        n: int = 4,
+        seed: int = 0,
+        *,
+        avoid: Collection[str] = (),
+        keep: Collection[str] = (),
+        kinds: Collection[str] | None = None,
+        consistent: bool = True,
+        code: bool | None = None,
+    ) -> AutoCorrupt:
+        """Corrupt with ``n`` generated corrupted prompts, the effect of an edge being the mean over them.
+
+        The prompts come from :func:`~infoflow_widget.corruption.corrupted_prompts` (other names and
+        numbers in prose, identifiers in code; the metric's answer and distractor never used as replacements),
+        built for the engine's prompt and tokenizer when the engine prepares it. The arguments are checked
+        here, before any work. See :class:`AutoCorrupt`.
+
+        Examples:
+            >>> Corrupt.auto(n=4, seed=0)
+            AutoCorrupt(n=4, seed=0, avoid=(), keep=(), kinds=None, consistent=True, code=None)
+        """
+        return AutoCorrupt(n, seed, avoid=avoid, keep=keep, kinds=kinds, consistent=consistent, code=code)
+
+    @classmethod
+    def build(cls, **parameters: Any) -> Intervention:
+        """Corrupt, or :meth:`auto` (with ``n``, ``seed``, ...) when the corrupted prompt is ``"auto"``.
+
+        ``"auto"`` counts in any case, with spaces around.
+        """
+        prompt = parameters.get("corrupted_prompt")
+        if isinstance(prompt, str) and prompt.strip().lower() == AUTO:
+            return AutoCorrupt.build(**{k: v for k, v in parameters.items() if k != "corrupted_prompt"})
+        sampling = [f.name for f in fields(AutoCorrupt) if f.name in parameters]
+        if sampling:
+            raise InfoFlowError(
+                f"corrupt takes {', '.join(sampling)} only with corrupted_prompt={AUTO!r} (generated prompts)."
+            )
+        return super().build(**parameters)
+
     def describe(self) -> str:
         return f"corrupt: i sees key and value j of the prompt {self.corrupted_prompt!r}"
 
@@ -386,9 +475,7 @@ class Corrupt(Intervention):
         self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
     ) -> torch.Tensor:
         """The score changes by ``q_i . (k'_j - k_j)`` and row i's output by ``A_ij (v'_j - v_j)``."""
-        score_change = (tensors["query"] @ (context["keys_t"][0] - tensors["keys_t"])).double()
-        value_change = (grads["output"] @ (context["values"][0] - tensors["values"]).transpose(-1, -2)).double()
-        return -(grads["scores"].double() * score_change + value_change * tensors["weights"].double()).sum(0).tril()
+        return _patching_first_order(tensors, grads, context)
 
     def reference_prepare(self, record: Callable[[str], Context]) -> Context:
         return record(self.corrupted_prompt)
@@ -402,6 +489,123 @@ class Corrupt(Intervention):
         output = call.output.clone()
         output[:, targets] = call.rerun(key, value)[:, targets]
         return output
+
+
+def _patching_first_order(
+    tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """Corrupt's estimate, linear in the key and value differences ``k'_j - k_j`` and ``v'_j - v_j`` of the context."""
+    score_change = (tensors["query"] @ (context["keys_t"][0] - tensors["keys_t"])).double()
+    value_change = (grads["output"] @ (context["values"][0] - tensors["values"]).transpose(-1, -2)).double()
+    return -(grads["scores"].double() * score_change + value_change * tensors["weights"].double()).sum(0).tril()
+
+
+@dataclass(frozen=True)
+class AutoCorrupt(Intervention):
+    """Corrupt with generated prompts: an edge's effect is the mean over ``n`` corrupted prompts, its spread kept.
+
+    Built by :meth:`Corrupt.auto` (or ``corrupted_prompt="auto"``). When an engine prepares it, it builds its
+    prompts with :func:`~infoflow_widget.corruption.corrupted_prompts` from the engine's tokenizer and prompt,
+    never using the metric's texts (answer, distractor) or ``avoid`` as replacements; a prompt with nothing
+    replaceable fails there, before any forward pass. Each distinct prompt runs once (its keys and values),
+    and the engine measures ``Corrupt(prompt)`` for each on an engine derived from its own, sharing its clean run
+    (:class:`Samples`): an edge's ``effect`` is the mean over the samples, ``effect_std`` their sample standard
+    deviation (n - 1 in the denominator; none for n = 1), ``damage`` the mean damage. A graph's
+    ``provenance["corruption"]`` holds the plan: the prompts, what changed where, and the positions that could
+    not be replaced, with the reason.
+
+    The first-order estimate of Corrupt is linear in the key and value differences ``k'_j - k_j`` and
+    ``v'_j - v_j``, so the mean of the ``n`` estimates is Corrupt's estimate with the mean corrupted keys and
+    values: one forward and one backward pass.
+
+    Args:
+        n: the number of corrupted prompts, >= 1.
+        seed: the seed of the generator.
+        avoid: texts never used as replacements, beyond the metric's own.
+        keep: words that stay unchanged.
+        kinds: the kinds replaced (``"name"``, ``"number"``, ``"word"``); None: chosen by the prompt.
+        consistent: the same word gets the same replacement throughout a prompt.
+        code: whether the prompt is code (None: detected).
+    """
+
+    n: int = 4
+    seed: int = 0
+    avoid: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    kinds: tuple[str, ...] | None = None
+    consistent: bool = True
+    code: bool | None = None
+    kind: ClassVar[str] = "corrupt"
+    saves: ClassVar[tuple[AttentionTensor, ...]] = Corrupt.saves
+
+    def __post_init__(self) -> None:
+        avoid, keep, kinds = check_corruption_args(
+            self.n, self.seed, avoid=self.avoid, keep=self.keep, kinds=self.kinds, consistent=self.consistent,
+            code=self.code,
+        )  # fmt: skip
+        for name, value in (("avoid", avoid), ("keep", keep), ("kinds", kinds)):
+            object.__setattr__(self, name, value)  # tuples: the intervention stays hashable
+
+    def describe(self) -> str:
+        return f"auto-corrupt: mean over {self.n} generated corrupted prompts (seed {self.seed})"
+
+    def params(self) -> dict[str, Any]:
+        """``{"kind": "corrupt", "corrupted_prompt": "auto", "n": 4, "seed": 0}``, and arguments not at their default.
+
+        ``build_intervention(**params)`` builds it back; front ends show it as the corrupted prompt ``"auto"``.
+        """
+        given = {"kind": self.kind, "corrupted_prompt": AUTO, "n": self.n, "seed": self.seed}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name not in given and value != f.default:
+                given[f.name] = list(value) if isinstance(value, tuple) else value
+        return given
+
+    def plan(self, engine: FlowEngine) -> CorruptionPlan:
+        """The corrupted prompts for the engine's prompt, tokenizer and metric (no model work)."""
+        return corrupted_prompts(
+            engine.tokenizer,
+            engine.prompt,
+            self.n,
+            self.seed,
+            avoid=(*self.avoid, *metric_texts(engine.metric)),
+            keep=self.keep,
+            kinds=self.kinds,
+            consistent=self.consistent,
+            code=self.code,
+        )
+
+    def prepare(self, engine: FlowEngine) -> Samples:
+        """The plan (raising before any model work), then one run of each distinct prompt (Corrupt's ``prepare``).
+
+        Its own context, for :meth:`first_order`, is the mean corrupted keys and values over the samples.
+        """
+        plan = self.plan(engine)
+        samples = tuple(Corrupt(prompt) for prompt in plan.prompts)
+        prepared = {sample: sample.prepare(engine) for sample in dict.fromkeys(samples)}
+        contexts = tuple(prepared[sample] for sample in samples)
+        mean = {
+            layer: {name: _mean([c[layer][name] for c in contexts]) for name in ("keys_t", "values")}
+            for layer in contexts[0]
+        }
+        what = " and ".join({"name": "names", "number": "numbers", "word": "words"}[k] for k in plan.replaced_kinds)
+        text = f"auto-corrupt: mean over {len(samples)} corrupted prompts ({what} replaced)"
+        provenance = {"corruption": plan.provenance(), "intervention_text": text}
+        return Samples(samples, contexts, mean, provenance)
+
+    def first_order(
+        self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
+    ) -> torch.Tensor:
+        """Corrupt's estimate with the mean corrupted keys and values: the mean of the samples' estimates."""
+        return _patching_first_order(tensors, grads, context)
+
+
+def _mean(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The mean of equal-shaped tensors, summed in float32 at least and returned in their dtype."""
+    import torch
+
+    stacked = torch.stack(tensors)
+    return stacked.to(torch.promote_types(stacked.dtype, torch.float32)).mean(0).to(stacked.dtype)
 
 
 INTERVENTIONS: dict[str, type[Intervention]] = {
@@ -448,13 +652,7 @@ def build_intervention(name: str, **parameters: Any) -> Intervention:
     """
     if name not in INTERVENTIONS:
         raise InfoFlowError(f"intervention must be one of {', '.join(INTERVENTIONS)}; got {name!r}.")
-    cls = INTERVENTIONS[name]
-    takes = [f.name for f in fields(cls)]
-    given = {key: value for key, value in parameters.items() if value is not None}
-    extra = [key for key in given if key not in takes]
-    if extra:
-        raise InfoFlowError(f"{name} takes {', '.join(takes) or 'no parameters'}, not {', '.join(extra)}.")
-    return cls(**given)
+    return INTERVENTIONS[name].build(**{key: value for key, value in parameters.items() if value is not None})
 
 
 def edit_masks(groups: list[tuple[list[int], list[int]]], n: int, device: Any = None) -> torch.Tensor:

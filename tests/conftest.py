@@ -14,18 +14,18 @@ WORDS = "when mary and john went to the store , gave a book felix sarah diego bo
 ARCHITECTURES = ["gpt2", "gpt_neox", "llama", "qwen2", "gemma3"]
 
 
-def word_tokenizer():
-    """A whitespace word-level tokenizer over WORDS, built offline."""
+def word_tokenizer(words: list[str] = WORDS):
+    """A whitespace word-level tokenizer over ``words`` (WORDS by default), built offline."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {w: i for i, w in enumerate([*WORDS, "[UNK]"])}
+    vocab = {w: i for i, w in enumerate([*words, "[UNK]"])}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
     return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
 
 
-def tiny_config(arch: str):
+def tiny_config(arch: str, vocab: int = len(WORDS) + 1):
     """A small random config; Gemma 3 gets a sliding window of 4, soft-capping and grouped-query attention.
 
     Transformers' Gemma 3 keeps ``attn_logit_softcapping`` without applying it; ``"gemma2"`` (not in
@@ -33,7 +33,6 @@ def tiny_config(arch: str):
     """
     from transformers import Gemma2Config, Gemma3TextConfig, GPT2Config, GPTNeoXConfig, LlamaConfig, Qwen2Config
 
-    vocab = len(WORDS) + 1
     common = dict(vocab_size=vocab, bos_token_id=None, eos_token_id=None, pad_token_id=None)
     if arch == "gpt2":
         return GPT2Config(n_embd=32, n_layer=3, n_head=4, n_positions=64, **common)
@@ -72,19 +71,22 @@ def tiny_config(arch: str):
     )
 
 
-def make_tiny(arch: str, attn_implementation: str = "sdpa"):
-    """A tiny random model, loaded with transformers' default SDPA attention like a user's model."""
+def make_tiny(arch: str, attn_implementation: str = "sdpa", words: list[str] = WORDS):
+    """A tiny random model, loaded with transformers' default SDPA attention like a user's model.
+
+    ``words``: the vocabulary of its word tokenizer (WORDS by default), plus "[UNK]".
+    """
     from transformers import AutoModelForCausalLM
 
     from infoflow_widget import wrap_model
 
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(tiny_config(arch), attn_implementation=attn_implementation)
+    model = AutoModelForCausalLM.from_config(tiny_config(arch, len(words) + 1), attn_implementation=attn_implementation)
     with torch.no_grad():  # random init is near-uniform attention; sharpen it so edges differ
         for name, param in model.named_parameters():
             if "q_proj" in name or "k_proj" in name or "c_attn" in name or "query_key_value" in name:
                 param.mul_(4.0)
-    return wrap_model(model, word_tokenizer(), name=f"tiny-{arch}")
+    return wrap_model(model, word_tokenizer(words), name=f"tiny-{arch}")
 
 
 @pytest.fixture(scope="session", params=ARCHITECTURES)

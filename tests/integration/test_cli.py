@@ -76,9 +76,36 @@ def test_corrupt_from_the_cli():
     assert json.loads(done.stdout)["provenance"]["intervention"]["kind"] == "corrupt"
 
 
+def test_auto_corrupt_from_the_cli_names_what_it_kept():
+    prompt = "When Xzavier and Mary went to the store, Mary gave a book to"
+    done = infoflow(
+        "graph", "--prompt", prompt, "--answer", " Mary", "--intervention", "corrupt", "--corrupted", "auto",
+        "--samples", "2", "--seed", "1", "--quiet", "--out", "-",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    graph = json.loads(done.stdout)
+    assert graph["provenance"]["intervention"] == {"kind": "corrupt", "corrupted_prompt": "auto", "n": 2, "seed": 1}
+    assert len(graph["provenance"]["corruption"]["prompts"]) == 2
+    assert all("effect_std" in e for e in graph["edges"])
+    assert "infoflow: note: kept positions 1, 2, 3 ' Xzavier' (name)" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--prompt", PROMPT, "--samples", "3", "--model", "gpt-17"], "--samples applies only to --corrupted auto"),
+        (
+            ["--prompt", PROMPT, "--intervention", "corrupt", "--corrupted", "x", "--seed", "1", "--model", "gpt-17"],
+            "--seed applies only to --corrupted auto",
+        ),
+        (
+            ["--prompt", PROMPT, "--intervention", "corrupt", "--corrupted", "auto", "--samples", "0", "--model", "x"],
+            "--samples must be at least 1",
+        ),
+        (
+            ["--prompt", "To the, a", "--intervention", "corrupt", "--corrupted", "auto"],
+            "No token of this prompt can be replaced",
+        ),
         (["--prompt", ""], "prompt is empty"),
         (["--prompt", PROMPT, "--model", "gpt-17"], "Bundled models: gemma-3-270m, smollm2-135m"),
         (["--prompt", PROMPT, "--answer", " Maryanne", "--distractor", " John"], "not one"),

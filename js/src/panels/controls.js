@@ -5,7 +5,7 @@
 // computed with; top k and a threshold that filters in the browser stay live.
 
 import { OFFLINE_TITLE } from "../context.js";
-import { el } from "../dom.js";
+import { button, el } from "../dom.js";
 import { labelled, traitFields } from "../fields.js";
 import { maxAbsEffect } from "../geometry/edges.js";
 
@@ -51,11 +51,15 @@ export function savedParameters(graph) {
   return saved;
 }
 
+/** The title of the corrupted-prompt box's "auto" button. */
+export const AUTO_TITLE =
+  "auto: the mean over 4 generated corrupted prompts (the prompt's names and numbers replaced by others of the same token length)";
+
 /** Disable a control that needs the kernel, saying why on it and on its label. */
 function needsKernel(label) {
   label.classList.add("if-needs-kernel");
   label.title = OFFLINE_TITLE;
-  for (const input of label.querySelectorAll("input, select")) {
+  for (const input of label.querySelectorAll("input, select, button")) {
     input.disabled = true;
     input.title = OFFLINE_TITLE;
   }
@@ -83,7 +87,14 @@ export function createControls(ctx) {
   // Alpha shows only for an intervention that takes it (Dampen), but keeps its room (if-reserve): the controls after it never move. The corrupted
   // prompt comes last, so nothing moves aside for it; reserved, its wide box would leave an empty row.
   const alphaField = labelled("alpha", alpha.el, "if-alpha if-reserve");
-  const corruptedField = labelled("corrupted prompt", fields.text("corrupted_prompt", "a prompt of the same token length", false), "if-wide if-corrupted");
+  // "auto" in the box (typed, or put there by its button) asks Python for generated prompts: Corrupt.auto().
+  const corruptedInput = fields.text("corrupted_prompt", "a prompt of the same token length, or auto", false);
+  const autoButton = button("auto", AUTO_TITLE, () => {
+    model.set("corrupted_prompt", "auto");
+    model.save_changes();
+  });
+  autoButton.dataset.control = "corrupt-auto";
+  const corruptedField = labelled("corrupted prompt", el("span", { class: "if-corrupted-input" }, [corruptedInput, autoButton]), "if-wide if-corrupted");
   const showParameters = () => {
     const takes = interventionParameters(model);
     alphaField.hidden = !("alpha" in takes);

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEBOUNCE_MS } from "../../src/debounce.js";
-import { createControls, filtersInBrowser, interventionParameters, savedParameters } from "../../src/panels/controls.js";
+import { AUTO_TITLE, createControls, filtersInBrowser, interventionParameters, savedParameters } from "../../src/panels/controls.js";
 import { mountPanel } from "../panel-harness.js";
 import { INTERVENTION_MENU, STRATEGY_MENU, fullGraph, mockModel, widgetState } from "../mock-model.js";
 
@@ -83,6 +83,15 @@ describe("controls", () => {
     expect([mounted.model.get("answer"), mounted.model.get("corrupted_prompt")]).toEqual([null, ""]);
   });
 
+  it("puts auto in the corrupted-prompt box with its button: generated prompts (Corrupt.auto)", () => {
+    mounted = mountPanel(createControls, { ...widgetState(), intervention: "corrupt" });
+    const auto = mounted.root.querySelector('[data-control="corrupt-auto"]');
+    expect(auto.closest(".if-corrupted")).not.toBe(null);
+    expect(auto.title).toBe(AUTO_TITLE);
+    auto.click();
+    expect([mounted.model.get("corrupted_prompt"), control("corrupted_prompt").value]).toEqual(["auto", "auto"]);
+  });
+
   it("spans the threshold slider over the effects of the graph on show", () => {
     const graph = fullGraph();
     graph.edges[0].effect = "Infinity"; // as Python sends it: not a scale
@@ -131,6 +140,8 @@ describe("controls in a saved page (issue 16)", () => {
     expect(savedParameters(graph)).toEqual({ intervention: "dampen", alpha: 1, strategy: "bisect", threshold: 0.2 });
     graph.provenance.intervention = { kind: "corrupt", corrupted_prompt: "x y" };
     expect(savedParameters(graph)).toMatchObject({ intervention: "corrupt", corrupted_prompt: "x y" });
+    graph.provenance.intervention = { kind: "corrupt", corrupted_prompt: "auto", n: 4, seed: 0 }; // Corrupt.auto()
+    expect(savedParameters(graph)).toMatchObject({ intervention: "corrupt", corrupted_prompt: "auto" });
     expect(savedParameters({ provenance: {} })).toEqual({});
     expect(savedParameters(null)).toEqual({});
   });
@@ -151,6 +162,7 @@ describe("controls in a saved page (issue 16)", () => {
     mounted = mountPanel(createControls, saved());
     const disabled = [...mounted.root.querySelectorAll("input, select")].filter((i) => i.disabled).map((i) => i.dataset.trait);
     expect(disabled.sort()).toEqual(["alpha", "answer", "corrupted_prompt", "distractor", "intervention", "strategy"]);
+    expect(mounted.root.querySelector('[data-control="corrupt-auto"]').disabled).toBe(true);
     for (const label of mounted.root.querySelectorAll(".if-needs-kernel")) expect(label.title).toBe("needs a running kernel: this is a saved page");
     change("top_k", "4");
     expect(mounted.model.get("top_k")).toBe(4);
