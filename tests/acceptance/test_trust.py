@@ -1,18 +1,18 @@
 """Trust flags on the write-up's IOI case (cases/ioi.json) with SmolLM2-135M: hemorrhage flagged, the circuit not.
 
 Issue 10's acceptance: "When -> Mary" is flagged under Zero; IO -> END, S2 -> END and S1 -> S2 are not
-flagged and keep their sign under Zero, Dampen(0.5) and Knockout.
+flagged and keep their sign under Zero, Dampen(0.5), Knockout and auto-Corrupt.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from infoflow_widget import Dampen, FlowEngine, Knockout, LogitDiff, Zero
+from infoflow_widget import Corrupt, Dampen, FlowEngine, Knockout, LogitDiff, Zero
 
 pytestmark = pytest.mark.slow
 
-INTERVENTIONS = {"zero": Zero(), "dampen": Dampen(0.5), "knockout": Knockout()}
+INTERVENTIONS = {"zero": Zero(), "dampen": Dampen(0.5), "knockout": Knockout(), "auto-corrupt": Corrupt.auto(4, 0)}
 CIRCUIT = [("IO", "END"), ("S2", "END"), ("S1", "S2")]
 
 
