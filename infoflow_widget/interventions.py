@@ -588,7 +588,8 @@ class AutoCorrupt(Intervention):
             layer: {name: _mean([c[layer][name] for c in contexts]) for name in ("keys_t", "values")}
             for layer in contexts[0]
         }
-        what = " and ".join({"name": "names", "number": "numbers", "word": "words"}[k] for k in plan.replaced_kinds)
+        found = [k for k in plan.replaced_kinds if k in plan.kinds]  # the kinds this prompt holds, not all allowed
+        what = " and ".join({"name": "names", "number": "numbers", "word": "words"}[k] for k in found)
         text = f"auto-corrupt: mean over {len(samples)} corrupted prompts ({what} replaced)"
         provenance = {"corruption": plan.provenance(), "intervention_text": text}
         return Samples(samples, contexts, mean, provenance)
