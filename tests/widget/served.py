@@ -38,6 +38,24 @@ def chromium_launch_args(args: dict[str, Any]) -> dict[str, Any]:
     return {**args, "executable_path": str(CHROMIUM), "args": CHROMIUM_FLAGS}
 
 
+# Fixtures for every browser test module: import them there (``from served import artifacts,
+# browser_type_launch_args``); a second conftest.py would shadow ``from conftest import make_tiny``.
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium for pytest-playwright, since Playwright cannot download its own browsers here."""
+    return chromium_launch_args(browser_type_launch_args)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots go (git-ignored), for people to look at after a run."""
+    folder = REPO / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def require_built_bundle() -> None:
     """Fail at once, not after minutes of waiting for a drawing, when the front end is not built."""
     bundle = REPO / "infoflow_widget" / "static" / "widget.js"

@@ -4,53 +4,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
+from served import REPO, artifacts, browser_type_launch_args, free_port  # noqa: F401 - fixtures for this module
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 KNOWN_LAB_ERROR = "reading 'schema'"  # JupyterLab 4.6 logs it on start; harmless
 # Notebook 7 logs it when opened on a server whose JupyterLab session left a workspace behind; harmless.
 KNOWN_NOTEBOOK_ERROR = "Command 'filebrowser:open-path' not registered"
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium, since Playwright cannot download its own browsers here."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make install` installs it (apt-get install chromium)")
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-             "--disable-component-update"]  # fmt: skip
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": flags}
-
-
-@pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    """Where screenshots go (git-ignored), for people to look at after a run."""
-    folder = REPO / "test-artifacts"
-    folder.mkdir(exist_ok=True)
-    return folder
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

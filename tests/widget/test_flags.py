@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from served import REPO, chromium_launch_args
+from served import REPO, artifacts, browser_type_launch_args  # noqa: F401 - fixtures for this module
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.browser
@@ -30,20 +30,8 @@ body { background: #111111 !important; }"""
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return chromium_launch_args(browser_type_launch_args)
-
-
-@pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1200, "height": 900}, "accept_downloads": True}
-
-
-@pytest.fixture(scope="module")
-def artifacts() -> Path:
-    folder = REPO / "test-artifacts"
-    folder.mkdir(exist_ok=True)
-    return folder
 
 
 def flagged_graph():

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from served import browser_type_launch_args  # noqa: F401 - a fixture for this module
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium, since Playwright cannot download its own browsers here."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make install` installs it (apt-get install chromium)")
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-             "--disable-component-update"]  # fmt: skip
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": flags}
 
 
 def test_saved_report_draws_with_the_front_end_offline(page, tmp_path):

@@ -7,10 +7,11 @@ import shutil
 import sys
 
 import pytest
-from served import (
+from served import (  # noqa: F401 - artifacts and browser_type_launch_args are fixtures for this module
     REPO,
+    artifacts,
+    browser_type_launch_args,
     check_alpha_slider_recomputes,
-    chromium_launch_args,
     collect_errors,
     free_port,
     require_built_bundle,
@@ -26,20 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return chromium_launch_args(browser_type_launch_args)
-
-
-@pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
-
-
-@pytest.fixture(scope="module")
-def artifacts():
-    folder = REPO / "test-artifacts"
-    folder.mkdir(exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")
