@@ -251,7 +251,7 @@ def startup() -> None:
 
 
 def damage_cost() -> None:
-    import infoflow_widget.engine as engine_module
+    import infoflow_widget.batching as engine_module
 
     model = load_model("smollm2-135m")
     base = FlowEngine(model, IOI, LogitDiff(" Mary", " John"), Zero(), progress=False)

@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 # on first use (PEP 562), so ``import infoflow_widget``, ``infoflow --help`` and the CLI's checks of bad
 # input load neither torch, transformers, nnsight nor the widget's ipywidgets and anywidget.
 _PUBLIC = {
+    "Anatomy": "anatomy",
     "Comparison": "consensus",
     "compare_interventions": "consensus",
     "FlowEngine": "engine",
@@ -42,6 +43,7 @@ _PUBLIC = {
     "Intervention": "interventions",
     "Knockout": "interventions",
     "Zero": "interventions",
+    "LogitLens": "lens",
     "Custom": "metrics",
     "KLDivergence": "metrics",
     "Logit": "metrics",

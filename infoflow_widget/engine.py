@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import math
-import statistics
 import threading
 import time
 import weakref
@@ -38,18 +37,22 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from . import trust
+from .batching import Batch, Request, head_masks, measure
 from .display import token_texts
-from .errors import ComputationCancelled, InfoFlowError, is_non_negative, is_whole
+from .errors import InfoFlowError, is_non_negative, is_whole
 from .graph import SELECTION_PROVENANCE, Edge, FlowGraph
-from .interventions import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero, edit_masks
+from .interventions import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero
 from .metrics import KLDivergence, Metric, as_metric
 from .models import attention_modules, attention_sites, envoy, load_model
-from .planning import batch_from_budget, plan_batches
+from .planning import batch_from_budget
 from .strategies import Full, SpanPair, Strategy, cost_stats
 
 if TYPE_CHECKING:
     import torch
     from nnsight.modeling.transformers import TransformersModel
+
+    from .anatomy import Anatomy
+    from .lens import LogitLens
 
 Group = tuple[Sequence[int], Sequence[int]]
 """An edge between position groups: (source positions, target positions)."""
@@ -294,124 +297,186 @@ class FlowEngine:
         provenance = {**kept, "estimate": False, "expanded_from": strategy.params()}
         return FlowGraph(list(graph.tokens), nodes, edges, graph.clean_metric, provenance, stats, _engine=self)
 
+    def anatomy(self, sources: int | Sequence[int], targets: int | Sequence[int]) -> Anatomy:
+        """Where one edge's effect is carried: by layer, by (layer, head) and by window of layers.
+
+        The edge (token positions, or groups of them) is intervened with this engine's intervention in one
+        chosen layer at a time (all heads), in one query head of one layer at a time, and in the layers
+        0..l and l..L-1. Every row runs in the same batched passes (they share the edge's earliest target,
+        so the clean run before it is reused once for all), and the rows of an ``AutoCorrupt`` engine are
+        means over its samples.
+
+        Args:
+            sources: the source position(s) j.
+            targets: the target position(s) i; at least one source must be at or before a target.
+
+        Returns:
+            An :class:`~infoflow_widget.anatomy.Anatomy`; its stats count this anatomy's work only.
+
+        Raises:
+            InfoFlowError: positions that are not whole numbers, out of range, or a source after every
+                target, before any forward pass.
+        """
+        from .anatomy import Anatomy
+
+        group = _edge_group(sources, targets, self.n)
+        heads = self.hf_model.config.num_attention_heads
+        masks = head_masks(len(self.layers), heads)
+        wheres = [m for part in ("layers", "heads", "up_to", "from") for m in masks[part]]
+        before = (self.forward_passes, self.interventions, self.seconds)
+        measured = measure(
+            [Request(self, [group] * len(wheres), wheres, record=False), Request(self, [group])],
+            self,
+            "anatomy",
+            self.progress,
+            self.cancel,
+        )
+        found, (effect,) = measured
+        count = len(self.layers)
+        per_head = found[count : count + count * heads]
+        return Anatomy(
+            sources=group[0],
+            targets=group[1],
+            tokens=list(self.tokens),
+            clean_metric=self.clean_metric,
+            effect=effect,
+            layer_indices=list(self.layers),
+            layers=found[:count],
+            heads=[per_head[k * heads : (k + 1) * heads] for k in range(count)],
+            up_to=found[count + count * heads : 2 * count + count * heads],
+            from_layer=found[2 * count + count * heads :],
+            kv_group=heads // (getattr(self.hf_model.config, "num_key_value_heads", None) or heads),
+            provenance={
+                "model": getattr(self.hf_model, "infoflow_name", type(self.hf_model).__name__),
+                "prompt": self.prompt,
+                "intervention": self.intervention.params(),
+                "metric": self.metric.describe(),
+            },
+            stats={
+                "forward_passes": self.forward_passes - before[0],
+                "interventions": self.interventions - before[1],
+                "seconds": round(self.seconds - before[2], 3),
+            },
+        )
+
+    def logit_lens(self, position: int, top: int = 5) -> LogitLens:
+        """The residual stream at ``position`` after each layer, read through the final norm and the unembedding.
+
+        Per layer: the ``top`` tokens (logit, probability) and this engine's metric on those logits (for a
+        logit difference, the difference read at that layer). One forward pass of the prompt up to
+        ``position``. See :func:`infoflow_widget.lens.logit_lens`.
+        """
+        from .lens import logit_lens
+
+        return logit_lens(self, position, top)
+
     def effects(self, groups: Sequence[Group], desc: str = "edges") -> list[float]:
         """Return metric(clean) - metric(intervened) for each (sources, targets) group, batched.
 
         Source positions after a target position are ignored (attention is causal). Each group's
-        ``damage``, KL(clean || intervened) of the whole next-token distribution (:func:`kl_damage`), is
-        computed from the same logits, with no forward pass of its own, and kept in :attr:`measurements`
-        under ``(tuple(sources), tuple(targets))``; graphs attach it to their exact edges.
+        ``damage``, KL(clean || intervened) of the whole next-token distribution
+        (:func:`~infoflow_widget.batching.kl_damage`), is computed from the same logits, with no forward pass of
+        its own, and kept in :attr:`measurements` under ``(tuple(sources), tuple(targets))``; graphs attach it to
+        their exact edges.
 
         An engine with :attr:`samples` (AutoCorrupt) returns the mean effect over them and keeps each group's
         ``effect_std`` (the samples' standard deviation, n - 1 in the denominator; none for one sample) and
         mean ``damage``; progress counts every sample's edges.
         """
-        import torch
-        from tqdm.auto import tqdm
+        groups = self._checked_groups(groups)
+        return measure([Request(self, groups)], self, desc, self.progress, self.cancel)[0]
 
-        groups = [(list(s), list(t)) for s, t in groups]
-        for sources, targets in groups:
+    def _checked_groups(self, groups: Sequence[Group]) -> list[tuple[list[int], list[int]]]:
+        checked = [(list(s), list(t)) for s, t in groups]
+        for sources, targets in checked:
             if not sources or not targets or min(sources + targets) < 0 or max(sources + targets) >= self.n:
                 raise InfoFlowError(
                     f"Edge groups need non-empty positions in 0..{self.n - 1}; got {sources} -> {targets}."
                 )
-        if self.samples:
-            return self._mean_effects(groups, desc)
-        order = sorted(range(len(groups)), key=lambda k: min(groups[k][1]))
-        starts = [min(groups[k][1]) for k in order]
-        clean_logp = self.clean_logits.double().log_softmax(-1)
-        results: dict[int, float] = {}
-        begin = time.perf_counter()
-        bar_wanted = self.progress is True
-        with torch.no_grad(), tqdm(total=len(groups), desc=desc, unit="edge", disable=not bar_wanted) as bar:
-            plan = plan_batches(starts, self.n, self.batch_size)
-            while plan:
-                if self.cancel is not None and self.cancel.is_set():
-                    raise ComputationCancelled(f"{desc}: cancelled after {len(results)} of {len(groups)} edges")
-                first, last = plan[0]
-                rows = order[first:last]
-                edit = edit_masks([groups[k] for k in rows], self.n, self.hf_model.device)
-                try:
-                    logits = self._trace(edit, starts[first])
-                except torch.OutOfMemoryError:
-                    if self.batch_size == 1:
-                        raise
-                    self.batch_size //= 2  # the estimate was too generous for this device: plan smaller batches
-                    plan = [(first + a, first + b) for a, b in plan_batches(starts[first:], self.n, self.batch_size)]
-                    continue
-                plan.pop(0)
-                values = self._score(logits, self.clean_logits)
-                results.update(zip(rows, (self.clean_metric - values.double()).tolist()))
-                for k, damage in zip(rows, kl_damage(logits, clean_logp)):
-                    self.measurements.setdefault(_measured(groups[k]), {})["damage"] = damage
-                bar.update(len(rows))
-                if callable(self.progress):
-                    self.progress(len(results), len(groups), desc)
-        self.interventions += len(groups)
-        self.seconds += time.perf_counter() - begin
-        return [results[k] for k in range(len(groups))]
+        return checked
 
-    def _mean_effects(self, groups: list[tuple[list[int], list[int]]], desc: str) -> list[float]:
-        """The effects of ``groups`` as the mean over :attr:`samples`, each distinct sample engine measuring once."""
-        from tqdm.auto import tqdm
+    def estimate(self, steps: int = 1) -> torch.Tensor:
+        """Estimates of every token edge's effect: first order (``steps=1``) or integrated gradients (``steps > 1``).
 
-        distinct = list({id(sample): sample for sample in self.samples}.values())
-        total = len(groups) * len(distinct)
-        begin = time.perf_counter()
-        found: dict[int, list[float]] = {}
-        with tqdm(total=total, desc=desc, unit="edge", disable=self.progress is not True) as bar:
-            for k, sample in enumerate(distinct):
-
-                def report(done: int, _total: int, _desc: str, before: int = k * len(groups)) -> None:
-                    bar.update(before + done - bar.n)
-                    if callable(self.progress):
-                        self.progress(before + done, total, desc)
-
-                sample.progress, sample.cancel = report, self.cancel  # this engine's, whichever copy of it runs
-                passes, positions = sample.forward_passes, sample.positions
-                found[id(sample)] = sample.effects(groups, desc)
-                self.forward_passes += sample.forward_passes - passes
-                self.positions += sample.positions - positions
-        runs = [found[id(sample)] for sample in self.samples]  # a repeated sample counts as often as it appears
-        effects = []
-        for k, group in enumerate(groups):
-            values = [run[k] for run in runs]
-            damages = [sample.measurements[_measured(group)]["damage"] for sample in self.samples]
-            measured = self.measurements.setdefault(_measured(group), {})
-            measured["damage"] = statistics.fmean(damages)
-            if len(values) > 1:
-                measured["effect_std"] = statistics.stdev(values)
-            effects.append(statistics.fmean(values))
-        self.interventions += len(groups)
-        self.seconds += time.perf_counter() - begin
-        return effects
-
-    def estimate(self) -> torch.Tensor:
-        """First-order estimates of every token edge's effect: one forward and one backward pass.
+        ``steps=1``: the gradient of the metric at the clean run times the change the intervention makes, from one
+        forward and one backward pass. ``steps=k``: the gradient read at k points of the intervention's path
+        (its ``path_*`` hooks: every edge moved a fraction t = m/k, m = 0..k-1, of the way to intervened), the
+        points being batch rows of one forward and backward pass (more passes when the rows would not fit the
+        memory :attr:`batch_size` stands for); an edge's estimate is the mean over the points of its
+        ``first_order`` from the clean tensors and that point's gradients. An engine with :attr:`samples`
+        (AutoCorrupt) averages its samples' integrated estimates. Each ``steps`` is computed once per engine.
 
         Returns:
-            A float64 ``(n, n)`` tensor indexed ``[target, source]`` (zero above the diagonal): the
-            gradient of the metric times the change the intervention makes, summed over heads and
-            the chosen layers (each intervention's ``first_order``).
+            A float64 ``(n, n)`` tensor indexed ``[target, source]`` (zero above the diagonal), summed over heads and
+            the chosen layers.
+
+        Raises:
+            InfoFlowError: ``steps`` is not a whole number >= 1, or the metric has no first-order estimates.
+        """
+        _check_first_order(self.metric)
+        if not is_whole(steps, minimum=1):
+            raise InfoFlowError(f"steps must be a whole number >= 1 (points on the integration path); got {steps!r}.")
+        if steps in self._estimates:  # a preview and AttributionThenExact on one engine share it
+            return self._estimates[steps].clone()
+        start = time.perf_counter()
+        if self.samples and steps > 1:
+            total = self._mean_sample_estimate(steps)
+        else:
+            total = self._integrated_estimate(steps)
+        self.seconds += time.perf_counter() - start
+        self._estimates[steps] = total
+        return total.clone()
+
+    def _integrated_estimate(self, steps: int) -> torch.Tensor:
+        """The mean over ``steps`` path points of each layer's ``first_order``, summed over layers (see :meth:`estimate`).
+
+        The clean tensors are those of the row at t = 0; with ``steps=1`` it is the plain clean gradient trace.
         """
         import torch
 
-        _check_first_order(self.metric)
-        if self._estimate is not None:  # a preview and AttributionThenExact on one engine share it
-            return self._estimate.clone()
-        start = time.perf_counter()
-        with self._trace_lock:  # the weights' requires_grad flags change meanwhile: no other trace
-            saved = self._gradient_trace(self.intervention.saves)
-        self.forward_passes += 1
-        self.positions += self.n
         total = torch.zeros(self.n, self.n, dtype=torch.float64)
-        for layer, tensors in zip(self.layers, saved):
-            detached = {name: tensor.detach()[0] for name, tensor in tensors.items()}
-            grads = {name: _grad(tensor) for name, tensor in tensors.items()}
-            total += self.intervention.first_order(detached, grads, self._context.get(layer)).cpu()
-        self.seconds += time.perf_counter() - start
-        self._estimate = total
-        return total.clone()
+        clean: list[dict[str, torch.Tensor]] = []
+        # A gradient pass keeps every layer's activations for the backward pass, a forward pass one layer's:
+        # batch_size rows of a forward pass are worth about 2 * batch_size / layers rows here.
+        rows, first = max(1, min(steps, 2 * self.batch_size // self.num_layers)), 0
+        while first < steps:
+            fractions = None if steps == 1 else torch.arange(first, min(first + rows, steps)) / steps
+            try:
+                with self._trace_lock:  # the weights' requires_grad flags change meanwhile: no other trace
+                    saved = self._gradient_trace(self.intervention.saves, fractions)
+            except torch.OutOfMemoryError:
+                if rows == 1:
+                    raise
+                rows //= 2
+                continue
+            count = 1 if fractions is None else len(fractions)
+            self.forward_passes += 1
+            self.positions += self.n * count
+            for index, (layer, tensors) in enumerate(zip(self.layers, saved)):
+                if first == 0:
+                    clean.append({name: tensor.detach()[0] for name, tensor in tensors.items()})
+                for row in range(count):
+                    grads = {name: _grad(tensor, row) for name, tensor in tensors.items()}
+                    found = self.intervention.first_order(clean[index], grads, self._context.get(layer)).cpu()
+                    total += found if steps == 1 else found / steps  # steps=1: the first-order estimate, bit for bit
+            first += count
+        return total
+
+    def _mean_sample_estimate(self, steps: int) -> torch.Tensor:
+        """The mean of the samples' integrated estimates (a repeated sample counted as often as it appears).
+
+        Their first-order estimates are linear in the corrupted keys and values, so ``steps=1`` takes the mean
+        ones in one pass instead; the gradients along a path are not, so each distinct sample follows its own.
+        """
+        import torch
+
+        found: dict[int, torch.Tensor] = {}
+        for sample in {id(sample): sample for sample in self.samples}.values():
+            passes, positions = sample.forward_passes, sample.positions
+            found[id(sample)] = sample.estimate(steps)
+            self.forward_passes += sample.forward_passes - passes
+            self.positions += sample.positions - positions
+        return torch.stack([found[id(sample)] for sample in self.samples]).mean(0)
 
     def attention_tensors(
         self, input_ids: torch.Tensor, names: Collection[AttentionTensor]
@@ -447,61 +512,78 @@ class FlowEngine:
             raise InfoFlowError(f"The prompt {text!r} is a single token: an information flow needs at least two.")
         return ids.to(self.hf_model.device)
 
-    def _gradient_trace(self, names: Collection[AttentionTensor]) -> list[dict[str, torch.Tensor]]:
-        """One clean forward and backward pass: per layer, the attention tensors ``names``, with gradients."""
+    def _gradient_trace(
+        self, names: Collection[AttentionTensor], fractions: torch.Tensor | None = None
+    ) -> list[dict[str, torch.Tensor]]:
+        """One forward and backward pass: per layer, the attention tensors ``names``, with gradients.
+
+        ``fractions`` (one per batch row): the rows are points of the intervention's integration path, every
+        edge moved that fraction of the way (:meth:`Intervention.path_pattern` and its kin), and the tensors
+        of the sites it edits are read after the move, so that their gradients are the path point's.
+        None: one clean row.
+        """
         import torch
 
         saved: list[Any] = []
         frozen = [p for p in self.hf_model.parameters() if p.requires_grad]
+        rows = 1 if fractions is None else len(fractions)
+        t = None if fractions is None else fractions.to(self.hf_model.device, self.hf_model.dtype).view(-1, 1, 1, 1)
         try:
             for p in frozen:  # gradients are wanted at activations only, not at the weights
                 p.requires_grad_(False)
-            with torch.enable_grad(), self.model.trace(self.input_ids, logits_to_keep=1):
+            with torch.enable_grad(), self.model.trace(self.input_ids.expand(rows, -1), logits_to_keep=1):
                 envoy(self.model, self._embeddings).output.requires_grad_(True)
                 for layer in self.layers:
-                    tensors = self._read(layer, names)
+                    if t is None:
+                        tensors = self._read(layer, names)
+                    else:
+                        eager, context = self._eager(layer), self._context.get(layer)
+                        tensors = _read_on_path(eager, self._sites, self.intervention, names, t, context)
                     for tensor in tensors.values():
                         if tensor.requires_grad:
                             tensor.retain_grad()
                     saved.append({name: tensor.save() for name, tensor in tensors.items()})
                 logits = self.model.output.logits[:, -1].save()
-            self._score(logits.float(), self.clean_logits).sum().backward()
+            self._score(logits.float(), self.clean_logits).sum().backward()  # rows are independent: each its own
         finally:
             for p in frozen:
                 p.requires_grad_(True)
         return saved
 
-    def _trace(self, edit: torch.Tensor, start: int) -> torch.Tensor:
-        """One forward pass of a batch of edge groups, reusing the clean run before position ``start``.
+    def _trace(self, batch: Batch) -> torch.Tensor:
+        """One forward pass of a batch of rows (:mod:`~infoflow_widget.batching`), reusing the clean runs before it.
 
-        No group targets a position before ``start``, so those positions are exactly as in the clean
-        run: their keys and values come from it as a cache, and only positions ``start..n-1`` are
-        computed. Query rows of the patterns are then ``start..n-1``.
+        No row targets a position before ``batch.start``, so those positions are exactly as in the clean
+        runs: their keys and values come from them as a cache, and only positions ``start..n-1`` are
+        computed. Query rows of the patterns are then ``start..n-1``. A row with a ``where`` mask is
+        intervened only in the heads and layers it marks; a layer no row marks is left alone.
         """
         import torch
 
-        batch = edit.shape[0]
-        edit = edit[:, :, start:]
+        size, start = batch.edit.shape[0], batch.start
+        edit = batch.edit[:, :, start:]
         # nnsight would build an attention mask over the computed positions only: give the whole one.
-        mask = torch.ones(batch, self.n, dtype=torch.long, device=edit.device)
+        mask = torch.ones(size, self.n, dtype=torch.long, device=edit.device)
         kwargs: dict[str, Any] = {"logits_to_keep": 1, "attention_mask": mask}
         if start > 0:
-            kwargs["cache"] = self._prefix_cache(start, batch)
-        with self._trace_lock, self.model.trace(self.input_ids[:, start:].expand(batch, -1), **kwargs):
-            for layer in self.layers:
-                self._edit_layer(layer, edit)
+            kwargs["cache"] = self._prefix_cache(batch.kv)
+        marked = [True] * len(self.layers) if batch.where is None else batch.where.any(-1).any(0).tolist()
+        with self._trace_lock, self.model.trace(batch.ids[:, start:], **kwargs):
+            for index, layer in enumerate(self.layers):
+                if not marked[index]:
+                    continue
+                layer_edit = edit if batch.where is None else edit & batch.where[:, index, :, None, None]
+                self._edit_layer(layer, layer_edit, batch.context.get(layer))
             logits = self.model.output.logits[:, -1].save()
-        self.forward_passes += 1
-        self.positions += batch * (self.n - start)
         return logits.float()
 
-    def _edit_layer(self, layer: int, edit: torch.Tensor) -> None:
+    def _edit_layer(self, layer: int, edit: torch.Tensor, context: Any) -> None:
         """Inside a trace, apply the intervention's edit hooks at ``layer``'s attention sites, in execution order.
 
         Each hook gets the mask's key columns of this layer: the last positions the layer sees (all n,
         or fewer on a sliding-window layer).
         """
-        intervention, eager, context = self.intervention, self._eager(layer), self._context.get(layer)
+        intervention, eager = self.intervention, self._eager(layer)
         if "scores" in intervention.edits:
             call = getattr(eager, self._sites.scores)
             query = call.inputs[0][0]  # nnsight needs a call's inputs before its output
@@ -554,14 +636,13 @@ class FlowEngine:
         self.sink_shares = trust.sink_shares([r.tolist() for r in received], self.n)
         return logits[0].float()
 
-    def _prefix_cache(self, start: int, batch: int) -> Any:
-        """A cache holding the clean keys and values of positions 0..start-1 for ``batch`` rows."""
+    def _prefix_cache(self, kv: list[tuple[torch.Tensor, torch.Tensor]]) -> Any:
+        """A cache holding the given clean keys and values (per layer, the batch's rows, positions before its start)."""
         from transformers import DynamicCache
 
         cache = DynamicCache(config=self.hf_model.config)
-        for layer, (keys, values) in enumerate(self._clean_kv):
-            size = (batch, -1, -1, -1)
-            cache.update(keys[:, :, :start].expand(size), values[:, :, :start].expand(size), layer)
+        for layer, (keys, values) in enumerate(kv):
+            cache.update(keys, values, layer)
         return cache
 
     def _set_intervention(self, intervention: Intervention | None, context: Context | None = None) -> None:
@@ -575,7 +656,7 @@ class FlowEngine:
             calls = [f"{cls.__name__}({', '.join(f.name for f in fields(cls))})" for cls in INTERVENTIONS.values()]
             raise InfoFlowError(f"intervention must be {', '.join(calls[:-1])} or {calls[-1]}; got {intervention!r}.")
         self.intervention = intervention
-        self._estimate: torch.Tensor | None = None
+        self._estimates: dict[int, torch.Tensor] = {}  # by steps
         # What each exact measurement found beside its effect, by (sources, targets): Edge fields (damage, ...).
         self.measurements: dict[tuple[tuple[int, ...], tuple[int, ...]], dict[str, Any]] = {}
         prepared = intervention.prepare(self) if context is None else context
@@ -675,6 +756,25 @@ def _check_graph_request(strategy: Strategy | None, threshold: float, metric: Me
     return strategy
 
 
+def _edge_group(sources: Any, targets: Any, n: int) -> tuple[list[int], list[int]]:
+    """An edge's (sources, targets) as sorted position lists, checked against a prompt of ``n`` tokens."""
+    found = []
+    for role, given in (("source", sources), ("target", targets)):
+        positions = [given] if not isinstance(given, (Sequence, set, frozenset)) or isinstance(given, str) else given
+        if not positions or not all(is_whole(p, minimum=None) for p in positions):
+            raise InfoFlowError(f"The {role} must be a token position or a list of them; got {given!r}.")
+        bad = [p for p in positions if not 0 <= p < n]
+        if bad:
+            raise InfoFlowError(f"The {role} position {bad[0]} is out of range: this prompt has positions 0..{n - 1}.")
+        found.append(sorted({int(p) for p in positions}))
+    if found[0][0] > found[1][-1]:
+        raise InfoFlowError(
+            f"The source {found[0]} comes after the target {found[1]}: a position attends only to itself and "
+            "earlier positions, so there is no such edge. Swap them?"
+        )
+    return found[0], found[1]
+
+
 def _check_text(text: Any, role: str) -> None:
     if not isinstance(text, str) or not text.strip():
         raise InfoFlowError(f"The {role} is empty: give some text to analyse.")
@@ -756,32 +856,47 @@ def compute_flow(
     return engine.graph(strategy, threshold)
 
 
-def kl_damage(logits: torch.Tensor, clean_logp: torch.Tensor, rows: int = 16) -> list[float]:
-    """KL(clean || intervened) of the next-token distribution for each row of ``logits`` ``(batch, vocab)``.
-
-    How much an intervention changed the whole prediction, not just the metric's tokens: the
-    ``damage`` of an edge (:mod:`infoflow_widget.trust`). Computed in float64, ``rows`` at a time (a
-    vocabulary of 262k in float64 is 2 MB a row), and never below 0.
-    """
-    found = []
-    for chunk in logits.split(rows):
-        logp = chunk.double().log_softmax(-1)
-        found += (clean_logp.exp() * (clean_logp - logp)).sum(-1).clamp_min(0.0).tolist()
-    return found
-
-
-def _measured(group: tuple[list[int], list[int]]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The key of a measured (sources, targets) group in :attr:`FlowEngine.measurements`."""
-    return tuple(group[0]), tuple(group[1])
-
-
 def _key_columns(edit: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
     """The edit mask's last key columns, as many as ``tensor`` (a layer's scores or pattern) has."""
     return edit[..., edit.shape[-1] - tensor.shape[-1] :]
 
 
-def _grad(tensor: torch.Tensor) -> torch.Tensor:
-    """The gradient at a saved activation, batch of one squeezed (zeros where the metric did not reach)."""
+def _grad(tensor: torch.Tensor, row: int = 0) -> torch.Tensor:
+    """The gradient at a saved activation, one batch row's (zeros where the metric did not reach)."""
     import torch
 
-    return (tensor.grad if tensor.grad is not None else torch.zeros_like(tensor))[0].detach()
+    return (tensor.grad if tensor.grad is not None else torch.zeros_like(tensor))[row].detach()
+
+
+def _read_on_path(
+    eager: Any, sites: Any, intervention: Intervention, names: Collection[AttentionTensor], t: torch.Tensor, context: Any
+) -> dict[str, Any]:
+    """Inside a gradient trace, the tensors ``names`` of one layer with the intervention's sites moved along its path.
+
+    Site by site in execution order, as :meth:`FlowEngine._read` reads them; a site the intervention ``edits``
+    is replaced by its path hook's tensor at the fractions ``t`` (``(batch, 1, 1, 1)``), and that tensor is the
+    one read, so that its gradient is taken at the path point.
+    """
+    found: dict[str, Any] = {}
+    edits = intervention.edits
+    if {"query", "keys_t", "scores"} & set(names) or "scores" in edits:
+        call = getattr(eager, sites.scores)
+        found["query"], found["keys_t"] = call.inputs[0]
+        found["scores"] = call.output
+        if "scores" in edits:
+            found["scores"] = intervention.path_scores(found["scores"], found["query"], t, context)
+            call.output = found["scores"]
+    if "pattern" in names or "pattern" in edits:
+        call = getattr(eager, sites.pattern)
+        found["pattern"] = call.output
+        if "pattern" in edits:
+            found["pattern"] = intervention.path_pattern(found["pattern"], t, context)
+            call.output = found["pattern"]
+    if {"weights", "values", "output"} & set(names) or "output" in edits:
+        call = getattr(eager, sites.output)
+        found["weights"], found["values"] = call.inputs[0]
+        found["output"] = call.output
+        if "output" in edits:
+            found["output"] = intervention.path_output(found["output"], found["weights"], found["values"], t, context)
+            call.output = found["output"]
+    return {name: found[name] for name in names}

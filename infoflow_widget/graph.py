@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
+    from .anatomy import Anatomy
+
 FORMAT = "infoflow-graph/1"
 """The ``format`` tag of :meth:`FlowGraph.to_dict`; bump it when the layout changes."""
 
@@ -179,14 +181,33 @@ class FlowGraph:
         Raises:
             InfoFlowError: the graph has no engine (it was loaded from a file), or the edge is not one of its edges.
         """
+        self._check_measurable(edge, "expand")
+        return self._engine.expand(self, edge)
+
+    def anatomy(self, edge: Edge) -> Anatomy:
+        """Where ``edge`` is carried, by layer, (layer, head) and window: :meth:`FlowEngine.anatomy` on its positions.
+
+        Measured now with the engine that made this graph (its intervention, metric and layers); a span
+        edge is measured as the group edge of its spans.
+
+        Raises:
+            InfoFlowError: the graph has no engine (it was loaded from a file), or the edge is not one of its edges.
+        """
+        self._check_measurable(edge, "anatomy")
+        source, target = self.nodes[edge.source], self.nodes[edge.target]
+        return self._engine.anatomy(list(range(source.start, source.end)), list(range(target.start, target.end)))
+
+    def _check_measurable(self, edge: Any, method: str) -> None:
         if self._engine is None:
             raise InfoFlowError(
-                "This graph has no model attached (it was loaded from a file or built by hand), so expand() cannot "
-                "measure anything: recompute it with compute_flow(...) and expand that graph."
+                f"This graph has no model attached (it was loaded from a file or built by hand), so {method}() cannot "
+                f"measure anything: recompute it with compute_flow(...) and call {method}() on that graph."
             )
         if not isinstance(edge, Edge) or edge not in self.edges:
-            raise InfoFlowError(f"expand(edge) needs one of this graph's edges (from .edges or .top()); got {edge!r}.")
-        return self._engine.expand(self, edge)
+            raise InfoFlowError(
+                f"{method}(edge) needs one of this graph's edges (from .edges or .top()); got {edge!r}: "
+                "not an edge of this graph."
+            )
 
     # --- views -----------------------------------------------------------------------------------
 
@@ -353,21 +374,41 @@ class FlowGraph:
         path = Path(path)
         if path.suffix.lower() != ".json":
             raise InfoFlowError(f"Only .json files can be loaded back into a FlowGraph, not {path.name!r}.")
-        try:
-            raw = path.read_bytes()
-        except OSError as err:
-            raise InfoFlowError(f"Cannot read {path}: {err.strerror or err}.") from err
-        try:
-            data = json.loads(raw.decode("utf-8-sig"))
-        except UnicodeDecodeError as err:
-            raise InfoFlowError(f"{path} is not UTF-8 text (byte {err.start} is {raw[err.start]:#04x}).") from None
-        except json.JSONDecodeError as err:
-            raise InfoFlowError(f"{path} is not valid JSON: {err}.") from err
-        except RecursionError:
-            raise InfoFlowError(f"{path} is nested too deeply to be a saved graph.") from None
-        except ValueError as err:  # e.g. an integer of more digits than Python converts
-            raise InfoFlowError(f"{path} is not a saved graph: {err}.") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_json(path))
+
+
+def read_text(path: Path) -> str:
+    """The text of the file ``path``, read as UTF-8 (a byte-order mark dropped), for loading saved data.
+
+    Raises:
+        InfoFlowError: the file cannot be read or is not UTF-8 (the message gives the first bad byte).
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InfoFlowError(f"Cannot read {path}: {err.strerror or err}.") from err
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InfoFlowError(f"{path} is not UTF-8 text (byte {err.start} is {raw[err.start]:#04x}).") from None
+
+
+def read_json(path: Path, what: str = "a saved graph") -> Any:
+    """The JSON data of the file ``path`` (:func:`read_text`), for the ``load`` of saved data.
+
+    Raises:
+        InfoFlowError: the file cannot be read, is not UTF-8, is not JSON, or is nested too deeply to parse;
+            ``what`` names what the file should have been (``"a saved graph"``).
+    """
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InfoFlowError(f"{path} is not valid JSON: {err}.") from err
+    except RecursionError:
+        raise InfoFlowError(f"{path} is nested too deeply to be {what}.") from None
+    except ValueError as err:  # e.g. an integer of more digits than Python converts
+        raise InfoFlowError(f"{path} is not {what}: {err}.") from None
 
 
 def _edge_dict(e: Edge) -> dict[str, Any]:

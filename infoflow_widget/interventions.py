@@ -14,6 +14,13 @@ here plus one line in :data:`INTERVENTIONS`:
    backward pass, and ``first_order`` turns one layer's into an estimate of every token edge.
 3. Its reference edit, for the slow exact path (:mod:`infoflow_widget.reference`): one edge group at
    a time, by direct indexing, written apart from the fast edit so that each checks the other.
+4. Its integration path, for integrated-gradient estimates (``FlowEngine.estimate(steps=k)``):
+   ``path_scores``, ``path_pattern`` and ``path_output`` move the sites it ``edits`` a fraction t of
+   the way from the clean run to the run with *every* edge intervened on, on the straight line in the
+   edited tensor (each batch row has its own t; t = 0 returns the tensor as it is). The engine reads the
+   gradients at k points t = m/k (m = 0..k-1, a left Riemann sum, so k = 1 is the clean gradient alone)
+   and an edge's estimate is the mean over them of its ``first_order`` from the clean tensors: each edge
+   keeps its own change, only the points where the gradient is read move (as in EAP-IG).
 
 An intervention may instead be the mean of others (:class:`AutoCorrupt`: Corrupt over generated
 prompts): its ``prepare`` returns :class:`Samples`, and the engine measures each sample on an engine
@@ -32,7 +39,7 @@ returns a float64 ``(target, source)`` matrix, zero above the diagonal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -104,6 +111,14 @@ class Intervention:
         """A sentence saying what the intervention does, for figures and the widget."""
         return self.kind
 
+    def edit_key(self) -> Hashable:
+        """What two engines' interventions must share for their rows to run in one forward pass.
+
+        The edit hooks' own parameters (the intervention itself); an intervention whose hooks read only
+        their ``context`` (Corrupt) returns its class, since contexts travel with the rows.
+        """
+        return self
+
     def params(self) -> dict[str, Any]:
         """The intervention as plain JSON data (its ``kind`` and parameters)."""
         return {"kind": self.kind, **{k: v for k, v in self.__dict__.items()}}
@@ -156,6 +171,20 @@ class Intervention:
         """
         return output
 
+    def path_scores(self, scores: torch.Tensor, query: torch.Tensor, t: torch.Tensor, context: Any = None) -> torch.Tensor:
+        """The raw scores a fraction ``t`` (``(batch, 1, 1, 1)``) of the way to every edge intervened on."""
+        raise TypeError(f"{type(self).__name__} edits the scores but does not define path_scores().")
+
+    def path_pattern(self, pattern: torch.Tensor, t: torch.Tensor, context: Any = None) -> torch.Tensor:
+        """The post-softmax pattern a fraction ``t`` (``(batch, 1, 1, 1)``) of the way to every edge intervened on."""
+        raise TypeError(f"{type(self).__name__} edits the pattern but does not define path_pattern().")
+
+    def path_output(
+        self, output: torch.Tensor, weights: torch.Tensor, values: torch.Tensor, t: torch.Tensor, context: Any = None
+    ) -> torch.Tensor:
+        """The head outputs a fraction ``t`` (``(batch, 1, 1, 1)``) of the way to every edge intervened on."""
+        raise TypeError(f"{type(self).__name__} edits the outputs but does not define path_output().")
+
     def first_order(
         self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
     ) -> torch.Tensor:
@@ -203,6 +232,10 @@ class Zero(PatternIntervention):
     def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor, context: Any = None) -> torch.Tensor:
         return pattern.masked_fill(edit, 0.0)
 
+    def path_pattern(self, pattern: torch.Tensor, t: torch.Tensor, context: Any = None) -> torch.Tensor:
+        """Every weight scaled by 1 - t: alpha from 1 to 0."""
+        return _scaled_path(pattern, t, 0.0)
+
     def first_order(
         self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
     ) -> torch.Tensor:
@@ -234,6 +267,10 @@ class Dampen(PatternIntervention):
 
         return torch.where(edit, pattern * self.alpha, pattern)
 
+    def path_pattern(self, pattern: torch.Tensor, t: torch.Tensor, context: Any = None) -> torch.Tensor:
+        """Every weight scaled by 1 - t (1 - alpha): the scale from 1 to alpha."""
+        return _scaled_path(pattern, t, self.alpha)
+
     def first_order(
         self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
     ) -> torch.Tensor:
@@ -241,6 +278,14 @@ class Dampen(PatternIntervention):
 
     def reference_row(self, row: torch.Tensor, sources: list[int]) -> None:
         row[:, :, sources] *= self.alpha
+
+
+def _scaled_path(pattern: torch.Tensor, t: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The pattern scaled by ``1 - t (1 - alpha)`` per batch row: the straight line to every weight times alpha.
+
+    At t = 0 the scale is exactly 1, so the clean row of a path trace is the clean run bit for bit.
+    """
+    return pattern * (1.0 - t * (1.0 - alpha)).to(pattern.dtype)
 
 
 def _scaling_first_order(pattern: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -265,6 +310,13 @@ class Crop(PatternIntervention):
     def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor, context: Any = None) -> torch.Tensor:
         removed = edit.flip(-1).cummax(-1).values.flip(-1)  # every key at or before an edited one
         return _renormalised_without(pattern, removed, edit.any(-1, keepdim=True))
+
+    def path_pattern(self, pattern: torch.Tensor, t: torch.Tensor, context: Any = None) -> torch.Tensor:
+        """Zero's path, A (1 - t): cropping every edge (i -> i removes all of row i's keys) empties every row.
+
+        See :meth:`Knockout.path_pattern`: the same reasoning holds.
+        """
+        return _scaled_path(pattern, t, 0.0)
 
     def first_order(
         self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
@@ -332,6 +384,19 @@ class Knockout(PatternIntervention):
     def edit_pattern(self, pattern: torch.Tensor, edit: torch.Tensor, context: Any = None) -> torch.Tensor:
         # Only rows that lose some weight change: knocking out a key of weight zero leaves the row bit for bit.
         return _renormalised_without(pattern, edit, (edit & (pattern > 0)).any(-1, keepdim=True))
+
+    def path_pattern(self, pattern: torch.Tensor, t: torch.Tensor, context: Any = None) -> torch.Tensor:
+        """Zero's path, A (1 - t): the straight line in the pattern to every edge knocked out, which is the empty row.
+
+        Knocking out the scores of *every* edge together cannot be followed in the scores: the softmax is
+        invariant to all of a row's scores moving alike, so a path of scores falling towards -inf together
+        would stand still until the row empties at its end. The endpoint itself is well defined: a row that
+        loses every key it sees is left empty (as documented above), so every edge knocked out is the zero
+        pattern, and the straight line to it in the edited tensor (the pattern, as for every other
+        intervention) is A (1 - t). Each edge keeps its own change in :meth:`first_order` (its weight removed
+        and the rest renormalised); only the points where the gradient is read are on this path.
+        """
+        return _scaled_path(pattern, t, 0.0)
 
     def first_order(
         self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
@@ -443,6 +508,9 @@ class Corrupt(Intervention):
     def describe(self) -> str:
         return f"corrupt: i sees key and value j of the prompt {self.corrupted_prompt!r}"
 
+    def edit_key(self) -> Hashable:
+        return Corrupt
+
     def prepare(self, engine: FlowEngine) -> Context:
         """The corrupted prompt's transposed keys and values as eager attention computes with them, per layer."""
         ids = engine.tokenize(self.corrupted_prompt, "corrupted prompt")
@@ -470,6 +538,22 @@ class Corrupt(Intervention):
 
         change = (context["values"][:, :, -edit.shape[-1] :] - values).to(weights.dtype)
         return output + torch.matmul(weights * edit, change).to(output.dtype)
+
+    def path_scores(self, scores: torch.Tensor, query: torch.Tensor, t: torch.Tensor, context: Any = None) -> torch.Tensor:
+        """Every key moved to ``k + t (k' - k)``: the raw scores ``q . k + t (q . k' - q . k)``."""
+        import torch
+
+        corrupted = torch.matmul(query, context["keys_t"][..., -scores.shape[-1] :])
+        return scores + t.to(scores.dtype) * (corrupted - scores)
+
+    def path_output(
+        self, output: torch.Tensor, weights: torch.Tensor, values: torch.Tensor, t: torch.Tensor, context: Any = None
+    ) -> torch.Tensor:
+        """Every value moved to ``v + t (v' - v)``: ``out + t A (v' - v)``, A the pattern of the moved keys."""
+        import torch
+
+        change = (context["values"][:, :, -weights.shape[-1] :] - values).to(weights.dtype)
+        return output + t.to(output.dtype) * torch.matmul(weights, change).to(output.dtype)
 
     def first_order(
         self, tensors: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], context: Any = None
@@ -516,7 +600,9 @@ class AutoCorrupt(Intervention):
 
     The first-order estimate of Corrupt is linear in the key and value differences ``k'_j - k_j`` and
     ``v'_j - v_j``, so the mean of the ``n`` estimates is Corrupt's estimate with the mean corrupted keys and
-    values: one forward and one backward pass.
+    values: one forward and one backward pass. The integrated estimate is not linear in them (the gradients are
+    read along each prompt's own path), so the engine averages the samples' integrated estimates instead; the mean
+    keys and values would be a path to no prompt at all.
 
     Args:
         n: the number of corrupted prompts, >= 1.

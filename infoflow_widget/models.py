@@ -288,6 +288,41 @@ def attention_sites(model: TransformersModel, path: str) -> AttentionSites:
     return replace(sites, call=names[-1])
 
 
+FINAL_NORMS: dict[str, str] = {
+    "gemma2": "model.norm",
+    "gemma3_text": "model.norm",
+    "gpt2": "transformer.ln_f",
+    "gpt_neox": "gpt_neox.final_layer_norm",
+    "llama": "model.norm",
+    "qwen2": "model.norm",
+}
+"""The final norm by ``config.model_type``: the module between the last decoder layer and the unembedding (the
+logit lens decodes every layer through it). Another architecture gets its base model's only norm child."""
+
+
+def final_norm(hf_model: Any) -> str:
+    """Module path of the norm the model applies to the last decoder layer's output, before the unembedding.
+
+    Raises:
+        UnsupportedModelError: the path is not in :data:`FINAL_NORMS` (or not in this model) and the base
+            model has no single child module whose class is a norm (``LayerNorm``, ``...RMSNorm``).
+    """
+    path = FINAL_NORMS.get(getattr(hf_model.config, "model_type", ""))
+    names = {name for name, _ in hf_model.named_modules()}
+    if path in names:
+        return path
+    # Decoder-only models keep it beside the layers, as the base model's one norm child (ln_f, norm, ...).
+    prefix = hf_model.base_model_prefix
+    children = hf_model.base_model.named_children()
+    norms = [f"{prefix}.{name}" for name, child in children if "Norm" in type(child).__name__]
+    if len(norms) != 1 or norms[0] not in names:
+        raise UnsupportedModelError(
+            f"Cannot find the final norm of {type(hf_model).__name__} for the logit lens "
+            f"(candidates: {norms or 'none'}). Add its module path to models.FINAL_NORMS under its config.model_type."
+        )
+    return norms[0]
+
+
 def envoy(model: TransformersModel, path: str) -> Any:
     """The nnsight envoy of the submodule at a dotted ``path`` such as ``model.layers.3.self_attn``."""
     found: Any = model

@@ -70,8 +70,13 @@ def reference_effects(
     intervention: Intervention,
     groups: Sequence[tuple[Sequence[int], Sequence[int]]],
     layers: Sequence[int] | None = None,
+    heads: Sequence[int] | None = None,
 ) -> tuple[float, list[float]]:
-    """Return the clean metric and metric(clean) - metric(intervened) for each group, one pass each."""
+    """Return the clean metric and metric(clean) - metric(intervened) for each group, one pass each.
+
+    ``layers`` and ``heads`` restrict the intervention to those layers and query heads (default: all):
+    the intervened call's head outputs are kept at those heads only, the clean ones elsewhere.
+    """
     import torch
 
     hf_model, tokenizer = model._module, model.tokenizer
@@ -95,7 +100,12 @@ def reference_effects(
             return original(module, query, key2, value2, mask, *args, **kwargs)[0]
 
         call = EagerCall(query, key, value, output, weights, state["context"].get(layer), rerun, attention_mask)
-        return intervention.reference_edit(call, *state["edge"]), weights
+        edited = intervention.reference_edit(call, *state["edge"])
+        if heads is None:
+            return edited, weights
+        kept = output.clone()  # (batch, position, head, dim): heads are independent until the output projection
+        kept[:, :, list(heads)] = edited[:, :, list(heads)]
+        return kept, weights
 
     def tokenize(text: str) -> torch.Tensor:
         return tokenizer(text, return_tensors="pt")["input_ids"].to(hf_model.device)

@@ -27,6 +27,7 @@ from infoflow_widget import (
 )
 from infoflow_widget.corruption import ADJECTIVES, NAMES, NOUNS, PAST_VERBS, VERBS
 from infoflow_widget.interventions import AutoCorrupt, build_intervention
+from infoflow_widget.planning import plan_batches
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 N = 14
@@ -72,18 +73,22 @@ def test_effects_are_the_mean_of_the_corrupt_graphs_and_effect_std_their_spread(
         assert all((s.edges[k].source, s.edges[k].target) == (edge.source, edge.target) for s in singles)
         assert edge.effect == pytest.approx(statistics.fmean(effects), abs=1e-6)
         assert edge.effect_std == pytest.approx(statistics.stdev(effects), abs=1e-6)
-        assert edge.damage == pytest.approx(statistics.fmean(s.edges[k].damage for s in singles), rel=1e-6, abs=1e-12)
+        # The samples' rows share forward passes now, so sums run in another order: float32 rounding, no more.
+        assert edge.damage == pytest.approx(statistics.fmean(s.edges[k].damage for s in singles), rel=1e-4, abs=1e-9)
     assert max(e.effect_std for e in graph.edges) > 1e-3, "the samples differ"
     assert all(e.effect_std is None for s in singles for e in s.edges), "a single Corrupt has no spread"
 
 
 def test_stats_count_every_sample_pass(auto):
     engine, graph, singles = auto
-    # One clean run, one run per corrupted prompt, then each sample's batches (a single graph: clean run,
-    # its prompt's run, its batches).
-    assert graph.stats["forward_passes"] == 1 + sum(s.stats["forward_passes"] - 1 for s in singles)
+    # One clean run, one run per corrupted prompt, then the batches of every sample's rows planned together
+    # (the samples share forward passes: the rows of four prompts' edges, 32 to a pass).
+    starts = sorted(i for _ in singles for i in range(N) for _j in range(i + 1))
+    plan = plan_batches(starts, N, 32)
+    assert graph.stats["forward_passes"] == 1 + 4 + len(plan)
+    assert len(plan) < sum(s.stats["forward_passes"] - 2 for s in singles), "fewer passes than one sample at a time"
     assert graph.stats["interventions"] == N * (N + 1) // 2, "edges measured, not edges times samples"
-    assert graph.stats["positions"] == N + sum(s.stats["positions"] - N for s in singles)
+    assert graph.stats["positions"] == N + sum(N - starts[a] for a, b in plan for _ in range(a, b))
     assert len(engine.samples) == 4 and all(s.intervention == Corrupt(p) for s, p in zip(engine.samples, [
         *graph.provenance["corruption"]["prompts"]
     ]))  # fmt: skip
@@ -133,7 +138,7 @@ def test_progress_counts_the_edges_of_every_sample(tiny):
     engine.effects([([j], [i]) for i in range(N) for j in range(i + 1)], desc="full graph")
     assert {total for _, total, _ in seen} == {3 * 105} and {desc for *_, desc in seen} == {"full graph"}
     done = [d for d, _, _ in seen]
-    assert done == sorted(done) and done[-1] == 3 * 105 and len(done) >= 3 * 7
+    assert done == sorted(done) and done[-1] == 3 * 105 and len(done) >= 3 * 105 // 16
 
 
 def test_a_repeated_prompt_is_measured_once_and_counted_as_often_as_drawn(tiny):
@@ -146,7 +151,8 @@ def test_a_repeated_prompt_is_measured_once_and_counted_as_often_as_drawn(tiny):
     groups = [([j], [13]) for j in range(N)]  # one batch
     passes = engine.forward_passes
     effects = engine.effects(groups)
-    assert engine.forward_passes - passes == 9, "one batch per distinct prompt"
+    # The 9 distinct prompts' 9 x 15 rows share passes (at most batch_size rows each), not one pass per prompt.
+    assert engine.forward_passes - passes == len(plan_batches([13] * 9 * len(groups), N, engine.batch_size)) < 9
     single = {
         p: FlowEngine(tiny, prompt, METRIC, Corrupt(p), progress=False).effects(groups) for p in set(plan["prompts"])
     }
