@@ -56,6 +56,8 @@ _PUBLIC = {
     "load_model": "models",
     "wrap_model": "models",
     "PromptSet": "promptset",
+    "ioi_words": "promptset",
+    "RoleEdge": "rolegraph",
     "RoleGraph": "rolegraph",
     "Attribution": "strategies",
     "AttributionThenExact": "strategies",

@@ -237,7 +237,6 @@ def _role_graph(
         "seconds": round(seconds, 3),
     }
     role_graph = RoleGraph.from_flow_graphs(graphs, labelled.labels, labelled.roles, provenance=provenance, stats=stats)
-    role_graph.graphs = graphs
     role_graph.prompt_set = labelled
     return role_graph
 

@@ -255,6 +255,8 @@ class PromptSet:
         references = {
             role: _reference(text, parsed, role) for role, text in (("answer", answer), ("distractor", distractor))
         }
+        if references["answer"] == references["distractor"]:
+            raise InfoFlowError(f"The answer and the distractor are both {answer!r}: they must differ.")
         if not is_whole(n, 1):
             raise InfoFlowError(f"n must be a whole number of prompts >= 1, got {n!r}.")
         if not is_whole(seed, None):

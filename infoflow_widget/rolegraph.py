@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
+    from .promptset import PromptSet
+
 FORMAT = "infoflow-rolegraph/1"
 """The ``format`` tag of :meth:`RoleGraph.to_dict`; bump it when the layout changes."""
 
@@ -174,6 +176,8 @@ class RoleGraph:
         clean_metrics: the metric of each prompt's unmodified run, or None when not known.
         provenance: how it was made (model, intervention, metric, strategy, the prompt set's provenance, ...).
         stats: cost and bookkeeping (forward passes, seconds, edges left out, ...).
+        graphs: each prompt's flow graph when built from them (:meth:`from_flow_graphs`); never saved.
+        prompt_set: the (labelled) prompt set it was measured on, when the caller keeps it; never saved.
     """
 
     nodes: list[str]
@@ -182,6 +186,9 @@ class RoleGraph:
     clean_metrics: list[float] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    # What it was computed from, for a closer look at one prompt; not serialised, so a loaded graph has neither.
+    graphs: list[FlowGraph] | None = field(default=None, repr=False, compare=False)
+    prompt_set: PromptSet | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return f"RoleGraph({len(self.nodes)} nodes, {len(self.edges)} edges, {self.n_prompts} prompts)"
@@ -278,13 +285,15 @@ class RoleGraph:
         per_prompt, counts = [], {"span_edges_left_out": 0, "edges_off_roles": 0}
         for graph, row in zip(graphs, names):
             per_prompt.append(_measurements(graph, row, counts))
-        return cls.aggregate(
+        graph = cls.aggregate(
             nodes,
             per_prompt,
             clean_metrics=[g.clean_metric for g in graphs],
             provenance=provenance,
             stats={**(stats or {}), **counts},
         )
+        graph.graphs = list(graphs)
+        return graph
 
     # --- selection -------------------------------------------------------------------------------
 

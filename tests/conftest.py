@@ -106,6 +106,29 @@ def tiny_model_folder(tmp_path_factory):
     return folder
 
 
+def bundled_tokenizer(name: str):
+    """The tokenizer of a bundled model, from its converted folder (the model converts once when the cache is empty).
+
+    Skips the test when the model's package is not installed.
+    """
+    import importlib.metadata
+    import importlib.util
+
+    from infoflow_widget.models import BUNDLED_MODELS, cache_dir
+
+    bundled = BUNDLED_MODELS[name]
+    if importlib.util.find_spec(bundled.package) is None:
+        pytest.skip(f"{name} is not installed ({bundled.install})")
+    folder = cache_dir() / "models" / f"{name}-{importlib.metadata.version(bundled.distribution)}"
+    if (folder / "tokenizer.json").is_file():
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(folder)
+    from infoflow_widget import load_model
+
+    return load_model(name).tokenizer  # converts the GGUF once, into that folder
+
+
 @pytest.fixture(scope="session")
 def smollm():
     from infoflow_widget import load_model

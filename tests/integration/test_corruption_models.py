@@ -7,34 +7,18 @@ and the same tokens wherever nothing was replaced.
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import re
 
 import pytest
+from conftest import bundled_tokenizer
 
 from infoflow_widget.corruption import ADJECTIVES, NAMES, NOUNS, PAST_VERBS, VERBS, corrupted_prompts
-from infoflow_widget.models import BUNDLED_MODELS, cache_dir
 
 pytestmark = pytest.mark.slow
 
 IOI_2 = "Then, Anna and Tom had a long argument. Afterwards Tom said to"
 YEARS = "The year 1984 came after 1983 and before"
 TOKENIZERS = ["smollm2-135m", "gemma-3-270m"]
-
-
-def bundled_tokenizer(name: str):
-    bundled = BUNDLED_MODELS[name]
-    if importlib.util.find_spec(bundled.package) is None:
-        pytest.skip(f"{name} is not installed ({bundled.install})")
-    folder = cache_dir() / "models" / f"{name}-{importlib.metadata.version(bundled.distribution)}"
-    if (folder / "tokenizer.json").is_file():
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(folder)
-    from infoflow_widget import load_model
-
-    return load_model(name).tokenizer  # converts the GGUF once, into that folder
 
 
 @pytest.fixture(scope="module", params=TOKENIZERS)
