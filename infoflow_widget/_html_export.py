@@ -146,6 +146,8 @@ def graph_state(graph: FlowGraph, *, top_k: int | None = 10, threshold: float = 
         "computing": False,
         "error": "",
         "selected": None,
+        "selected_edge": None,
+        "anatomy": None,
     }
 
 

@@ -15,6 +15,10 @@ How a request becomes a graph on show:
 4. The ``consensus`` entry measures its interventions on the same clean-run engine
    (:func:`~infoflow_widget.consensus.compare_on`), with no estimate first, and shows the consensus graph;
    each intervention's own graph is cached under the request that would ask for it alone.
+5. A selected edge (the ``selected_edge`` trait) gets its anatomy (:meth:`FlowGraph.anatomy`: by layer, by
+   (layer, head), by window) and the logit lens of both its ends, measured the same way: a thread under its own
+   generation and cancel event, progress in the status line, cached by (what the graph measures, the edge's
+   positions). A new selection cancels the running one; a new graph on show (or a new request) closes it.
 
 The threads are daemons, so a kernel never waits for them; but a daemon thread still inside torch when
 the interpreter finalises aborts the process ("terminate called without an active exception", exit
@@ -30,23 +34,29 @@ import threading
 import time
 import weakref
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._openmp import release_idle_threads
-from ._widget_request import CONSENSUS, Request, searches
+from ._widget_request import CONSENSUS, Request, check_selected_edge, json_safe, searches
 from .consensus import compare_on
 from .corruption import plan_notes
 from .engine import FlowEngine
 from .errors import ComputationCancelled, InfoFlowError
-from .graph import FlowGraph
+from .graph import Edge, FlowGraph
 from .metrics import as_metric
 from .strategies import Attribution, Full
+
+if TYPE_CHECKING:
+    from .anatomy import Anatomy
 
 PROGRESS_INTERVAL = 0.1
 """Seconds between progress updates sent to the view."""
 
 ESTIMATE_SHOWN = "estimate shown; computing exact values…"
 """The status while the attribution estimate is on show and the exact graph computes."""
+
+TOP_HEADS = 5
+"""How many of the heads carrying most of a selected edge's effect the anatomy panel lists."""
 
 STOP_SECONDS = 60.0
 """How long :meth:`Computation.stop` waits for each thread; a cancelled thread ends at its next batch."""
@@ -73,6 +83,18 @@ class View(Protocol):
     def expanded(self, graph: FlowGraph, level: int, request: Any) -> None:
         """The token graph inside a clicked span edge of drill-down ``level``, for the view that sent ``request``."""
 
+    def measuring(self, selection: dict[str, Any], status: str) -> None:
+        """The anatomy of the ``selection`` (a ``selected_edge`` value) started computing."""
+
+    def anatomy_shown(self, data: dict[str, Any], status: str) -> None:
+        """The anatomy panel's data (see :func:`anatomy_data`) is ready."""
+
+    def anatomy_failed(self, selection: dict[str, Any], message: str) -> None:
+        """The anatomy of ``selection`` failed; ``message`` goes to the error box."""
+
+    def anatomy_closed(self) -> None:
+        """No edge selected: the anatomy panel closes."""
+
 
 class Computation:
     """The measurements behind one widget: its engines, its cache, and the thread computing its newest request.
@@ -93,7 +115,9 @@ class Computation:
         self.preview_seconds = preview_seconds
         """Full graphs that last took longer than this many seconds show the estimate first."""
         self.full_seconds: float | None = None  # what the last exact full graph took
-        self.lock = threading.Lock()  # guards the generation counter and what is on show
+        # Guards the generation counters and what is on show. Reentrant: putting a graph on show clears the selected
+        # edge, whose observer closes the anatomy under this lock, in the same thread.
+        self.lock = threading.RLock()
         self.generation = 0
         self.cancel: threading.Event | None = None
         self.thread: threading.Thread | None = None  # the newest computation
@@ -106,6 +130,12 @@ class Computation:
         self.engines: dict[tuple[str | None, str | None], FlowEngine] = {}  # a clean run per metric
         self.drill: list[FlowGraph] = []  # the graph on show, then the expansions opened from it
         self.stopped = threading.Event()  # set by stop(): drill-downs end, nothing new starts
+        # The anatomy of the selected edge: its own generations (a graph's do not stop it, nor it a graph's status).
+        self.anatomy_generation = 0
+        self.anatomy_cancel: threading.Event | None = None
+        self.anatomy_thread: threading.Thread | None = None
+        self.anatomy: Anatomy | None = None  # the anatomy on show
+        self.anatomies: dict[tuple[Request, tuple[int, ...], tuple[int, ...]], tuple[Anatomy, dict[str, Any]]] = {}
         _LIVE.add(self)
 
     # --- requests --------------------------------------------------------------------------------
@@ -140,6 +170,7 @@ class Computation:
                 self.cancel.set()  # the stale computation stops at its next batch
             self.cancel = None
             self.running = None
+            self._close_anatomy()  # the selected edge belongs to the graph these parameters replace
             cached = self.cache.get(request)
             if cached is not None:
                 self._show(request, cached, _summary(cached, "cached"))
@@ -229,6 +260,7 @@ class Computation:
         self.shown = request
         self.graph = graph
         self.drill = [graph]
+        self._drop_anatomy()  # a selected edge belongs to the graph it was selected on (view.show unselects it)
         self.view.show(graph, status, computing)
 
     def _fail(self, generation: int, err: Exception) -> None:
@@ -294,11 +326,140 @@ class Computation:
             self.view.say(status, None)
             self.view.expanded(expanded, level, content.get("request"))
 
+    # --- anatomy of the selected edge ------------------------------------------------------------
+
+    def select(self, selection: dict[str, Any] | None) -> None:
+        """Show the anatomy of the selected edge (a ``selected_edge`` value): from the cache, or measured in a thread.
+
+        None closes it. A selection that names no edge on show fails into the error box (the widget's validator
+        refuses it first; this catches a graph that changed in between).
+        """
+        with self.lock:
+            if self.stopped.is_set():
+                return
+            self._drop_anatomy()
+            if selection is None:
+                self.view.anatomy_closed()
+                return
+            try:
+                found = check_selected_edge(selection, self.drill)
+            except InfoFlowError as err:
+                self.view.anatomy_failed(selection, str(err))
+                return
+            assert found is not None
+            level, edge = found
+            graph = self.drill[level]
+            source, target = graph.nodes[edge.source], graph.nodes[edge.target]
+            key = (
+                self.shown.measured() if self.shown is not None else None,
+                tuple(range(source.start, source.end)),
+                tuple(range(target.start, target.end)),
+            )
+            name = _edge_name(graph, edge)
+            cached = self.anatomies.get(key)
+            if cached is not None and key[0] is not None:
+                self.anatomy = cached[0]
+                data = {**cached[1], "edge": _selection(level, edge)}
+                self.view.anatomy_shown(data, f"anatomy of {name}: cached, shown without measuring")
+                return
+            self.anatomy_cancel = cancel = threading.Event()
+            generation = self.anatomy_generation
+            self.view.measuring(_selection(level, edge), f"anatomy of {name}: starting…")
+            self.anatomy_thread = threading.Thread(
+                target=self._measure_anatomy,
+                args=(key, level, graph, edge, generation, cancel),
+                name="infoflow-anatomy",
+                daemon=True,
+            )
+            release_idle_threads()
+            self.anatomy_thread.start()
+
+    def _measure_anatomy(
+        self,
+        key: tuple[Any, ...],
+        level: int,
+        graph: FlowGraph,
+        edge: Edge,
+        generation: int,
+        cancel: threading.Event,
+    ) -> None:
+        """Measure the anatomy of ``edge`` and the logit lens of its ends; show them if still selected."""
+        name = _edge_name(graph, edge)
+        try:
+            with self.compute_lock:
+                if cancel.is_set():
+                    raise ComputationCancelled("another edge was selected")
+                if graph._engine is None:
+                    raise InfoFlowError("This graph has no model attached: its edges' anatomy cannot be measured.")
+                engine = copy.copy(graph._engine)
+                engine.progress = self._anatomy_reporter(generation, name)
+                engine.cancel = cancel
+                self._say_anatomy(generation, f"anatomy of {name}: measuring…", 0.0)
+                anatomy = replace(graph, _engine=engine).anatomy(edge)
+                if cancel.is_set():
+                    raise ComputationCancelled("another edge was selected")
+                self._say_anatomy(generation, f"anatomy of {name}: logit lens of both ends…", None)
+                source, target = graph.nodes[edge.source], graph.nodes[edge.target]
+                lenses = {"source": engine.logit_lens(source.end - 1), "target": engine.logit_lens(target.end - 1)}
+        except ComputationCancelled:
+            return
+        except Exception as err:  # noqa: BLE001 - shown in the widget, not lost in a thread
+            message = str(err) if isinstance(err, InfoFlowError) else f"{type(err).__name__}: {err}"
+            with self.lock:
+                if generation == self.anatomy_generation:
+                    self.view.anatomy_failed(_selection(level, edge), f"anatomy of {name}: {message}")
+            return
+        data = anatomy_data(anatomy, lenses, graph, _selection(level, edge))
+        stats = anatomy.stats
+        passes = stats.get("forward_passes", "?")
+        status = (
+            f"anatomy of {name}: {stats.get('interventions', '?')} exact measurements in {passes} forward "
+            f"pass{'' if passes == 1 else 'es'}, {stats.get('seconds', '?')} s, and the logit lens of both ends"
+        )
+        with self.lock:
+            if key[0] is not None:
+                self.anatomies[key] = (anatomy, data)
+            if generation != self.anatomy_generation:
+                return
+            self.anatomy = anatomy
+            self.view.anatomy_shown(data, status)
+
+    def _anatomy_reporter(self, generation: int, name: str) -> Any:
+        last = 0.0
+
+        def report(done: int, total: int, desc: str) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < PROGRESS_INTERVAL and done < total:
+                return
+            last = now
+            self._say_anatomy(generation, f"anatomy of {name}: {done} of {total} measurements", done / max(total, 1))
+
+        return report
+
+    def _say_anatomy(self, generation: int, status: str, progress: float | None) -> None:
+        with self.lock:
+            if generation == self.anatomy_generation:
+                self.view.say(status, progress)
+
+    def _drop_anatomy(self) -> None:
+        """Stop the running anatomy and forget the one on show (the caller holds ``lock``)."""
+        self.anatomy_generation += 1
+        if self.anatomy_cancel is not None:
+            self.anatomy_cancel.set()
+        self.anatomy_cancel = None
+        self.anatomy = None
+
+    def _close_anatomy(self) -> None:
+        """Drop the anatomy and unselect the edge in the view (the caller holds ``lock``)."""
+        self._drop_anatomy()
+        self.view.anatomy_closed()
+
     # --- waiting and stopping --------------------------------------------------------------------
 
     def busy(self) -> list[threading.Thread]:
-        """The live threads: the newest computation and the newest drill-down."""
-        return [t for t in (self.thread, self.expanding) if t is not None and t.is_alive()]
+        """The live threads: the newest computation, the newest drill-down and the newest anatomy."""
+        return [t for t in (self.thread, self.expanding, self.anatomy_thread) if t is not None and t.is_alive()]
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the running computation and drill-down end (or ``timeout`` seconds pass)."""
@@ -322,6 +483,7 @@ class Computation:
                 self.cancel.set()
             self.cancel = None
             self.running = None
+            self._drop_anatomy()
         for thread in self.busy():
             if thread is not threading.current_thread():  # a widget collected in its own thread
                 thread.join(timeout)
@@ -334,6 +496,45 @@ def _stoppable(graph: FlowGraph, stopped: threading.Event) -> FlowGraph:
     engine = copy.copy(graph._engine)
     engine.cancel = stopped
     return replace(graph, _engine=engine)
+
+
+def _selection(level: int, edge: Edge) -> dict[str, int]:
+    """The ``selected_edge`` value of ``edge`` at drill-down ``level``."""
+    return {"source": edge.source, "target": edge.target, "level": level}
+
+
+def _edge_name(graph: FlowGraph, edge: Edge) -> str:
+    """``1 ' Mary' → 13 ' to'``: the edge's ends by position (a span by its range) and text."""
+
+    def end(index: int) -> str:
+        node = graph.nodes[index]
+        where = str(node.start) if node.end - node.start == 1 else f"{node.start}–{node.end - 1}"
+        return f"{where} {graph.node_text(index)!r}"
+
+    return f"{end(edge.source)} → {end(edge.target)}"
+
+
+def anatomy_data(
+    anatomy: Anatomy, lenses: dict[str, Any], graph: FlowGraph, selection: dict[str, int]
+) -> dict[str, Any]:
+    """The anatomy panel's data (the ``anatomy`` trait), JSON-safe.
+
+    :meth:`Anatomy.to_dict`, the edge selected, the strongest heads (:meth:`Anatomy.top_heads`), the logit lens of
+    the edge's ends (``lens``: ``source`` and ``target``, each :meth:`LogitLens.to_dict` at the last position of the
+    end), and from the graph its intervention's text and noise floor (cells under it are drawn blank, as arcs under
+    it are not drawn).
+    """
+    return json_safe(
+        {
+            **anatomy.to_dict(),
+            "status": "done",
+            "edge": selection,
+            "top_heads": [list(item) for item in anatomy.top_heads(TOP_HEADS)],
+            "lens": {end: lens.to_dict() for end, lens in lenses.items()},
+            "intervention_text": (graph.provenance or {}).get("intervention_text"),
+            "noise_floor": (graph.stats or {}).get("noise_floor"),
+        }
+    )
 
 
 def _summary(graph: FlowGraph, how: str) -> str:

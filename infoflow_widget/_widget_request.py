@@ -10,12 +10,15 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InfoFlowError, is_non_negative, is_whole
 from .interventions import INTERVENTIONS, Intervention, Zero, build_intervention, intervention_menu
 from .metrics import as_metric
 from .strategies import STRATEGIES, Attribution, Strategy
+
+if TYPE_CHECKING:
+    from .graph import Edge, FlowGraph
 
 CONSENSUS = "consensus"
 """The widget's intervention menu entry that compares interventions (:mod:`infoflow_widget.consensus`); not an
@@ -171,6 +174,51 @@ def check_control(name: str, value: Any) -> None:
         raise InfoFlowError(f"top_k must be a whole number >= 0, or None to draw every edge; got {value!r}.")
 
 
+SELECTED_EDGE_KEYS = ("source", "target", "level")
+"""The keys of a ``selected_edge`` value: node indices of the edge's ends, and the drill-down level (0: the graph
+in the ``graph`` trait; k: the k-th expansion opened from it)."""
+
+
+def check_selected_edge(value: Any, drill: list[FlowGraph]) -> tuple[int, Edge] | None:
+    """The drill-down level and the edge a ``selected_edge`` value names; None for None (no edge selected).
+
+    Args:
+        value: None, or a dict with ``source`` and ``target`` (node indices of an edge of the graph on show)
+            and optionally ``level`` (default 0: the graph in the ``graph`` trait; k: the k-th drill-down).
+        drill: the graph on show, then the expansions opened from it.
+
+    Raises:
+        InfoFlowError: not such a dict, no graph on show yet, or no such edge in the graph of that level.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not {"source", "target"} <= set(value) or set(value) - set(SELECTED_EDGE_KEYS):
+        raise InfoFlowError(
+            "selected_edge must be None or a dict {'source': i, 'target': j} of node indices of an edge of the graph "
+            f"on show (and optionally 'level', a drill-down level); got {value!r}."
+        )
+    source, target, level = value["source"], value["target"], value.get("level", 0)
+    for name, number in (("source", source), ("target", target), ("level", level)):
+        if not is_whole(number):
+            raise InfoFlowError(f"selected_edge's {name} must be a whole number >= 0; got {number!r}.")
+    if not drill:
+        raise InfoFlowError("selected_edge: there is no graph on show yet to select an edge of; wait for it.")
+    if level >= len(drill):
+        raise InfoFlowError(
+            f"selected_edge's level {level} is not open: the graph on show has {len(drill) - 1} drill-down level(s) "
+            f"open (0 .. {len(drill) - 1})."
+        )
+    graph = drill[level]
+    for edge in graph.edges:
+        if (edge.source, edge.target) == (source, target):
+            return int(level), edge
+    where = "the graph on show" if level == 0 else f"drill-down level {level}"
+    raise InfoFlowError(
+        f"selected_edge {{'source': {source}, 'target': {target}}} is not an edge of {where} ({len(graph.edges)} "
+        f"edges over nodes 0 .. {len(graph.nodes) - 1}): select one of graph_object.edges, by its source and target."
+    )
+
+
 @dataclass(frozen=True)
 class Request:
     """The parameters that change what is measured: equal requests give equal graphs."""
@@ -237,6 +285,13 @@ class Request:
         if self.threshold is None:
             return STRATEGIES[self.strategy]()
         return STRATEGIES[self.strategy](threshold=self.threshold)
+
+    def measured(self) -> Request:
+        """This request less how its edges are selected (strategy and threshold): the key of the anatomy cache.
+
+        The same engine, intervention and metric measure any one edge the same way whatever the strategy.
+        """
+        return replace(self, strategy="", threshold=None)
 
     def estimate(self) -> Request | None:
         """The attribution estimate shown while this request computes, or None when there is none to show."""

@@ -42,6 +42,7 @@ from ._widget_request import (
     Request,
     check_arguments,
     check_control,
+    check_selected_edge,
     default_threshold,
     json_safe,
     prunes,
@@ -49,6 +50,7 @@ from ._widget_request import (
     strategy_menu,
     widget_intervention_menu,
 )
+from .anatomy import Anatomy
 from .errors import InfoFlowError
 from .graph import FlowGraph, write_atomic
 from .models import load_model
@@ -152,6 +154,16 @@ class InfoFlowWidget(anywidget.AnyWidget):
     selected = traitlets.Int(None, allow_none=True).tag(sync=True)
     """The token position pinned by a click in the drawing; a new graph on show unpins it (here and in every view).
     Type: int | None. Default: None."""
+    selected_edge = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    """The edge whose anatomy is open below the drawing: ``{"source": i, "target": j}``, node indices of an edge of
+    the graph on show (``"level": k`` for one inside the k-th drill-down); a click on an arc (or Enter on it) sets it,
+    and so may a cell: a value that names no edge on show is refused (and shown in the error box). A new graph on show
+    unselects it. Type: dict | None. Default: None."""
+    anatomy = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    """The anatomy panel's data for ``selected_edge``: ``{"edge": ..., "status": "computing"}`` while it is measured,
+    then ``"status": "done"`` with :meth:`Anatomy.to_dict` (effects by layer, by head, by window), ``top_heads``,
+    ``lens`` (the logit lens of the source and of the target: :meth:`LogitLens.to_dict`), or ``"status": "failed"``
+    (the message is in ``error``); None when no edge is selected. See :attr:`anatomy_object`. Type: dict | None."""
 
     def __init__(
         self,
@@ -177,6 +189,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
         self._ready = False  # the constructor's own trait assignments trigger nothing
         self._displayed = False  # whether _ipython_display_ published the display data under _display_id
         self._static_drawn = False  # whether the displayed static drawing holds a graph (see _update_display)
+        self._selection: dict[str, Any] | None = None  # the selected_edge last accepted (see _valid_selected_edge)
         self._computation = Computation(_TraitView(self), model, prompt, layers, preview_seconds)
         super().__init__(
             answer=answer,
@@ -219,6 +232,11 @@ class InfoFlowWidget(anywidget.AnyWidget):
         return self._computation.graph
 
     @property
+    def anatomy_object(self) -> Anatomy | None:
+        """The :class:`~infoflow_widget.anatomy.Anatomy` of the selected edge (None: none, or still measuring)."""
+        return self._computation.anatomy
+
+    @property
     def preview_seconds(self) -> float:
         """Full graphs that last took longer than this many seconds show the estimate first."""
         return self._computation.preview_seconds
@@ -246,6 +264,26 @@ class InfoFlowWidget(anywidget.AnyWidget):
             self.error = str(err)
             raise
         return proposal["value"]
+
+    @traitlets.validate("selected_edge")
+    def _valid_selected_edge(self, proposal: dict[str, Any]) -> Any:
+        # Refused in a cell (raised there), and in the error box either way; the trait keeps its last value. A value
+        # from the front end arrives under hold_trait_notifications (set_state), which would keep a value refused by
+        # anything but a TraitError: there the last selection comes back instead, and goes back to the front end.
+        try:
+            check_selected_edge(proposal["value"], self._computation.drill)
+        except InfoFlowError as err:
+            self.error = str(err)
+            if self._cross_validation_lock:
+                return self._selection
+            raise
+        return proposal["value"]
+
+    @traitlets.observe("selected_edge")
+    def _on_selected_edge(self, change: dict[str, Any]) -> None:
+        if self._ready and change["new"] != self._selection:
+            self._selection = change["new"]
+            self._computation.select(change["new"])
 
     @traitlets.observe("intervention", "alpha", "corrupted_prompt", "strategy", "threshold", "answer", "distractor")
     def _on_parameter(self, change: dict[str, Any]) -> None:
@@ -392,6 +430,7 @@ class _TraitView:
             w.computing, w.error, w.status = computing, "", status
             w.progress = 0.0 if computing else 1.0
             w.selected = None  # a pin belongs to the graph it was clicked on (the views unpin too)
+            w.selected_edge, w.anatomy = None, None  # so does a selected edge, and its anatomy
             w.graph = json_safe(graph.to_dict())
         if not computing:
             w._update_display()
@@ -418,6 +457,29 @@ class _TraitView:
     def clear_error(self, status: str) -> None:
         with self.widget.hold_sync():
             self.widget.error, self.widget.status = "", status
+
+    def measuring(self, selection: dict[str, Any], status: str) -> None:
+        w = self.widget
+        with w.hold_sync():
+            w.error, w.status, w.progress = "", status, 0.0
+            w.anatomy = {"edge": selection, "status": "computing"}
+
+    def anatomy_shown(self, data: dict[str, Any], status: str) -> None:
+        w = self.widget
+        with w.hold_sync():
+            w.error, w.status, w.progress = "", status, 1.0
+            w.anatomy = data
+
+    def anatomy_failed(self, selection: dict[str, Any], message: str) -> None:
+        w = self.widget
+        with w.hold_sync():
+            w.error, w.status = message, "failed: the anatomy of the selected edge could not be measured"
+            w.anatomy = {"edge": selection, "status": "failed"}
+
+    def anatomy_closed(self) -> None:
+        w = self.widget
+        with w.hold_sync():
+            w.selected_edge, w.anatomy = None, None
 
     def expanded(self, graph: FlowGraph, level: int, request: Any) -> None:
         # The view that asked knows its request by this id; the others ignore the answer.

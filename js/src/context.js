@@ -28,7 +28,8 @@ export function clearPin(model) {
 /**
  * A small event hub. The events of this front end:
  * - "arc:enter" (arc, point), "arc:move" (point), "arc:leave" (): the pointer or keyboard focus on an arc
- * - "arc:activate" (arc): an arc clicked, or Enter on it
+ * - "arc:activate" (arc): an arc clicked, or Enter on it (a span arc drills down, another opens its anatomy)
+ * - "arc:anatomy" (arc): an arc Shift+clicked, or Shift+Enter on it (any arc opens its anatomy)
  * - "error" (message): a failure in the browser (say, a PNG export) for the error box
  */
 export function createHub() {

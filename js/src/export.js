@@ -1,12 +1,13 @@
 // Downloads of the drawing (SVG, PNG) and of the graph (JSON), all made in the browser.
 
+import { SVG_NS } from "./dom.js";
 import { xmlSafe } from "./format.js";
 
 // Presentation properties the stylesheet sets; an exported SVG carries them inline, since it leaves the page.
 const STYLED = ["fill", "stroke", "stroke-width", "stroke-opacity", "opacity", "font-family", "font-size", "font-weight"];
 
-/** The SVG as standalone text: computed styles inlined, theme background painted. */
-export function svgText(svg) {
+/** A copy of `svg` with the computed styles of its elements inlined (an exported SVG leaves the page's stylesheet). */
+function inlined(svg) {
   const copy = svg.cloneNode(true);
   const source = svg.querySelectorAll("*");
   copy.querySelectorAll("*").forEach((node, i) => {
@@ -14,14 +15,56 @@ export function svgText(svg) {
     const style = STYLED.map((p) => `${p}:${computed.getPropertyValue(p)}`).filter((s) => !s.endsWith(":"));
     node.setAttribute("style", style.join(";"));
   });
-  copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");
-  const background = getComputedStyle(svg.closest(".if-root") ?? svg).getPropertyValue("--if-bg").trim() || "#ffffff";
-  const rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+  return copy;
+}
+
+/** The width and height of an SVG on the page, in px. */
+export function svgSize(svg) {
+  const side = (name) => svg[name]?.baseVal?.value ?? Number(svg.getAttribute(name) ?? 0);
+  return { width: side("width"), height: side("height") };
+}
+
+export const STACK_GAP = 12; // px between the SVGs exported together (the drawing, the anatomy panel)
+
+/**
+ * The SVG (or SVGs, stacked top to bottom: the drawing, then the anatomy panel when it is open) as standalone text:
+ * computed styles inlined, theme background painted.
+ */
+export function svgText(svgs) {
+  const list = Array.isArray(svgs) ? svgs : [svgs];
+  let copy;
+  if (list.length === 1) {
+    copy = inlined(list[0]);
+  } else {
+    const { width, height } = stackSize(list);
+    copy = document.createElementNS(SVG_NS, "svg");
+    for (const [k, v] of Object.entries({ width, height, viewBox: `0 0 ${width} ${height}` })) copy.setAttribute(k, String(v));
+    let y = 0;
+    for (const svg of list) {
+      const part = inlined(svg);
+      part.setAttribute("x", "0");
+      part.setAttribute("y", String(y));
+      copy.appendChild(part);
+      y += svgSize(svg).height + STACK_GAP;
+    }
+  }
+  copy.setAttribute("xmlns", SVG_NS);
+  const background = getComputedStyle(list[0].closest(".if-root") ?? list[0]).getPropertyValue("--if-bg").trim() || "#ffffff";
+  const rect = document.createElementNS(SVG_NS, "rect");
   rect.setAttribute("width", "100%");
   rect.setAttribute("height", "100%");
   rect.setAttribute("fill", background);
   copy.insertBefore(rect, copy.firstChild);
   return xmlSafe(new XMLSerializer().serializeToString(copy)); // a prompt's ESC or NUL would make it ill-formed
+}
+
+/** The size of `svgs` stacked top to bottom, STACK_GAP apart. */
+export function stackSize(svgs) {
+  const sizes = svgs.map(svgSize);
+  return {
+    width: Math.ceil(Math.max(0, ...sizes.map((s) => s.width))),
+    height: Math.ceil(sizes.reduce((sum, s) => sum + s.height, 0) + STACK_GAP * Math.max(0, svgs.length - 1)),
+  };
 }
 
 function download(blob, filename) {
@@ -35,8 +78,9 @@ function download(blob, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-export function downloadSvg(svg, filename = "infoflow.svg") {
-  download(new Blob([svgText(svg)], { type: "image/svg+xml" }), filename);
+/** Download the SVG, or several stacked (see svgText). */
+export function downloadSvg(svgs, filename = "infoflow.svg") {
+  download(new Blob([svgText(svgs)], { type: "image/svg+xml" }), filename);
 }
 
 /** Browsers refuse canvases past about 32k pixels a side (less in some): PNGs stay within this. */
@@ -44,14 +88,13 @@ export const MAX_CANVAS_SIDE = 16384;
 
 /**
  * A PNG at up to twice the on-screen resolution (less for drawings too large for a canvas), drawn
- * from the SVG through a canvas. `onError(message)` hears of a failure, which is otherwise silent.
+ * from the SVG (or SVGs, stacked as svgText stacks them) through a canvas. `onError(message)` hears of a failure, which is otherwise silent.
  */
-export function downloadPng(svg, filename = "infoflow.png", scale = 2, onError = () => {}) {
-  const width = svg.width.baseVal.value;
-  const height = svg.height.baseVal.value;
+export function downloadPng(svgs, filename = "infoflow.png", scale = 2, onError = () => {}) {
+  const { width, height } = Array.isArray(svgs) && svgs.length > 1 ? stackSize(svgs) : svgSize(Array.isArray(svgs) ? svgs[0] : svgs);
   const factor = Math.min(scale, MAX_CANVAS_SIDE / Math.max(width, height, 1));
   const image = new Image();
-  const url = URL.createObjectURL(new Blob([svgText(svg)], { type: "image/svg+xml" }));
+  const url = URL.createObjectURL(new Blob([svgText(svgs)], { type: "image/svg+xml" }));
   image.onload = () => {
     const canvas = document.createElement("canvas");
     canvas.width = Math.ceil(width * factor);

@@ -10,6 +10,7 @@
 
 import { clearPin, createContext, frameOf } from "./context.js";
 import { readGraph } from "./format.js";
+import { createAnatomy } from "./panels/anatomy.js";
 import { createControls } from "./panels/controls.js";
 import { createDrawing } from "./panels/drawing.js";
 import { createDrill } from "./panels/drill.js";
@@ -36,6 +37,7 @@ const PANELS = [
   createDrawing,
   createDrill,
   createLegend,
+  createAnatomy,
   createTooltip,
 ];
 

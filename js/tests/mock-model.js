@@ -107,3 +107,28 @@ export function flaggedGraph(graph = fullGraph(), flags = { 1: ["sink", "damage"
   const sinks = { positions, share: positions.map(() => 0.45), strongest_other: null, excess: 0.2 };
   return { ...graph, edges, stats: { ...graph.stats, sinks } };
 }
+
+/**
+ * The `anatomy` trait as Python sends it for edge 1 → 13 of the IOI graph (anatomy_data): 3 layers of 4 heads in
+ * kv groups of 2, the per-layer and window effects, the five strongest heads, and the logit lens of both ends.
+ */
+export function anatomyData() {
+  const heads = [[0.1, -0.02, 0.0001, 0.3], [1.2, -0.4, 0.05, "NaN"], [0.0, 0.02, -0.9, 0.01]];
+  const lens = (position, token) => ({
+    position, token, metric_name: "logit(' Mary') - logit(' John')", exact: true,
+    layers: [-1, 0, 1, 2].map((layer) => ({
+      layer, label: layer < 0 ? "embed" : String(layer), metric: layer === 0 ? null : 0.5 * layer,
+      top: [{ token: " Mary", logit: 3 + layer, prob: 0.4 }, { token: " John", logit: 2, prob: 0.2 }],
+    })),
+  });
+  return {
+    status: "done", edge: { source: 1, target: 13, level: 0 },
+    sources: [1], targets: [13], tokens: IOI_TOKENS, clean_metric: 3.21, effect: 1.5,
+    layer_indices: [0, 1, 2], layers: [0.4, 0.9, -0.8], heads, windows: { up_to: [0.4, 1.3, 1.5], from: [1.5, 1.1, -0.8] },
+    kv_group: 2, provenance: { metric: "logit(' Mary') - logit(' John')", intervention: { kind: "zero" } },
+    stats: { forward_passes: 2, interventions: 22, seconds: 0.1 },
+    top_heads: [[1, 0, 1.2], [2, 2, -0.9], [1, 1, -0.4], [0, 3, 0.3], [0, 0, 0.1]],
+    lens: { source: lens(1, " Mary"), target: lens(13, " to") },
+    intervention_text: "zero pattern", noise_floor: 0.001,
+  };
+}

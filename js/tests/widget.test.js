@@ -348,7 +348,7 @@ describe("wiring", () => {
     mount();
     const root = host.querySelector(".if-root");
     expect([...root.children].map((c) => c.className)).toEqual([
-      "if-header", "if-controls", "if-status", "if-error", "if-toolbar", "if-canvas", "", "if-tooltip",
+      "if-header", "if-controls", "if-status", "if-error", "if-toolbar", "if-canvas", "", "if-anatomy", "if-tooltip",
     ]);
     expect(root.children[6].firstChild.className).toBe("if-legend");
     const toolbar = [...host.querySelectorAll(".if-toolbar button")].map((b) => b.textContent);

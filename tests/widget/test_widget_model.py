@@ -349,7 +349,7 @@ def test_threshold_of_attribution_then_exact_filters_without_recomputing(tiny, c
     graph = widget.graph_object
     widget.threshold = 0.05
     assert widget.wait() is graph and len(exact(calls)) == 1
-    assert graph.provenance["strategy"] == {"name": "attribution-then-exact", "k": 50, "threshold": None}
+    assert graph.provenance["strategy"] == {"name": "attribution-then-exact", "k": 50, "threshold": None, "steps": None}
 
 
 def test_non_finite_effects_travel_as_strings(tiny, monkeypatch):
@@ -646,3 +646,88 @@ def test_loading_a_model_by_name_writes_no_progress_bar(tiny_model_folder, capfd
     out, err = capfd.readouterr()
     assert "Loading weights" not in err + out and err == "", err
     assert transformers_logging.is_progress_bar_enabled(), "the bars come back for the rest of the session"
+
+
+# --- the anatomy of a selected edge (issue 11 section 3) ----------------------------------------------------------
+
+
+def test_a_selected_edge_gets_its_anatomy_and_lens_in_the_background_with_progress(tiny, monkeypatch):
+    monkeypatch.setattr(compute_module, "PROGRESS_INTERVAL", 0.0)
+    widget = make(tiny)
+    edge = widget.graph_object.top(1).edges[0]
+    progress, statuses = [], []
+    widget.observe(lambda change: progress.append(change["new"]), "progress")
+    widget.observe(lambda change: statuses.append(change["new"]), "status")
+    widget.selected_edge = {"source": edge.source, "target": edge.target}
+    assert widget.anatomy == {"edge": {"source": edge.source, "target": edge.target, "level": 0}, "status": "computing"}
+    widget.wait(timeout=30)
+    data, anatomy = widget.anatomy, widget.anatomy_object
+    assert data["status"] == "done" and progress[0] == 0.0 and progress[-1] == 1.0  # one batch on the tiny model
+    assert any("measurements" in s and " of " in s for s in statuses) and "exact measurements" in widget.status
+    expected = widget.graph_object.anatomy(edge)
+    assert anatomy.heads == expected.heads and anatomy.top_heads(5) == expected.top_heads(5)
+    assert data["top_heads"] == [list(item) for item in expected.top_heads(5)]
+    assert [data["lens"][end]["position"] for end in ("source", "target")] == [edge.source, edge.target]
+    assert len(data["lens"]["target"]["layers"]) == len(anatomy.layer_indices) + 1  # the embeddings, then each layer
+    json.dumps(data, allow_nan=False)  # what the comm can send
+
+
+def test_an_anatomy_is_cached_and_a_new_selection_cancels_the_running_one(tiny, monkeypatch):
+    widget = make(tiny)
+    first, second = widget.graph_object.top(2).edges
+    calls, real = [], FlowEngine.anatomy
+
+    def counting(engine, sources, targets):
+        calls.append(engine.cancel)
+        return real(engine, sources, targets)
+
+    monkeypatch.setattr(FlowEngine, "anatomy", counting)
+    widget.selected_edge = {"source": first.source, "target": first.target}
+    widget.selected_edge = {"source": second.source, "target": second.target}  # before the first could finish
+    widget.wait(timeout=30)
+    assert widget.anatomy_object.targets == [second.target] and calls[-1] is not None
+    assert all(cancel.is_set() for cancel in calls[:-1]), "the first anatomy was cancelled"
+    widget.selected_edge = None
+    assert widget.anatomy is None and widget.anatomy_object is None
+    count = len(calls)
+    widget.selected_edge = {"source": second.source, "target": second.target}
+    assert widget.anatomy["status"] == "done" and "cached" in widget.status and len(calls) == count
+
+
+def test_a_bad_selected_edge_is_refused_and_a_new_graph_unselects(tiny):
+    widget = make(tiny)
+    with pytest.raises(InfoFlowError, match="not an edge of the graph on show"):
+        widget.selected_edge = {"source": 3, "target": 1}
+    assert "not an edge" in widget.error and widget.selected_edge is None
+    for bad, match in [({"source": 1}, "must be None or a dict"), ({"source": -1, "target": 2}, "whole number"),
+                       ({"source": 1, "target": 2, "level": 1}, "level 1 is not open")]:  # fmt: skip
+        with pytest.raises(InfoFlowError, match=match):
+            widget.selected_edge = bad
+    edge = widget.graph_object.top(1).edges[0]
+    chosen = {"source": edge.source, "target": edge.target}
+    widget.set_state({"selected_edge": chosen})
+    widget.wait(timeout=30)
+    widget.set_state({"selected_edge": {"source": 0, "target": 99, "level": 0}})  # as the browser does: no raise
+    assert "not an edge" in widget.error and widget.selected_edge == chosen and widget.anatomy["status"] == "done"
+    widget.intervention = "crop"
+    assert widget.selected_edge is None and widget.anatomy is None  # at once: it belongs to the graph replaced
+    widget.wait(timeout=30)
+    assert widget.selected_edge is None and widget.anatomy is None
+
+
+def test_a_span_edge_and_an_edge_inside_a_drill_down_get_their_anatomy(tiny):
+    widget = make(tiny, strategy="bisect")
+    graph = widget.graph_object
+    span = next(e for e in graph.edges if graph.nodes[e.source].end - graph.nodes[e.source].start > 1)
+    widget.selected_edge = {"source": span.source, "target": span.target}
+    widget.wait(timeout=30)
+    source = graph.nodes[span.source]
+    assert widget.anatomy_object.sources == list(range(source.start, source.end))  # the group edge of the spans
+    assert widget.anatomy["lens"]["source"]["position"] == source.end - 1
+    widget.send = lambda content, buffers=None: None
+    widget._handle_custom_msg({"type": "expand", "source": span.source, "target": span.target, "level": 0}, [])
+    widget.wait(timeout=30)
+    inner = widget._computation.drill[1].edges[0]
+    widget.selected_edge = {"source": inner.source, "target": inner.target, "level": 1}
+    widget.wait(timeout=30)
+    assert widget.anatomy["edge"]["level"] == 1 and widget.anatomy["status"] == "done"

@@ -1,6 +1,7 @@
 // The drawing: the graph on show as SVG in a scrolling canvas. Hover or keyboard focus highlights a token's
 // arcs or describes an arc (on the hub, for the tooltip); a click or Enter pins a token (the `selected` trait)
-// or activates an arc (on the hub, for the drill-down). Wrapped rows follow the width of the output area.
+// or activates an arc (on the hub, for the drill-down and the anatomy; with Shift, "arc:anatomy" for the anatomy
+// alone). Wrapped rows follow the width of the output area.
 
 import { SVG_NS, el } from "../dom.js";
 import { formatMagnitude } from "../format.js";
@@ -56,7 +57,7 @@ export function createDrawing({ model, hub, redraw }) {
   on("keydown", (event) => {
     if ((event.key === "Enter" || event.key === " ") && (tokenOf(event.target) || isArc(event.target))) {
       event.preventDefault();
-      event.target.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+      event.target.dispatchEvent(new MouseEvent("click", { bubbles: true, shiftKey: event.shiftKey }));
     }
   });
   on("click", (event) => {
@@ -66,7 +67,7 @@ export function createDrawing({ model, hub, redraw }) {
       model.set("selected", model.get("selected") === pos ? null : pos);
       model.save_changes();
     } else if (isArc(event.target)) {
-      hub.emit("arc:activate", event.target);
+      hub.emit(event.shiftKey ? "arc:anatomy" : "arc:activate", event.target);
     }
   });
 

@@ -1,6 +1,6 @@
 // Drill-down: an activated span arc asks the kernel for the token edges inside it ("expand"); the answer
 // ("expanded") opens on top of the graph on show, unpinning the pinned token. No element of its own: the toolbar's
-// back button closes it. A saved page has no kernel to ask: there a click does nothing (the tooltip says why).
+// back button closes it. (Shift+click on a span arc opens its anatomy instead: panels/anatomy.js.) A saved page has no kernel to ask: there a click does nothing (the tooltip says why).
 
 import { clearPin, shownGraph } from "../context.js";
 import { isSpanEdge, readGraph } from "../format.js";

@@ -1,11 +1,13 @@
-// Downloads, at the right of the toolbar: the drawing as SVG or PNG, the graph on show as JSON.
+// Downloads, at the right of the toolbar: the drawing (with the anatomy panel when open) as SVG or PNG, the graph
+// on show as JSON.
 
 import { shownGraph } from "../context.js";
 import { button, el } from "../dom.js";
 import { downloadJson, downloadPng, downloadSvg } from "../export.js";
 
 export function createExports({ root, view, hub }) {
-  const drawing = () => root.querySelector(".if-canvas svg");
+  // The drawing, and below it the anatomy panel while it is open: they download together.
+  const drawing = () => [root.querySelector(".if-canvas svg"), ...root.querySelectorAll(".if-anatomy:not([hidden]) .if-anatomy-svg")];
   const pngFailed = (message) => hub.emit("error", `PNG export: ${message}`);
   return {
     slot: "toolbar",

@@ -1,5 +1,6 @@
 // The status line: a progress bar while the kernel computes, and its status text. It also marks the root
-// `.if-computing` (the stale drawing dims) and `.if-preview` (an estimate on show is meant to be read: not dimmed).
+// `.if-computing` (the stale drawing dims), `.if-preview` (an estimate on show is meant to be read: not dimmed) and
+// `.if-measuring` (a selected edge's anatomy computes: the bar shows, the drawing on show stays as it is).
 
 import { el } from "../dom.js";
 
@@ -11,10 +12,12 @@ export function createStatus({ model, root, watch }) {
     const computing = model.get("computing");
     root.classList.toggle("if-computing", computing);
     root.classList.toggle("if-preview", computing && model.get("graph")?.provenance?.estimate === true);
-    fill.style.width = `${Math.round(100 * (computing ? model.get("progress") : 0))}%`;
+    const measuring = model.get("anatomy")?.status === "computing";
+    root.classList.toggle("if-measuring", measuring);
+    fill.style.width = `${Math.round(100 * (computing || measuring ? model.get("progress") : 0))}%`;
     text.textContent = model.get("status");
   };
-  for (const trait of ["graph", "status", "progress", "computing"]) watch(`change:${trait}`, show);
+  for (const trait of ["graph", "status", "progress", "computing", "anatomy"]) watch(`change:${trait}`, show);
   show();
   return { el: line };
 }

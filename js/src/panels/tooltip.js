@@ -1,5 +1,5 @@
-// The tooltip of an arc: its ends, effect, rank, whether it is measured, and why it is flagged (one line per trust
-// flag, with its damage and spread); beside the pointer, inside the widget.
+// The tooltip of an arc: its ends, effect, rank, whether it is measured, why it is flagged (one line per trust
+// flag, with its damage and spread), and what a click does; beside the pointer, inside the widget.
 
 import { OFFLINE_TITLE, shownGraph } from "../context.js";
 import { el } from "../dom.js";
@@ -22,6 +22,12 @@ export function effectText(effect, cleanMetric) {
   if (!Number.isFinite(effect) || !Number.isFinite(clean) || clean === 0) return formatEffect(effect);
   const share = (100 * Math.abs(effect)) / clean;
   return `${formatEffect(effect)}  (${share >= 1 ? share.toFixed(0) : share.toPrecision(1)}% of |clean metric|)`;
+}
+
+/** What a click on an arc does: drill into a span edge, or open a token edge's anatomy (none in a saved page). */
+export function arcHint(span, offline) {
+  if (offline) return span ? `measuring inside a span ${OFFLINE_TITLE}` : null;
+  return span ? "click to measure the token edges inside; Shift+click: its anatomy" : "click (or Enter): its anatomy by layer and head, and the logit lens";
 }
 
 export function createTooltip({ root, view, hub, offline }) {
@@ -50,9 +56,8 @@ export function createTooltip({ root, view, hub, offline }) {
     tip.replaceChildren(...rows.map(([k, v]) => el("div", k === "flag" ? { class: "if-flags" } : {}, [el("span", { class: "if-key", text: k }), el("span", { text: v })])));
     const note = arcNote(graph, edge);
     if (note) tip.append(el("div", { class: "if-arc-note", text: note }));
-    if (isSpanEdge(graph, edge)) {
-      tip.append(el("div", { class: "if-hint", text: offline ? `measuring inside a span ${OFFLINE_TITLE}` : "click to measure the token edges inside" }));
-    }
+    const hint = arcHint(isSpanEdge(graph, edge), offline);
+    if (hint) tip.append(el("div", { class: "if-hint", text: hint }));
     tip.hidden = false;
     move(point);
   }

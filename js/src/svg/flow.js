@@ -88,7 +88,8 @@ export function drawFlow(svg, graph, { edges, maxAbs, zoom, wrapWidth, note = nu
       "stroke-opacity": flaggedOpacity(style.opacity, edge), // inconsistent arcs are faded
       fill: "none",
       "marker-end": `url(#${id}-${Number.isNaN(edge.effect) ? "nan" : edge.effect >= 0 ? "pos" : "neg"})`,
-      // Focusable: Tab reaches each arc, Enter opens a span edge (see panels/drawing.js), screen readers read the label.
+      // Focusable: Tab reaches each arc, Enter opens a span edge or a token edge's anatomy (Shift+Enter: any edge's
+      // anatomy; see panels/drawing.js and panels/anatomy.js), screen readers read the label.
       tabindex: 0,
       role: "button",
       "aria-label": `edge from ${nodeName(graph, edge.source)} to ${nodeName(graph, edge.target)}, effect ${formatEffect(edge.effect)}, rank ${edge.rank}` +

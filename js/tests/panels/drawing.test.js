@@ -74,6 +74,15 @@ describe("drawing", () => {
     expect(activated.length).toBe(1);
   });
 
+  it("asks for any arc's anatomy on Shift+click or Shift+Enter (a span arc's plain click drills down)", () => {
+    mounted = mountPanel(createDrawing);
+    const [activated, anatomy] = [heard("arc:activate"), heard("arc:anatomy")];
+    const arc = arcs()[0];
+    arc.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", shiftKey: true, bubbles: true }));
+    arc.dispatchEvent(new MouseEvent("click", { shiftKey: true, bubbles: true }));
+    expect([activated.length, anatomy]).toEqual([0, [[arc], [arc]]]);
+  });
+
   it("labels tokens and arcs for screen readers, and lets Tab reach them", () => {
     mounted = mountPanel(createDrawing);
     expect(token(1).getAttribute("aria-label")).toBe("token 1 ·Mary");

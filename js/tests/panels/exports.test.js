@@ -58,6 +58,21 @@ describe("exports", () => {
     expect(await read(blobs[0])).toContain('class="if-arc"');
   });
 
+  it("downloads the anatomy panel with the drawing while it is open, stacked below it", async () => {
+    mounted = mountPanel(createExports);
+    mounted.root.insertAdjacentHTML("beforeend",
+      '<div class="if-canvas"><svg width="300" height="100"><path class="if-arc" d="M0,0"/></svg></div>' +
+      '<section class="if-anatomy"><svg class="if-anatomy-svg" width="500" height="200"><rect class="if-an-cell"/></svg></section>');
+    press("SVG");
+    const text = await read(blobs[0]);
+    expect(text).toMatch(/^<svg[^>]* width="500" height="312"/);
+    expect(text).toContain('class="if-arc"');
+    expect(text).toMatch(/<svg[^>]*class="if-anatomy-svg"[^>]* y="112"/);
+    mounted.root.querySelector(".if-anatomy").hidden = true;
+    press("SVG");
+    expect(await read(blobs[1])).not.toContain("if-anatomy-svg");
+  });
+
   it("announces a failed PNG on the hub, for the error box", () => {
     vi.stubGlobal("Image", class {
       set src(_url) {

@@ -18,6 +18,16 @@ describe("status", () => {
     expect(mounted.root.classList.contains("if-computing")).toBe(true);
   });
 
+  it("fills the bar while a selected edge's anatomy computes, without dimming the drawing", () => {
+    mounted = mountPanel(createStatus, { ...widgetState(), progress: 0.3 });
+    mounted.model.set("anatomy", { edge: { source: 1, target: 13 }, status: "computing" });
+    const fill = mounted.root.querySelector(".if-progress-fill");
+    expect([fill.style.width, mounted.root.classList.contains("if-measuring"), mounted.root.classList.contains("if-computing")])
+      .toEqual(["30%", true, false]);
+    mounted.model.set("anatomy", { edge: { source: 1, target: 13 }, status: "failed" });
+    expect([fill.style.width, mounted.root.classList.contains("if-measuring")]).toEqual(["0%", false]);
+  });
+
   it("marks an estimate on show while computing as a preview, not an exact graph", () => {
     const estimate = estimatedGraph();
     estimate.provenance = { ...estimate.provenance, estimate: true };

@@ -36,7 +36,7 @@ describe("tooltip", () => {
     expect(tip.hidden).toBe(false);
     expect(tip.textContent).toContain("rank7 of 105");
     expect(tip.textContent).toContain("exact (measured)");
-    expect(tip.querySelector(".if-hint")).toBe(null);
+    expect(tip.querySelector(".if-hint").textContent).toBe("click (or Enter): its anatomy by layer and head, and the logit lens");
     mounted.ctx.redraw();
     expect(tip.hidden).toBe(true);
   });
@@ -49,7 +49,7 @@ describe("tooltip", () => {
     mounted.ctx.hub.emit("arc:enter", arcFor(0, "0:7", "7:14"), { clientX: 0, clientY: 0 });
     const tip = mounted.root.querySelector(".if-tooltip");
     expect(tip.textContent).toContain("When·Mary·and·John·went·to·the");
-    expect(tip.querySelector(".if-hint").textContent).toContain("click to measure");
+    expect(tip.querySelector(".if-hint").textContent).toBe("click to measure the token edges inside; Shift+click: its anatomy");
     mounted.ctx.hub.emit("arc:leave");
     expect(tip.hidden).toBe(true);
   });
