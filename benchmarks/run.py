@@ -20,9 +20,24 @@
 7. Auto-Corrupt: the full IOI graph under Corrupt.auto(n=4) against one Corrupt graph (the plan's first
    prompt), each on an engine derived from one clean run (its corrupted prompts' runs included), and the
    attribution estimate of each: seconds (best of 3, in alternation), forward passes, positions, ratio.
+8. Edge anatomy: the anatomy of S2 -> END on the IOI prompt (smollm2-135m, Zero: 30 layers + 270 (layer, head)
+   + 60 windows + the edge, 361 rows) by the batched engine, against the same engine with one row per forward
+   pass (prefix reuse kept) and the plain-PyTorch reference loop (one row per full pass, extrapolated from a timed
+   sample); then what the widget's panel computes for a clicked edge (the anatomy and the logit lens at its source
+   and its target, on a ready engine) against compute_flow of the whole graph. Best of 3, in alternation.
+9. Prompt sets: 100 IOI prompts from the template "When {IO} and {S} went to the {PLACE}, {S} gave a {OBJECT} to"
+   (smollm2-135m, Zero, full graphs): compute_flow_set, whose prompts share forward passes, against 100 separate
+   compute_flow calls (best of 2, in alternation), and compute_flow_set(executor="ray") on two local Ray workers
+   (each loads the model; Ray's own start-up timed apart).
+10. Integrated gradients: estimates at 1, 2, 4, 8 and 16 points of the intervention's path against the exact
+   graph of the same engine, with the time of each: Spearman correlation, top-10 overlap, the edges to verify
+   (strongest estimates first) to hold the exact top 10, and what AttributionThenExact(k="auto") verifies; on the
+   IOI case and a second IOI prompt (smollm2-135m), the IOI case on gemma-3-270m and the code prompt's 903 line
+   pairs on gemma-3-270m (a line pair's estimate: the sum of its token edges'), all under Zero, and the IOI case
+   under Corrupt on both models.
 
 Each section runs in its own process so that its peak memory (max RSS) is its own.
-Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5,6,7]`.
+Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5,6,7,8,9,10]`.
 """
 
 from __future__ import annotations
@@ -305,6 +320,223 @@ def auto_corrupt_cost() -> None:
     print(f"   estimates: {min(estimates['Corrupt.auto(n=4)']) / min(estimates['Corrupt (one prompt)']):.2f}x")
 
 
+def anatomy_cost() -> None:
+    model = load_model("smollm2-135m", quiet=True)
+    metric = LogitDiff(" Mary", " John")
+    engine = FlowEngine(model, IOI, metric, Zero(), progress=False)
+    single = FlowEngine(model, IOI, metric, Zero(), batch_size=1, progress=False)
+    edge = ([9], [engine.n - 1])  # S2 -> END
+    engine.anatomy(*edge)  # warm-up: first calls pay for lazy set-up
+    runs: dict[str, list[tuple[float, Any]]] = {"batched": [], "one row per pass": []}
+    for _ in range(3):
+        for label, on in (("batched", engine), ("one row per pass", single)):
+            runs[label].append(timed(on.anatomy, *edge))
+    batched, looped = runs["batched"][0][1], runs["one row per pass"][0][1]
+    diff = max(abs(a - b) for a, b in zip(flat_anatomy(batched), flat_anatomy(looped)))
+    if diff > 1e-4:
+        raise SystemExit(f"the batched anatomy differs from one row per pass by {diff:.1e}: fix that before timing it")
+    rows = batched.stats["interventions"]
+    best = {label: min(s for s, _ in found) for label, found in runs.items()}
+    reference_s, reference_diff = reference_row_seconds(model, metric, edge, batched)
+    print(f"8. Edge anatomy: S2 -> END, IOI, Zero, smollm2-135m (fp32): {rows} rows, best of 3")
+    print(f"   {'path':<52}{'seconds':>9}{'passes':>8}")
+    print(f"   {'reference loop, one row per full pass (est.)':<52}{reference_s * rows:>9.2f}{rows:>8}")
+    for label, found in runs.items():
+        passes = found[0][1].stats["forward_passes"]
+        print(f"   {'engine, ' + label + ' (prefix reuse)':<52}{best[label]:>9.2f}{passes:>8}")
+    print(
+        f"   speed-up: {best['one row per pass'] / best['batched']:.1f}x over one row per pass, "
+        f"{reference_s * rows / best['batched']:.1f}x over the reference loop; max |difference| {diff:.1e} "
+        f"(reference sample {reference_diff:.1e})"
+    )
+    graph_runs, panel_runs = [], []
+    for _ in range(3):
+        graph_runs.append(timed(compute_flow, model, IOI, metric, Zero(), progress=False)[0])
+        panel_runs.append(timed(panel, engine, *edge)[0])
+    print(
+        f"   widget panel (anatomy + logit lens at source and target, ready engine) {min(panel_runs):.2f} s; "
+        f"compute_flow, whole graph, clean run included {min(graph_runs):.2f} s: "
+        f"{min(panel_runs) / min(graph_runs):.2f}x"
+    )
+
+
+def flat_anatomy(anatomy) -> list[float]:
+    """Every number of an anatomy, in one list."""
+    heads = [value for row in anatomy.heads for value in row]
+    return [anatomy.effect, *anatomy.layers, *heads, *anatomy.up_to, *anatomy.from_layer]
+
+
+def panel(engine, sources, targets) -> None:
+    """What the widget's panel computes for a clicked edge."""
+    engine.anatomy(sources, targets)
+    engine.logit_lens(sources[-1])
+    engine.logit_lens(targets[-1])
+
+
+def reference_row_seconds(model, metric, edge, anatomy, per_kind: int = 4) -> tuple[float, float]:
+    """Seconds per anatomy row of the plain reference loop (one full pass each), from a timed sample of every kind.
+
+    Its set-up and clean pass are subtracted, as in per_edge_seconds; also the sample's largest difference from
+    the anatomy.
+    """
+    count, heads = len(anatomy.layers), len(anatomy.heads[0])
+    picks = [count * k // per_kind for k in range(per_kind)]
+    sample = [
+        *[([layer], None, anatomy.layers[layer]) for layer in picks],
+        *[([layer], [layer % heads], anatomy.heads[layer][layer % heads]) for layer in picks],
+        *[(list(range(layer + 1)), None, anatomy.up_to[layer]) for layer in picks],
+        *[(list(range(layer, count)), None, anatomy.from_layer[layer]) for layer in picks],
+    ]
+
+    def run(rows):
+        return [reference_effects(model, IOI, metric, Zero(), [edge], layers, heads)[1][0] for layers, heads, _ in rows]
+
+    run(sample[:1])  # warm-up
+    overhead_s, _ = timed(reference_effects, model, IOI, metric, Zero(), [])
+    sample_s, found = timed(run, sample)
+    diff = max(abs(value - expected) for value, (_, _, expected) in zip(found, sample))
+    return max(sample_s - len(sample) * overhead_s, 0.0) / len(sample), diff
+
+
+def prompt_set_cost() -> None:
+    """100 IOI prompts, full graphs: compute_flow_set against 100 compute_flow calls, and on two Ray workers."""
+    from infoflow_widget import PromptSet, compute_flow_set, ioi_words
+
+    model = load_model("smollm2-135m", quiet=True)
+    words = ioi_words()
+    prompts = PromptSet.from_template(
+        "When {IO} and {S} went to the {PLACE}, {S} gave a {OBJECT} to", answer="{IO}", distractor="{S}", n=100,
+        seed=0, tokenizer=model, IO=words["names"], S=words["names"], PLACE=words["places"], OBJECT=words["objects"],
+    )  # fmt: skip
+
+    def separate():
+        return [
+            compute_flow(model, r.prompt, answer=r.answer, distractor=r.distractor, intervention=Zero(), progress=False)
+            for r in prompts
+        ]
+
+    def joint():
+        return compute_flow_set(model, prompts, Zero(), progress=False)
+
+    compute_flow(model, IOI, answer=" Mary", distractor=" John", progress=False)  # warm-up
+    runs: dict[str, list[tuple[float, Any]]] = {"separate": [], "set": []}
+    for _ in range(2):
+        runs["separate"].append(timed(separate))
+        runs["set"].append(timed(joint))
+    alone, role_graph = runs["separate"][0][1], runs["set"][0][1]
+    diff = max(abs(a.effect - b.effect) for g, h in zip(alone, role_graph.graphs) for a, b in zip(g.edges, h.edges))
+    if diff > 1e-4:
+        raise SystemExit(f"the set's effects differ from compute_flow alone by {diff:.1e}: fix that before timing it")
+    best = {label: min(s for s, _ in found) for label, found in runs.items()}
+    edges = sum(len(g.edges) for g in alone)
+    print(f"9. Prompt sets: 100 IOI prompts ({len(prompts.labels[0])} tokens), full graphs ({edges} edges), Zero, "
+          "smollm2-135m (fp32), best of 2")  # fmt: skip
+    print(f"   {'path':<44}{'seconds':>9}{'passes':>8}")
+    print(f"   {'100 separate compute_flow calls':<44}{best['separate']:>9.2f}"
+          f"{sum(g.stats['forward_passes'] for g in alone):>8}")  # fmt: skip
+    print(f"   {'compute_flow_set (prompts batched together)':<44}{best['set']:>9.2f}"
+          f"{role_graph.stats['forward_passes']:>8}")  # fmt: skip
+    print(f"   speed-up: {best['separate'] / best['set']:.2f}x; max |difference| {diff:.1e}")
+    try:
+        import ray
+    except ImportError:
+        print("   Ray is not installed: executor='ray' not measured")
+        return
+    start_s, _ = timed(ray.init, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        ray_s, distributed = timed(
+            compute_flow_set, "smollm2-135m", prompts, Zero(), executor="ray", workers=2, progress=False
+        )
+    finally:
+        ray.shutdown()
+    diff = max(abs(a.mean - b.mean) for a, b in zip(role_graph.edges, distributed.edges))
+    print(
+        f"   executor='ray', 2 local workers (1 CPU each; each loads the model): {ray_s:.2f} s "
+        f"({best['set'] / ray_s:.2f}x the local set), after ray.init {start_s:.2f} s; max |difference| {diff:.1e}"
+    )
+
+
+IG_STEPS = (1, 2, 4, 8, 16)
+"""The points on the integration path compared in section 10 (1: the plain first-order estimate)."""
+
+SECOND_IOI = ("Then, Anna and Tom had a long argument. Afterwards Tom said to", " Anna", " Tom")
+"""The second IOI template of tests/acceptance/test_auto_corrupt_ioi.py: prompt, answer, distractor."""
+
+
+def integrated_gradients() -> None:
+    """Estimates at 1 to 16 path points against the exact graph of the same engine, on six cases."""
+    from infoflow_widget import Corrupt
+
+    ioi = json.loads((CASES / "ioi.json").read_text())["cases"][0]
+    ioi_metric = LogitDiff(ioi["answer"], ioi["distractor"])
+    code = (CODE.read_text().rstrip("\n"), LogitDiff("bar", "foo"))
+    cases = [
+        ("IOI, smollm2-135m, Zero", "smollm2-135m", ioi["prompt"], ioi_metric, Zero(), False),
+        ("second IOI, smollm2-135m, Zero", "smollm2-135m", SECOND_IOI[0], LogitDiff(*SECOND_IOI[1:]), Zero(), False),
+        ("IOI, gemma-3-270m, Zero", "gemma-3-270m", ioi["prompt"], ioi_metric, Zero(), False),
+        ("code, line pairs, gemma-3-270m, Zero", "gemma-3-270m", *code, Zero(), True),
+        ("IOI, smollm2-135m, Corrupt", "smollm2-135m", ioi["prompt"], ioi_metric, Corrupt(ioi["corrupted"]), False),
+        ("IOI, gemma-3-270m, Corrupt", "gemma-3-270m", ioi["prompt"], ioi_metric, Corrupt(ioi["corrupted"]), False),
+    ]
+    print("10. Integrated-gradient estimates against the exact graph of the same engine (fp32)")
+    print("    needed: edges verified, strongest estimates first, until the exact top 10 is among them;")
+    print("    auto: edges AttributionThenExact(k='auto') verifies (from the exact values above: no extra pass)")
+    models: dict[str, Any] = {}
+    for label, name, prompt, metric, intervention, lines in cases:
+        model = models.setdefault(name, load_model(name, quiet=True))
+        # The line graph keeps 4 rows to a pass (about 6 GB on 563 tokens): the machine is shared.
+        budget = {"memory_budget": 2**28} if lines else {}
+        engine = FlowEngine(model, prompt, metric, intervention, progress=False, **budget)
+        groups = line_pairs(engine) if lines else token_pairs(engine.n)
+        engine.with_intervention(intervention).estimate(2)  # warm-up: first calls pay for lazy set-up
+        exact_s, exact = timed(engine.effects, groups)
+        print(f"   {label}: {len(groups)} edges, exact graph {exact_s:.1f} s")
+        print(f"   {'k':>4}{'seconds':>9}{'x exact':>9}{'Spearman':>10}{'top-10 overlap':>16}{'needed':>8}{'auto':>12}")
+        for steps in IG_STEPS:
+            seconds, estimate = timed(engine.estimate, steps)
+            values = [float(estimate[list(t)][:, list(s)].sum()) for s, t in groups]  # a group's: its edges' sum
+            print(f"   {steps:>4}{seconds:>9.2f}{seconds / exact_s:>9.3f}{agreement_row(values, exact)}")
+
+
+def line_pairs(engine: FlowEngine) -> list[tuple[list[int], list[int]]]:
+    """Every pair of newline-split lines, source not after target: the groups of section 3's line graph."""
+    from infoflow_widget.graph import Node
+    from infoflow_widget.spans import cut_positions, pairs_within, partition
+
+    lines = partition(Node(0, engine.n), cut_positions(engine.tokens, ("\n",)))
+    return [(list(range(s.start, s.end)), list(range(t.start, t.end))) for s, t in pairs_within(lines)]
+
+
+def agreement_row(values: list[float], exact: list[float]) -> str:
+    """Spearman, top-10 overlap, edges needed to hold the exact top 10, and what k='auto' verifies."""
+    from infoflow_widget.graph import strongest
+    from infoflow_widget.strategies import verify_in_rounds
+
+    top = strongest(exact, 10)
+    order = strongest(values)
+    rank = {k: r + 1 for r, k in enumerate(order)}
+    found, report = verify_in_rounds(values, lambda ks: [exact[k] for k in ks])
+    auto = f"{report['verified']} {'holds' if set(top) <= set(found) else f'{len(set(top) & set(found))}/10'}"
+    overlap = len(set(order[:10]) & set(top))
+    return f"{spearman(values, exact):>10.3f}{overlap:>16}{max(rank[k] for k in top):>8}{auto:>12}"
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Spearman's rank correlation (ties get their mean rank)."""
+
+    def ranks(x: list[float]) -> torch.Tensor:
+        values = torch.tensor(x, dtype=torch.float64)
+        order = values.argsort()
+        ranked = torch.empty_like(values)
+        ranked[order] = torch.arange(len(x), dtype=torch.float64)
+        unique, inverse = values.unique(return_inverse=True)
+        sums = torch.zeros(len(unique), dtype=torch.float64).index_add_(0, inverse, ranked)
+        counts = torch.zeros(len(unique), dtype=torch.float64).index_add_(0, inverse, torch.ones_like(ranked))
+        return (sums / counts)[inverse]
+
+    return float(torch.corrcoef(torch.stack([ranks(a), ranks(b)]))[0, 1])
+
+
 SECTIONS = {
     "1": full_ioi_graph,
     "2": scaling,
@@ -313,6 +545,9 @@ SECTIONS = {
     "5": startup,
     "6": damage_cost,
     "7": auto_corrupt_cost,
+    "8": anatomy_cost,
+    "9": prompt_set_cost,
+    "10": integrated_gradients,
 }
 
 

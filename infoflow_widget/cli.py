@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import warnings
 from collections.abc import Sequence
@@ -14,8 +15,9 @@ from pathlib import Path
 
 from .corruption import plan_notes
 from .errors import InfoFlowError, is_non_negative, is_whole
-from .graph import check_destination
+from .graph import check_destination, write_atomic
 from .interventions import AUTO, INTERVENTIONS, build_intervention, intervention_menu
+from .strategies import AUTO as VERIFY_AUTO
 from .strategies import STRATEGIES
 
 INTERVENTION_OPTIONS = {"alpha": "alpha", "corrupted_prompt": "corrupted"}
@@ -74,27 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("models", help="list the bundled offline models")
     graph = commands.add_parser("graph", help="compute an information-flow graph")
-    graph.add_argument("--model", default="smollm2-135m", help="bundled name, folder, .gguf file or hub id")
-    prompt = graph.add_mutually_exclusive_group(required=True)
-    prompt.add_argument("--prompt", help="the clean prompt")
-    prompt.add_argument(
-        "--prompt-file",
-        type=Path,
-        help="read the clean prompt from a UTF-8 file, exactly as written (\\r\\n kept) less one final newline",
-    )
-    graph.add_argument(
-        "--keep-final-newline", action="store_true", help="--prompt-file: keep the file's final newline in the prompt"
-    )
-    graph.add_argument("--answer", help='the token to predict, e.g. " Mary" (one token)')
-    graph.add_argument("--distractor", help='the competing token, e.g. " John"')
-    graph.add_argument("--intervention", choices=list(INTERVENTIONS), default="zero")
-    graph.add_argument("--alpha", type=float, help="dampening scalar (dampen only), >= 0")
-    graph.add_argument(
-        "--corrupted",
-        help="corrupted prompt of the same token length (corrupt only), or 'auto': the mean over generated ones",
-    )
-    graph.add_argument("--samples", type=int, help="--corrupted auto: how many corrupted prompts (default 4)")
-    graph.add_argument("--seed", type=int, help="--corrupted auto: the seed of the generated prompts (default 0)")
+    add_computation_options(graph)
     graph.add_argument("--strategy", choices=list(STRATEGIES), default="full")
     graph.add_argument(
         "--threshold",
@@ -103,17 +85,77 @@ def build_parser() -> argparse.ArgumentParser:
         help="full, attribution: keep edges with |effect| >= threshold; search strategies: descend only past it; "
         "attribution-then-exact: also verify every estimate past it",
     )
-    graph.add_argument("--verify", type=int, help="attribution-then-exact: edges verified exactly (default 50)")
-    graph.add_argument("--layers", help="layers to intervene in, e.g. 0-5 or 0,2,10-12 (default: all)")
-    graph.add_argument("--batch-size", type=int, help="edges per forward pass (default: from memory)")
-    graph.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
-    graph.add_argument("--dtype", help="float32 (default), bfloat16 or float16")
+    graph.add_argument(
+        "--verify",
+        type=_verify_count,
+        help="attribution-then-exact: edges verified exactly (default 50), or 'auto': in rounds until the exact "
+        "top 10 is settled",
+    )
+    graph.add_argument(
+        "--steps",
+        type=int,
+        help="attribution, attribution-then-exact: points on the estimate's integration path (1: plain first "
+        "order; default: the intervention's own, 1 or 8 for corrupt)",
+    )
     graph.add_argument("--top-k", type=int, default=10, help="edges drawn in the .html figure")
     graph.add_argument(
         "--out", required=True, help="graph.json, graph.csv, graph.html (any case), or - for JSON on stdout"
     )
-    graph.add_argument("--quiet", action="store_true", help="no progress bars")
+    anatomy = commands.add_parser(
+        "anatomy",
+        help="where one edge's effect is carried: by layer, by (layer, head) and by window of layers",
+        description="The anatomy of one edge source -> target: its effect with the intervention in one layer at a "
+        "time (all heads), in one (layer, head) at a time, and in the layers 0..l and l..L-1 (windows). Positions are "
+        "0-based token indices: J, or a span J0:J1 holding J0..J1-1 (half-open, as in Python and the graph's span "
+        "labels); a negative index counts from the end (-1: the last token; write --target=-3:-1 for a negative "
+        "span). The JSON echoes the positions used as 'sources' and 'targets'.",
+    )
+    add_computation_options(anatomy)
+    anatomy.add_argument("--source", required=True, help="source position J or span J0:J1 (J0..J1-1)")
+    anatomy.add_argument("--target", required=True, help="target position I or span I0:I1 (I0..I1-1), e.g. -1")
+    anatomy.add_argument(
+        "--lens", action="store_true", help="add the logit lens at the last source and the last target position"
+    )
+    anatomy.add_argument("--out", required=True, help="anatomy.json (any case), or - for JSON on stdout")
+    add_set_parser(commands)
     return parser
+
+
+def add_computation_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that computes on a model: model, prompt, metric, intervention, layers, device."""
+    parser.add_argument("--model", default="smollm2-135m", help="bundled name, folder, .gguf file or hub id")
+    prompt = parser.add_mutually_exclusive_group(required=True)
+    prompt.add_argument("--prompt", help="the clean prompt")
+    prompt.add_argument(
+        "--prompt-file",
+        type=Path,
+        help="read the clean prompt from a UTF-8 file, exactly as written (\\r\\n kept) less one final newline",
+    )
+    parser.add_argument(
+        "--keep-final-newline", action="store_true", help="--prompt-file: keep the file's final newline in the prompt"
+    )
+    parser.add_argument("--answer", help='the token to predict, e.g. " Mary" (one token)')
+    parser.add_argument("--distractor", help='the competing token, e.g. " John"')
+    add_intervention_options(parser)
+
+
+def add_intervention_options(
+    parser: argparse.ArgumentParser, seed_help: str = "--corrupted auto: the seed of the generated prompts (default 0)"
+) -> None:
+    """The intervention, layer, batch, device and progress options (``graph``, ``anatomy`` and ``set`` share them)."""
+    parser.add_argument("--intervention", choices=list(INTERVENTIONS), default="zero")
+    parser.add_argument("--alpha", type=float, help="dampening scalar (dampen only), >= 0")
+    parser.add_argument(
+        "--corrupted",
+        help="corrupted prompt of the same token length (corrupt only), or 'auto': the mean over generated ones",
+    )
+    parser.add_argument("--samples", type=int, help="--corrupted auto: how many corrupted prompts (default 4)")
+    parser.add_argument("--seed", type=int, help=seed_help)
+    parser.add_argument("--layers", help="layers to intervene in, e.g. 0-5 or 0,2,10-12 (default: all)")
+    parser.add_argument("--batch-size", type=int, help="edges per forward pass (default: from memory)")
+    parser.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
+    parser.add_argument("--dtype", help="float32 (default), bfloat16 or float16")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _intervention(args: argparse.Namespace) -> object:
@@ -141,18 +183,37 @@ def _strategy(args: argparse.Namespace, cls: type) -> object:
         if "k" not in fields:
             raise InfoFlowError("--verify applies only to --strategy attribution-then-exact.")
         kwargs["k"] = args.verify
+    if args.steps is not None:
+        if "steps" not in fields:
+            raise InfoFlowError("--steps applies only to --strategy attribution or attribution-then-exact.")
+        kwargs["steps"] = args.steps
     return cls(**kwargs)
 
 
-def run_graph(args: argparse.Namespace) -> None:
-    """Check every argument, compute the graph, and write it."""
-    from .metrics import as_metric
-    from .models import BUNDLED_MODELS, cache_dir
+def _verify_count(text: str) -> int | str:
+    """``--verify``: a whole number of edges, or ``auto``."""
+    if text.strip().lower() == VERIFY_AUTO:
+        return VERIFY_AUTO
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of edges or {VERIFY_AUTO!r}, got {text!r}") from None
 
-    if args.out != "-":
-        check_destination(args.out)  # suffix, folder, and that a file can be created there: before any work
-    if not is_non_negative(args.threshold):
-        raise InfoFlowError(f"--threshold must be a finite number >= 0; got {args.threshold}.")
+
+@dataclasses.dataclass(frozen=True)
+class Computation:
+    """What :func:`add_computation_options` gave, checked: the prompt, metric, intervention and layers."""
+
+    prompt: str
+    metric: object
+    intervention: object
+    layers: list[int] | None
+
+
+def computation_inputs(args: argparse.Namespace) -> Computation:
+    """Check the options of :func:`add_computation_options` (before the model loads) and build what they describe."""
+    from .metrics import as_metric
+
     if args.keep_final_newline and args.prompt_file is None:
         raise InfoFlowError("--keep-final-newline applies only to --prompt-file.")
     prompt = args.prompt if args.prompt is not None else read_prompt_file(args.prompt_file, args.keep_final_newline)
@@ -163,22 +224,44 @@ def run_graph(args: argparse.Namespace) -> None:
     intervention = _intervention(args)
     metric = as_metric(None, args.answer, args.distractor)
     layers = parse_layers(args.layers) if args.layers else None
-    if not is_whole(args.top_k, minimum=1):
-        raise InfoFlowError(f"--top-k must be at least 1; got {args.top_k}.")
-    # Strategies with a threshold of their own use it as they go; the others' finished graphs are filtered by it.
-    strategy = _strategy(args, STRATEGIES[args.strategy])
-    filters = "threshold" not in {f.name for f in dataclasses.fields(strategy)}
+    return Computation(prompt, metric, intervention, layers)
+
+
+def load_cli_model(args: argparse.Namespace) -> object:
+    """The model of ``--model`` on ``--device`` in ``--dtype`` (``--quiet``: without transformers' bars).
+
+    Call it once every other argument is checked: torch, transformers and nnsight load from here on.
+    """
+    from .models import BUNDLED_MODELS, cache_dir
+
     if args.model in BUNDLED_MODELS or args.model.lower().endswith(".gguf"):
         cache_dir()  # the converted weights' folder must be usable ($INFOFLOW_CACHE)
-
-    from .engine import compute_flow  # torch, transformers and nnsight from here on
     from .models import load_model
 
     if args.quiet:  # transformers' own bars too ("Loading weights")
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
-    model = load_model(args.model, device=args.device, dtype=args.dtype)
+    return load_model(args.model, device=args.device, dtype=args.dtype)
+
+
+def run_graph(args: argparse.Namespace) -> None:
+    """Check every argument, compute the graph, and write it."""
+    if args.out != "-":
+        check_destination(args.out)  # suffix, folder, and that a file can be created there: before any work
+    if not is_non_negative(args.threshold):
+        raise InfoFlowError(f"--threshold must be a finite number >= 0; got {args.threshold}.")
+    given = computation_inputs(args)
+    prompt, metric, intervention, layers = given.prompt, given.metric, given.intervention, given.layers
+    if not is_whole(args.top_k, minimum=1):
+        raise InfoFlowError(f"--top-k must be at least 1; got {args.top_k}.")
+    # Strategies with a threshold of their own use it as they go; the others' finished graphs are filtered by it.
+    strategy = _strategy(args, STRATEGIES[args.strategy])
+    filters = "threshold" not in {f.name for f in dataclasses.fields(strategy)}
+    model = load_cli_model(args)
+
+    from .engine import compute_flow  # torch, transformers and nnsight from here on
+
     graph = compute_flow(
         model,
         prompt,
@@ -199,6 +282,340 @@ def run_graph(args: argparse.Namespace) -> None:
     print(
         f"infoflow: wrote {args.out} ({len(graph.edges)} edges, {graph.stats['forward_passes']} forward passes, "
         f"{graph.stats['seconds']:.1f} s)",
+        file=sys.stderr,
+    )
+
+
+def parse_positions(text: str, option: str) -> tuple[int, int | None]:
+    """Parse a position ``"J"`` or a span ``"J0:J1"`` (half-open: J0..J1-1) into ``(J0, J1)``; ``(J, None)`` for one.
+
+    Negative indices count from the end (:func:`resolve_positions` applies them once the prompt's length is known).
+
+    Raises:
+        InfoFlowError: the text is not an integer or two integers around one colon.
+    """
+    first, colon, last = text.strip().partition(":")
+    try:
+        start, stop = int(first), int(last) if colon else None
+    except ValueError:
+        raise InfoFlowError(
+            f"{option} {text!r} is not a token position: write a 0-based index J (e.g. 4, or -1 for the last token) "
+            "or a span J0:J1 holding J0..J1-1 (e.g. 3:6)."
+        ) from None
+    if stop is not None and (start >= 0) == (stop >= 0) and stop <= start:  # same sign: empty at any length
+        raise InfoFlowError(f"{option} {text!r} is an empty span: J0:J1 holds J0..J1-1, so J1 must exceed J0.")
+    return start, stop
+
+
+def resolve_positions(span: tuple[int, int | None], n: int, option: str) -> list[int]:
+    """The 0-based positions of a :func:`parse_positions` result in a prompt of ``n`` tokens.
+
+    Raises:
+        InfoFlowError: a position outside the prompt (0..n-1, or -n..-1), or a span empty once resolved.
+    """
+    start, stop = span
+    text = str(start) if stop is None else f"{start}:{stop}"
+    where = f"this prompt has {n} tokens: positions 0..{n - 1}, or -{n}..-1 from the end"
+    if stop is None:
+        if not -n <= start < n:
+            raise InfoFlowError(f"{option} {text} is out of range: {where}.")
+        return [start % n]
+    if not -n <= start < n or not -n <= stop <= n:
+        raise InfoFlowError(f"{option} {text} is out of range: {where} (a span's end J1 may be {n}).")
+    first, end = start % n, stop + n if stop < 0 else stop
+    if end <= first:
+        raise InfoFlowError(f"{option} {text} is an empty span here ({first}:{end}): {where}.")
+    return list(range(first, end))
+
+
+def _check_order(sources: list[int], targets: list[int], source: str, target: str) -> None:
+    if sources[0] > targets[-1]:
+        raise InfoFlowError(
+            f"--source {source} comes after --target {target}: a position attends only to itself and earlier "
+            "positions, so there is no such edge. Swap them?"
+        )
+
+
+def run_anatomy(args: argparse.Namespace) -> None:
+    """Check every argument, measure the edge's anatomy (and the logit lens with ``--lens``), and write its JSON."""
+    if args.out != "-":
+        if Path(args.out).suffix.lower() != ".json":
+            raise InfoFlowError(f"Cannot save to {Path(args.out).name!r}: anatomy writes .json, or - for stdout.")
+        check_destination(args.out)  # folder, and that a file can be created there: before any work
+    source, target = parse_positions(args.source, "--source"), parse_positions(args.target, "--target")
+    if min(source[0], target[0], target[1] or 0) >= 0:  # no index from the end: a reversed edge fails before loading
+        _check_order([source[0]], [target[0] if target[1] is None else target[1] - 1], args.source, args.target)
+    given = computation_inputs(args)
+    model = load_cli_model(args)
+
+    from .engine import FlowEngine  # torch, transformers and nnsight from here on
+
+    n = len(model.tokenizer(given.prompt)["input_ids"])  # as the engine tokenizes it: checked before the clean run
+    sources = resolve_positions(source, n, "--source")
+    targets = resolve_positions(target, n, "--target")
+    _check_order(sources, targets, args.source, args.target)
+    engine = FlowEngine(
+        model,
+        given.prompt,
+        given.metric,
+        given.intervention,
+        layers=given.layers,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
+    sampled = getattr(engine, "_sampled", None)  # --corrupted auto: its plan, as a graph's provenance holds it
+    for note in plan_notes(sampled.provenance.get("corruption") if sampled is not None else None):
+        print(f"infoflow: note: {note}", file=sys.stderr)
+    anatomy = engine.anatomy(sources, targets)
+    data = anatomy.to_dict()
+    if args.lens:
+        data["lens"] = {
+            "source": engine.logit_lens(sources[-1]).to_dict(),
+            "target": engine.logit_lens(targets[-1]).to_dict(),
+        }
+    try:
+        text = json.dumps(data, indent=1, allow_nan=False, ensure_ascii=False)
+    except ValueError:
+        raise InfoFlowError(
+            "The anatomy holds NaN or infinite effects, which JSON cannot: check the metric and the model's dtype."
+        ) from None
+    if args.out == "-":
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        write_atomic(args.out, text + "\n")
+    except OSError as err:
+        raise InfoFlowError(f"Could not write {args.out}: {err.strerror or err}.") from err
+    heads = ", ".join(f"L{layer}.H{head} {value:+.3g}" for layer, head, value in anatomy.top_heads(3))
+    print(
+        f"infoflow: wrote {args.out} (effect {anatomy.effect:+.4g}; strongest heads {heads}; "
+        f"{anatomy.stats['forward_passes']} forward passes, {anatomy.stats['seconds']:.1f} s)",
+        file=sys.stderr,
+    )
+
+
+# --- infoflow set ----------------------------------------------------------------------------------
+
+SET_SLOT_WORDS = {"IO": "names", "S": "names", "NAME": "names", "PLACE": "places", "OBJECT": "objects"}
+"""``infoflow set --template`` without ``--slots``: the bundled word list (:func:`~infoflow_widget.promptset.ioi_words`)
+that fills a slot of each of these names. Other slots need ``--slots``; a slot named in ``--slots`` takes its values
+from there."""
+
+SET_DEFAULT_N = 100
+"""``infoflow set --template``: prompts drawn when ``--n`` is not given (as :meth:`PromptSet.from_template`)."""
+
+SET_SUFFIXES = (".json", ".csv")
+"""What ``infoflow set --out`` writes: the role graph as JSON (:func:`set_json`) or its edge table as CSV."""
+
+
+def add_set_parser(commands: argparse._SubParsersAction) -> None:
+    """The ``set`` command: the role graph of a prompt set (:func:`~infoflow_widget.flowset.compute_flow_set`)."""
+    names = ", ".join(SET_SLOT_WORDS)
+    parser = commands.add_parser(
+        "set",
+        help="the role graph of a prompt set: each role edge's mean effect over many prompts",
+        description="Flow graphs of many prompts of one task, lined up by role (IO, S1, S1+1, S2, END, and the "
+        "template's fixed words): each role edge's mean effect over the prompts, its standard deviation, 95 percent "
+        "interval and sign consistency (the share of prompts whose effect has the mean's sign). The prompts come from "
+        "a --template filled with slot values (each value one token where it stands), or from a --prompts JSONL file.",
+    )
+    parser.add_argument("--model", default="smollm2-135m", help="bundled name, folder, .gguf file or hub id")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--template", help='text with slots, e.g. "When {IO} and {S} went to the {PLACE}, {S} gave a {OBJECT} to"'
+    )
+    source.add_argument(
+        "--prompts", type=Path, help="a JSONL file, one object per line: prompt, answer, distractor, roles"
+    )
+    parser.add_argument(
+        "--slots",
+        type=Path,
+        help='--template: a JSON file of slot name -> list of values, e.g. {"IO": ["Mary", "Anna"], ...}; slots '
+        f"it leaves out named {names} take the bundled IOI names, places and objects",
+    )
+    parser.add_argument("--answer", help='--template: the slot to predict, e.g. "{IO}", or a literal token')
+    parser.add_argument("--distractor", help='--template: the competing slot, e.g. "{S}", or a literal token')
+    parser.add_argument("--n", type=int, help=f"--template: how many prompts (default {SET_DEFAULT_N})")
+    add_intervention_options(
+        parser, seed_help="the seed of the template's draw of values, and of --corrupted auto (default 0)"
+    )
+    parser.add_argument("--strategy", choices=list(STRATEGIES), default="full")
+    parser.add_argument(
+        "--threshold", type=float, default=0.0, help="search strategies: descend only past it (in each prompt)"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],  # flowset.EXECUTORS, which imports torch
+        default="local",
+        help="local: this process; ray: shards of the set on Ray workers, each loading the model",
+    )
+    parser.add_argument("--workers", type=int, help="--executor ray: how many workers (default 2)")
+    parser.add_argument("--address", help="--executor ray: the cluster to join, e.g. auto (default: start a local one)")
+    parser.add_argument("--out", required=True, help="roles.json, roles.csv (any case), or - for JSON on stdout")
+    parser.set_defaults(verify=None, steps=None)  # the graph command's strategy options, which set lacks
+
+
+def _read_slots(path: Path) -> dict[str, object]:
+    """The slot values of ``--slots``: a JSON object of slot name -> list of values (the template checks them)."""
+    from .graph import read_json
+
+    data = read_json(path, "a --slots file")
+    if not isinstance(data, dict):
+        raise InfoFlowError(
+            f'--slots {path} must hold a JSON object of slot name -> list of values, e.g. {{"IO": ["Mary", "Anna"]}}; '
+            f"got a {type(data).__name__}."
+        )
+    return data
+
+
+def set_template(args: argparse.Namespace) -> dict[str, object] | None:
+    """The keyword arguments of :meth:`PromptSet.from_template` (less the tokenizer), checked; None for ``--prompts``.
+
+    Every check :meth:`PromptSet.from_template` makes before tokenizing runs here, before the model loads.
+    """
+    from .promptset import check_template, ioi_words, template_slots
+
+    if args.template is None:
+        for option, value in (("--slots", args.slots), ("--answer", args.answer), ("--distractor", args.distractor),
+                              ("--n", args.n)):  # fmt: skip
+            if value is not None:
+                raise InfoFlowError(
+                    f"{option} applies only to --template: a --prompts file gives each prompt its answer and "
+                    "distractor."
+                )
+        return None
+    if args.answer is None:
+        raise InfoFlowError('--template needs --answer: the slot the model should predict, such as "{IO}", or a token.')
+    values = _read_slots(args.slots) if args.slots is not None else {}
+    slots = template_slots(args.template)
+    words = ioi_words()
+    for slot in slots:
+        if slot not in values and slot in SET_SLOT_WORDS:
+            values[slot] = list(words[SET_SLOT_WORDS[slot]])
+    missing = [slot for slot in slots if slot not in values]
+    if missing:
+        raise InfoFlowError(
+            f"The template's slot(s) {', '.join(missing)} have no values: give them in --slots FILE.json, e.g. "
+            f'{{"{missing[0]}": ["...", "..."]}} (only {", ".join(SET_SLOT_WORDS)} have bundled values).'
+        )
+    n = SET_DEFAULT_N if args.n is None else args.n
+    seed = 0 if args.seed is None else args.seed
+    if not is_whole(n, minimum=1):
+        raise InfoFlowError(f"--n must be a whole number of prompts >= 1; got {n}.")
+    check_template(args.template, answer=args.answer, distractor=args.distractor, n=n, seed=seed, **values)
+    return {"template": args.template, "answer": args.answer, "distractor": args.distractor, "n": n, "seed": seed,
+            "slot_values": values}  # fmt: skip
+
+
+def set_json(role_graph: object) -> dict[str, object]:
+    """The JSON of ``infoflow set``: :meth:`RoleGraph.to_dict` with the set's ``roles`` and ``prompts`` added.
+
+    ``roles`` are the set's role names (IO, S1, S1+1, S2, END, ...) among the ``nodes`` (every label, fixed words
+    included); ``prompts`` each prompt with its answer, distractor and role positions. :meth:`RoleGraph.load`
+    reads the file back (it ignores the two added keys).
+    """
+    data = role_graph.to_dict()
+    prompt_set = role_graph.prompt_set
+    return {
+        "format": data.pop("format"),
+        "roles": prompt_set.role_names,
+        **data,
+        "prompts": [
+            {"prompt": r.prompt, "answer": r.answer, "distractor": r.distractor, "roles": r.roles} for r in prompt_set
+        ],
+    }
+
+
+def run_set(args: argparse.Namespace) -> None:
+    """Check every argument, build the prompt set, compute its role graph, and write it."""
+    if args.out != "-":
+        if Path(args.out).suffix.lower() not in SET_SUFFIXES:
+            raise InfoFlowError(
+                f"Cannot save to {Path(args.out).name!r}: set writes {' or '.join(SET_SUFFIXES)}, or - for JSON on "
+                "stdout."
+            )
+        check_destination(args.out)  # folder, and that a file can be created there: before any work
+    template = set_template(args)
+    from .promptset import PromptSet
+
+    prompt_set = PromptSet.from_jsonl(args.prompts) if template is None else None
+    auto = (args.corrupted or "").strip().lower() == AUTO
+    if template is None and args.seed is not None and not auto:
+        raise InfoFlowError("--seed applies only to --template (its draw of values) or --corrupted auto.")
+    # --seed seeds the template's draw; it reaches the intervention only as --corrupted auto's seed.
+    intervention = _intervention(argparse.Namespace(**{**vars(args), "seed": args.seed if auto else None}))
+    if args.batch_size is not None and not is_whole(args.batch_size, minimum=1):
+        raise InfoFlowError(f"--batch-size must be at least 1; got {args.batch_size}.")
+    layers = parse_layers(args.layers) if args.layers else None
+    if not is_non_negative(args.threshold):
+        raise InfoFlowError(f"--threshold must be a finite number >= 0; got {args.threshold}.")
+    cls = STRATEGIES[args.strategy]
+    if args.threshold > 0 and "threshold" not in {f.name for f in dataclasses.fields(cls)}:
+        raise InfoFlowError(f"--threshold applies only to search strategies: --strategy {args.strategy} has none.")
+    strategy = _strategy(args, cls)
+    if args.executor == "ray":
+        if args.device is not None or args.dtype is not None:
+            raise InfoFlowError(
+                "--device and --dtype apply only to --executor local: Ray workers load the model on their own "
+                "(in Python, compute_flow_set(..., worker_options={'num_gpus': 1}) gives each a GPU)."
+            )
+    elif args.workers is not None or args.address is not None:
+        raise InfoFlowError("--workers and --address apply only to --executor ray.")
+    workers = 2 if args.workers is None else args.workers
+    if not is_whole(workers, minimum=1):
+        raise InfoFlowError(f"--workers must be at least 1; got {workers}.")
+    model = None
+    if args.executor == "local":
+        model = load_cli_model(args)
+    elif template is not None:  # Ray: a model here only for the template's tokenizer
+        model = load_cli_model(argparse.Namespace(**{**vars(args), "device": "cpu"}))
+    if template is not None:
+        values = template.pop("slot_values")
+        prompt_set = PromptSet.from_template(tokenizer=model, **template, **values)
+
+    from .flowset import compute_flow_set  # torch, transformers and nnsight from here on
+
+    loadable = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model  # for Ray's workers
+    role_graph = compute_flow_set(
+        model if args.executor == "local" else loadable,
+        prompt_set,
+        intervention,
+        strategy=strategy,
+        layers=layers,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+        executor=args.executor,
+        address=args.address,
+        workers=workers,
+    )
+    dropped = role_graph.prompt_set.dropped
+    if dropped:
+        print(
+            f"infoflow: note: left out {len(dropped)} slot value(s) or fill(s) that are not one token where they "
+            f"stand (provenance.prompt_set.dropped), e.g. {dropped[0].get('value', dropped[0].get('fill'))!r}: "
+            f"{dropped[0]['reason']}",
+            file=sys.stderr,
+        )
+    try:
+        text = json.dumps(set_json(role_graph), indent=1, allow_nan=False, ensure_ascii=False)
+    except ValueError:
+        raise InfoFlowError("The role graph holds a NaN or infinite clean metric, which JSON cannot.") from None
+    if args.out == "-":
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        if Path(args.out).suffix.lower() == ".csv":
+            role_graph.save(args.out)
+        else:
+            write_atomic(args.out, text + "\n")
+    except OSError as err:
+        raise InfoFlowError(f"Could not write {args.out}: {err.strerror or err}.") from err
+    strongest = "; ".join(
+        f"{e.name} {e.mean:+.3g} (same sign in {e.sign_consistency:.0%})" for e in role_graph.ranked()[:3]
+    )
+    print(
+        f"infoflow: wrote {args.out} ({role_graph.n_prompts} prompts, {len(role_graph.edges)} role edges; strongest "
+        f"{strongest}; {role_graph.stats['forward_passes']} forward passes, {role_graph.stats['seconds']:.1f} s)",
         file=sys.stderr,
     )
 
@@ -225,7 +642,12 @@ def _run(args: argparse.Namespace) -> int:
                 default = " (default)" if name == DEFAULT_MODEL else ""
                 print(f"{name}{default}\t{bundled.distribution}\t{bundled.install}")
             return 0
-        run_graph(args)
+        if args.command == "anatomy":
+            run_anatomy(args)
+        elif args.command == "set":
+            run_set(args)
+        else:
+            run_graph(args)
         return 0
     except InfoFlowError as exc:
         print(f"infoflow: error: {exc}", file=sys.stderr)

@@ -426,8 +426,11 @@ class FlowEngine:
         (its ``path_*`` hooks: every edge moved a fraction t = m/k, m = 0..k-1, of the way to intervened), the
         points being batch rows of one forward and backward pass (more passes when the rows would not fit the
         memory :attr:`batch_size` stands for); an edge's estimate is the mean over the points of its
-        ``first_order`` from the clean tensors and that point's gradients. An engine with :attr:`samples`
-        (AutoCorrupt) averages its samples' integrated estimates. Each ``steps`` is computed once per engine.
+        ``first_order`` from that point's tensors and gradients (the change the intervention would make there, a
+        moved site taken before its move). So the estimates of every edge add up to the effect of intervening on
+        all of them, up to the Riemann sum's error; at t = 0 the tensors are the clean ones, and ``steps=1`` is
+        the first-order estimate bit for bit. An engine with :attr:`samples` (AutoCorrupt) averages its samples'
+        integrated estimates. Each ``steps`` is computed once per engine.
 
         Returns:
             A float64 ``(n, n)`` tensor indexed ``[target, source]`` (zero above the diagonal), summed over heads and
@@ -451,14 +454,15 @@ class FlowEngine:
         return total.clone()
 
     def _integrated_estimate(self, steps: int) -> torch.Tensor:
-        """The mean over ``steps`` path points of each layer's ``first_order``, summed over layers (see :meth:`estimate`).
+        """The mean over ``steps`` path points of each layer's ``first_order``, summed over layers (:meth:`estimate`).
 
-        The clean tensors are those of the row at t = 0; with ``steps=1`` it is the plain clean gradient trace.
+        Each point's ``first_order`` gets that point's tensors (a moved site as it was before the move) and the
+        gradients at the moved sites: the change the intervention makes there times the metric's gradient there,
+        so that the estimates of every edge together integrate the metric's change along the whole path.
         """
         import torch
 
         total = torch.zeros(self.n, self.n, dtype=torch.float64)
-        clean: list[dict[str, torch.Tensor]] = []
         # A gradient pass keeps every layer's activations for the backward pass, a forward pass one layer's:
         # batch_size rows of a forward pass are worth about 2 * batch_size / layers rows here.
         rows, first = max(1, min(steps, 2 * self.batch_size // self.num_layers)), 0
@@ -475,12 +479,11 @@ class FlowEngine:
             count = 1 if fractions is None else len(fractions)
             self.forward_passes += 1
             self.positions += self.n * count
-            for index, (layer, tensors) in enumerate(zip(self.layers, saved)):
-                if first == 0:
-                    clean.append({name: tensor.detach()[0] for name, tensor in tensors.items()})
+            for layer, tensors in zip(self.layers, saved):
                 for row in range(count):
-                    grads = {name: _grad(tensor, row) for name, tensor in tensors.items()}
-                    found = self.intervention.first_order(clean[index], grads, self._context.get(layer)).cpu()
+                    values = {name: value.detach()[row] for name, (value, _) in tensors.items()}
+                    grads = {name: _grad(moved, row) for name, (_, moved) in tensors.items()}
+                    found = self.intervention.first_order(values, grads, self._context.get(layer)).cpu()
                     total += found if steps == 1 else found / steps  # steps=1: the first-order estimate, bit for bit
             first += count
         return total
@@ -537,13 +540,13 @@ class FlowEngine:
 
     def _gradient_trace(
         self, names: Collection[AttentionTensor], fractions: torch.Tensor | None = None
-    ) -> list[dict[str, torch.Tensor]]:
-        """One forward and backward pass: per layer, the attention tensors ``names``, with gradients.
+    ) -> list[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+        """One forward and backward pass: per layer, the attention tensors ``names`` and where to read their gradients.
 
         ``fractions`` (one per batch row): the rows are points of the intervention's integration path, every
-        edge moved that fraction of the way (:meth:`Intervention.path_pattern` and its kin), and the tensors
-        of the sites it edits are read after the move, so that their gradients are the path point's.
-        None: one clean row.
+        edge moved that fraction of the way (:meth:`Intervention.path_pattern` and its kin). Each name maps to
+        ``(value, moved)``: a site the intervention moves has its value before the move and the moved tensor,
+        which holds the gradient at the path point; any other tensor is both. None: one clean row.
         """
         import torch
 
@@ -558,14 +561,14 @@ class FlowEngine:
                 envoy(self.model, self._embeddings).output.requires_grad_(True)
                 for layer in self.layers:
                     if t is None:
-                        tensors = self._read(layer, names)
+                        tensors = {name: (tensor, tensor) for name, tensor in self._read(layer, names).items()}
                     else:
                         eager, context = self._eager(layer), self._context.get(layer)
                         tensors = _read_on_path(eager, self._sites, self.intervention, names, t, context)
-                    for tensor in tensors.values():
-                        if tensor.requires_grad:
-                            tensor.retain_grad()
-                    saved.append({name: tensor.save() for name, tensor in tensors.items()})
+                    for _, moved in tensors.values():
+                        if moved.requires_grad:
+                            moved.retain_grad()
+                    saved.append({name: (value.save(), moved.save()) for name, (value, moved) in tensors.items()})
                 logits = self.model.output.logits[:, -1].save()
             self._score(logits.float(), self.clean_logits).sum().backward()  # rows are independent: each its own
         finally:
@@ -892,34 +895,39 @@ def _grad(tensor: torch.Tensor, row: int = 0) -> torch.Tensor:
 
 
 def _read_on_path(
-    eager: Any, sites: Any, intervention: Intervention, names: Collection[AttentionTensor], t: torch.Tensor, context: Any
-) -> dict[str, Any]:
-    """Inside a gradient trace, the tensors ``names`` of one layer with the intervention's sites moved along its path.
+    eager: Any,
+    sites: Any,
+    intervention: Intervention,
+    names: Collection[AttentionTensor],
+    t: torch.Tensor,
+    context: Any,
+) -> dict[str, tuple[Any, Any]]:
+    """Inside a gradient trace, one layer's tensors ``names``, the sites the intervention edits moved along its path.
 
-    Site by site in execution order, as :meth:`FlowEngine._read` reads them; a site the intervention ``edits``
-    is replaced by its path hook's tensor at the fractions ``t`` (``(batch, 1, 1, 1)``), and that tensor is the
-    one read, so that its gradient is taken at the path point.
+    Site by site in execution order, as :meth:`FlowEngine._read` reads them; a site the intervention ``edits`` is
+    replaced by its path hook's tensor at the fractions ``t`` (``(batch, 1, 1, 1)``). Each name maps to
+    ``(value, moved)``: the value before the move and the tensor that holds the gradient at the path point.
     """
     found: dict[str, Any] = {}
+    moved: dict[str, Any] = {}
     edits = intervention.edits
     if {"query", "keys_t", "scores"} & set(names) or "scores" in edits:
         call = getattr(eager, sites.scores)
         found["query"], found["keys_t"] = call.inputs[0]
         found["scores"] = call.output
         if "scores" in edits:
-            found["scores"] = intervention.path_scores(found["scores"], found["query"], t, context)
-            call.output = found["scores"]
+            moved["scores"] = call.output = intervention.path_scores(found["scores"], found["query"], t, context)
     if "pattern" in names or "pattern" in edits:
         call = getattr(eager, sites.pattern)
         found["pattern"] = call.output
         if "pattern" in edits:
-            found["pattern"] = intervention.path_pattern(found["pattern"], t, context)
-            call.output = found["pattern"]
+            moved["pattern"] = call.output = intervention.path_pattern(found["pattern"], t, context)
     if {"weights", "values", "output"} & set(names) or "output" in edits:
         call = getattr(eager, sites.output)
         found["weights"], found["values"] = call.inputs[0]
         found["output"] = call.output
         if "output" in edits:
-            found["output"] = intervention.path_output(found["output"], found["weights"], found["values"], t, context)
-            call.output = found["output"]
-    return {name: found[name] for name in names}
+            moved["output"] = call.output = intervention.path_output(
+                found["output"], found["weights"], found["values"], t, context
+            )
+    return {name: (found[name], moved.get(name, found[name])) for name in names}

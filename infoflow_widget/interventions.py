@@ -19,8 +19,17 @@ here plus one line in :data:`INTERVENTIONS`:
    the way from the clean run to the run with *every* edge intervened on, on the straight line in the
    edited tensor (each batch row has its own t; t = 0 returns the tensor as it is). The engine reads the
    gradients at k points t = m/k (m = 0..k-1, a left Riemann sum, so k = 1 is the clean gradient alone)
-   and an edge's estimate is the mean over them of its ``first_order`` from the clean tensors: each edge
-   keeps its own change, only the points where the gradient is read move (as in EAP-IG).
+   and an edge's estimate is the mean over them of its ``first_order`` from that point's tensors (an
+   edited site as it was before the move) and gradients (at the moved site): the change the intervention
+   would make there times the metric's gradient there. By the chain rule the estimates of all edges then
+   add up to the effect of intervening on every edge, up to the sum's error (completeness). Taking the
+   change from the clean tensors instead, as EAP-IG does, ranked Corrupt's edges worse on the IOI case.
+   ``estimate_steps`` is how many points its estimates take by default. Corrupt's path ends at a real
+   prompt's keys and values and integrating improves its ranking; the pattern interventions' path ends
+   with every attention row emptied, far from any one edge's run (and invisible behind a norm that
+   rescales each layer's attention output, as Gemma's post-attention norm does, where it only multiplies
+   every estimate alike), and integrating made their ranking worse on every case measured
+   (``benchmarks/README.md``, section 10): they default to 1.
 
 An intervention may instead be the mean of others (:class:`AutoCorrupt`: Corrupt over generated
 prompts): its ``prepare`` returns :class:`Samples`, and the engine measures each sample on an engine
@@ -106,6 +115,9 @@ class Intervention:
     """The attention sites the fast edit changes, in execution order."""
     saves: ClassVar[tuple[AttentionTensor, ...]] = ()
     """The attention tensors :meth:`first_order` reads, with their gradients."""
+    estimate_steps: ClassVar[int] = 1
+    """The points on its integration path that its estimates take by default (1: the plain first order), chosen
+    from the agreement with exact effects measured in ``benchmarks/README.md`` (section 10)."""
 
     def describe(self) -> str:
         """A sentence saying what the intervention does, for figures and the widget."""
@@ -171,7 +183,9 @@ class Intervention:
         """
         return output
 
-    def path_scores(self, scores: torch.Tensor, query: torch.Tensor, t: torch.Tensor, context: Any = None) -> torch.Tensor:
+    def path_scores(
+        self, scores: torch.Tensor, query: torch.Tensor, t: torch.Tensor, context: Any = None
+    ) -> torch.Tensor:
         """The raw scores a fraction ``t`` (``(batch, 1, 1, 1)``) of the way to every edge intervened on."""
         raise TypeError(f"{type(self).__name__} edits the scores but does not define path_scores().")
 
@@ -393,8 +407,9 @@ class Knockout(PatternIntervention):
         would stand still until the row empties at its end. The endpoint itself is well defined: a row that
         loses every key it sees is left empty (as documented above), so every edge knocked out is the zero
         pattern, and the straight line to it in the edited tensor (the pattern, as for every other
-        intervention) is A (1 - t). Each edge keeps its own change in :meth:`first_order` (its weight removed
-        and the rest renormalised); only the points where the gradient is read are on this path.
+        intervention) is A (1 - t). At each point an edge's change is still Knockout's own (:meth:`first_order`
+        on the pattern there: its weight removed, the rest renormalised), so unlike Zero's the estimates of all
+        edges need not add up to the path's effect.
         """
         return _scaled_path(pattern, t, 0.0)
 
@@ -460,6 +475,7 @@ class Corrupt(Intervention):
     kind: ClassVar[str] = "corrupt"
     edits: ClassVar[tuple[Site, ...]] = ("scores", "output")
     saves: ClassVar[tuple[AttentionTensor, ...]] = ("query", "keys_t", "scores", "weights", "values", "output")
+    estimate_steps: ClassVar[int] = 8  # its path runs to a real prompt's keys and values: integrating pays
 
     def __post_init__(self) -> None:
         if not isinstance(self.corrupted_prompt, str) or not self.corrupted_prompt.strip():
@@ -539,7 +555,9 @@ class Corrupt(Intervention):
         change = (context["values"][:, :, -edit.shape[-1] :] - values).to(weights.dtype)
         return output + torch.matmul(weights * edit, change).to(output.dtype)
 
-    def path_scores(self, scores: torch.Tensor, query: torch.Tensor, t: torch.Tensor, context: Any = None) -> torch.Tensor:
+    def path_scores(
+        self, scores: torch.Tensor, query: torch.Tensor, t: torch.Tensor, context: Any = None
+    ) -> torch.Tensor:
         """Every key moved to ``k + t (k' - k)``: the raw scores ``q . k + t (q . k' - q . k)``."""
         import torch
 
@@ -623,6 +641,7 @@ class AutoCorrupt(Intervention):
     code: bool | None = None
     kind: ClassVar[str] = "corrupt"
     saves: ClassVar[tuple[AttentionTensor, ...]] = Corrupt.saves
+    estimate_steps: ClassVar[int] = Corrupt.estimate_steps
 
     def __post_init__(self) -> None:
         avoid, keep, kinds = check_corruption_args(

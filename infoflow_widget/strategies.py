@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -413,20 +413,51 @@ class SpanPair(Strategy):
         return {"name": self.name, "source": self.source.label, "target": self.target.label}
 
 
+AUTO = "auto"
+"""``AttributionThenExact(k="auto")``: verify in rounds until the exact top 10 is settled (:func:`verify_in_rounds`)."""
+
+
+def _check_steps(value: Any, strategy: str) -> None:
+    if value is not None and not is_whole(value, minimum=1):
+        raise InfoFlowError(
+            f"{strategy}(steps=...) needs a whole number >= 1 of points on the integration path (1: the plain "
+            f"first-order estimate), or None for the intervention's own default; got {value!r}."
+        )
+
+
+def estimate_steps(strategy_steps: int | None, engine: FlowEngine) -> int:
+    """The path points an estimating strategy uses: its own ``steps``, else its engine's intervention's default."""
+    return strategy_steps if strategy_steps is not None else engine.intervention.estimate_steps
+
+
 @dataclass(frozen=True)
 class Attribution(Strategy):
-    """First-order estimates of every token edge from one forward and one backward pass: not exact.
+    """Estimates of every token edge from one forward and one backward pass: not exact.
 
-    Each edge is marked ``exact=False``. Each intervention owns its estimate (``first_order`` in
-    :mod:`infoflow_widget.interventions`).
+    Each edge is marked ``exact=False``. Each intervention owns its estimate (``first_order`` and its
+    integration path in :mod:`infoflow_widget.interventions`). With ``steps=k > 1`` the gradient is read at k
+    points along the path from the clean run to every edge intervened on (integrated gradients, as in EAP-IG),
+    the k points being batch rows of the same pass; ``steps=1`` is the gradient at the clean run alone. Which
+    is better depends on the intervention (``benchmarks/README.md``, section 10), so by default (None) each
+    takes its own ``estimate_steps``: 1 for the pattern interventions, 8 for Corrupt. The graph's
+    ``stats["steps"]`` says which was used.
+
+    Args:
+        steps: points on the integration path (a whole number >= 1), or None for the intervention's default.
     """
 
     name: ClassVar[str] = "attribution"
     estimates: ClassVar[bool] = True
+    steps: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_steps(self.steps, "Attribution")
 
     def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
         """Estimate all n(n+1)/2 token edges at once."""
-        estimate = engine.estimate()
+        steps = estimate_steps(self.steps, engine)
+        estimate = engine.estimate(steps)
+        engine.extra_stats["steps"] = steps
         nodes = tokens_of(Node(0, engine.n))
         return nodes, [Edge(j, i, float(estimate[i, j]), exact=False) for i in range(engine.n) for j in range(i + 1)]
 
@@ -435,40 +466,116 @@ class Attribution(Strategy):
 class AttributionThenExact(Strategy):
     """Estimates of every token edge, then exact interventions for the ``k`` strongest estimates.
 
-    Edges whose estimate reaches ``threshold`` (when given) are verified too. The graph holds every
-    edge: verified ones exact, the rest estimates (``exact=False``); its stats record how well the
-    estimates agreed with the exact values where both exist (correlation, top-10 overlap).
+    Edges whose estimate reaches ``threshold`` (when given) are verified too. With ``k="auto"`` the edges are
+    verified in rounds, strongest estimates first, until the exact top 10 among them is settled
+    (:func:`verify_in_rounds`); ``stats["verification"]`` says how many were verified and why it stopped. The
+    graph holds every edge: verified ones exact, the rest estimates (``exact=False``); its stats record how
+    well the estimates agreed with the exact values where both exist (correlation, top-10 overlap).
 
     Args:
-        k: how many edges to verify, strongest estimates first (an integer >= 0).
+        k: how many edges to verify, strongest estimates first (an integer >= 0), or ``"auto"``.
         threshold: also verify every edge with ``|estimate| >=`` this.
+        steps: the estimate's points on the integration path, as in :class:`Attribution` (None: the
+            intervention's default).
     """
 
     name: ClassVar[str] = "attribution-then-exact"
     estimates: ClassVar[bool] = True
-    k: int = 50
+    k: int | str = 50
     threshold: float | None = None
+    steps: int | None = None
 
     def __post_init__(self) -> None:
-        if not is_whole(self.k):
-            raise InfoFlowError(f"AttributionThenExact(k=...) needs a whole number >= 0; got {self.k!r}.")
+        if self.k != AUTO and not is_whole(self.k):
+            raise InfoFlowError(
+                f"AttributionThenExact(k=...) needs a whole number >= 0 or {AUTO!r} (verify until the exact top 10 "
+                f"is settled); got {self.k!r}."
+            )
         if self.threshold is not None:
             _check_threshold(self.threshold, "AttributionThenExact")
+        _check_steps(self.steps, "AttributionThenExact")
 
     def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
-        """Estimate everything, verify the strongest estimates in batches."""
-        _, estimated = Attribution().run(engine)
-        chosen = set(strongest([e.effect for e in estimated], self.k))
-        if self.threshold is not None:
-            chosen |= {k for k, e in enumerate(estimated) if abs(e.effect) >= self.threshold}
-        verify = sorted(chosen)
-        exact = engine.effects([([estimated[k].source], [estimated[k].target]) for k in verify], desc="verify")
+        """Estimate everything, verify the strongest estimates in batches (in rounds for ``k="auto"``)."""
+        _, estimated = Attribution(self.steps).run(engine)
+        values = [e.effect for e in estimated]
+        also = set() if self.threshold is None else {k for k, v in enumerate(values) if abs(v) >= self.threshold}
+
+        def measure(indices: list[int]) -> list[float]:
+            pairs = [([estimated[k].source], [estimated[k].target]) for k in indices]
+            return engine.effects(pairs, desc="verify")
+
+        if self.k == AUTO:
+            exact, engine.extra_stats["verification"] = verify_in_rounds(values, measure, also=also)
+        else:
+            verify = sorted(set(strongest(values, self.k)) | also)
+            exact = dict(zip(verify, measure(verify)))
         edges = list(estimated)
-        for k, effect in zip(verify, exact):
+        for k, effect in exact.items():
             edges[k] = Edge(estimated[k].source, estimated[k].target, effect)
-        if verify:
-            engine.extra_stats["agreement"] = agreement([estimated[k].effect for k in verify], exact)
+        if exact:
+            verified = sorted(exact)
+            engine.extra_stats["agreement"] = agreement([values[k] for k in verified], [exact[k] for k in verified])
         return tokens_of(Node(0, engine.n)), edges
+
+
+def verify_in_rounds(
+    estimates: Sequence[float],
+    measure: Callable[[list[int]], list[float]],
+    top: int = 10,
+    also: Collection[int] = (),
+) -> tuple[dict[int, float], dict[str, Any]]:
+    """Verify edges in rounds, strongest estimates first, until the exact top ``top`` among them is settled.
+
+    The first round measures the ``2 * top`` strongest estimates (and the edges ``also``), each later round the
+    next ``top``. After a round, let tau be the ``top``-th strongest exact |effect| verified, and w the largest
+    |exact - estimate| among that round's edges: the verified estimates nearest in rank to the unverified ones,
+    so their errors are the best guide to the errors of those left. It stops when the round changed nothing in
+    the exact top ``top`` and the strongest unverified |estimate| widened by w stays below tau (no unverified
+    edge could enter the top unless its estimate erred more than any of the last round's), or when every edge
+    is verified. An edge whose estimate is NaN says nothing of its rank: it is verified in the first round; a NaN
+    exact value makes its round's error infinite.
+
+    Args:
+        estimates: every edge's estimate.
+        measure: the exact effects of the edges at the given indices (one batched call per round).
+        top: the size of the top set to settle.
+        also: edges verified in the first round whatever their rank.
+
+    Returns:
+        The exact effects by edge index, and the report: ``verified`` (count), ``of`` (edges), ``rounds``,
+        ``stopped`` (``"bound"`` or ``"all"``), ``tenth_exact`` (tau; the ``top``-th) and ``widening`` (w) at the end.
+    """
+    order, exact = strongest(estimates), {}
+    rounds, settled, report = 0, None, {"tenth_exact": None, "widening": None}
+    unknown = {k for k, value in enumerate(estimates) if math.isnan(value)}
+    batch = sorted(set(order[: 2 * top]) | set(also) | unknown)
+    while batch:
+        exact.update(zip(batch, measure(batch)))
+        rounds += 1
+        left = [k for k in order if k not in exact]
+        verified = list(exact)
+        leaders = {verified[k] for k in strongest([exact[k] for k in verified], top)}
+        tau = abs(exact[min(leaders, key=lambda k: _strength(exact[k]))]) if len(verified) >= top else 0.0
+        widening = max((_error(estimates[k], exact[k]) for k in batch), default=0.0)
+        report = {"tenth_exact": tau, "widening": widening}
+        if not left:
+            break
+        if leaders == settled and _strength(estimates[left[0]]) + widening < tau:
+            return exact, {"verified": len(exact), "of": len(order), "rounds": rounds, "stopped": "bound", **report}
+        settled, batch = leaders, left[:top]
+    return exact, {"verified": len(exact), "of": len(order), "rounds": rounds, "stopped": "all", **report}
+
+
+def _strength(value: float) -> float:
+    """|value|, with NaN as infinitely strong."""
+    return math.inf if math.isnan(value) else abs(value)
+
+
+def _error(estimate: float, exact: float) -> float:
+    """|exact - estimate|, infinite when either is NaN."""
+    error = abs(exact - estimate)
+    return math.inf if math.isnan(error) else error
 
 
 def agreement(estimates: list[float], exact: list[float]) -> dict[str, float | int | None]:

@@ -147,7 +147,7 @@ def test_a_repeated_prompt_is_measured_once_and_counted_as_often_as_drawn(tiny):
     engine = FlowEngine(tiny, prompt, METRIC, Corrupt.auto(n=12, kinds=["number"]), progress=False)
     plan = engine.graph(AttributionThenExact(k=0)).provenance["corruption"]
     assert len(plan["prompts"]) == 12 and len(set(plan["prompts"])) == 9 and "some repeat" in plan["notes"][0]
-    assert len({id(s) for s in engine.samples}) == 9 and engine.forward_passes == 1 + 9 + 1  # + the estimate's
+    assert len({id(s) for s in engine.samples}) == 9 and engine.forward_passes == 1 + 9 + 9  # + each one's estimate
     groups = [([j], [13]) for j in range(N)]  # one batch
     passes = engine.forward_passes
     effects = engine.effects(groups)
