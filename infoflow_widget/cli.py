@@ -363,10 +363,9 @@ def run_anatomy(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         progress=not args.quiet,
     )
-    sampled = getattr(engine, "_sampled", None)  # --corrupted auto: its plan, as a graph's provenance holds it
-    for note in plan_notes(sampled.provenance.get("corruption") if sampled is not None else None):
-        print(f"infoflow: note: {note}", file=sys.stderr)
     anatomy = engine.anatomy(sources, targets)
+    for note in plan_notes(anatomy.provenance.get("corruption")):  # --corrupted auto: what could not be replaced
+        print(f"infoflow: note: {note}", file=sys.stderr)
     data = anatomy.to_dict()
     if args.lens:
         data["lens"] = {

@@ -374,6 +374,7 @@ class FlowEngine:
                 "prompt": self.prompt,
                 "intervention": self.intervention.params(),
                 "metric": self.metric.describe(),
+                **(self._sampled.provenance if self._sampled is not None else {}),  # AutoCorrupt: its plan
             },
             stats={
                 "forward_passes": self.forward_passes - before[0],

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .display import token_texts
 from .errors import InfoFlowError, is_whole
-from .models import attention_modules, envoy, final_norm
+from .models import envoy, final_norm
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,11 +162,6 @@ def _check_position(position: Any, n: int) -> int:
     return int(position) % n
 
 
-def decoder_layers(hf_model: Any) -> list[str]:
-    """Module paths of the decoder layers, in order: the parents of the attention modules."""
-    return [path.rpartition(".")[0] for path in attention_modules(hf_model)]
-
-
 def _residuals(engine: FlowEngine, position: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One trace of the tokens up to ``position``: the residual stream and the model's own logits there.
 
@@ -175,7 +170,7 @@ def _residuals(engine: FlowEngine, position: int) -> tuple[torch.Tensor, torch.T
     """
     import torch
 
-    paths = decoder_layers(engine.hf_model)
+    paths = [path.rpartition(".")[0] for path in engine._attention_paths]  # found once, by the engine
     saved: list[Any] = []
     with engine.model.trace(engine.input_ids[:, : position + 1], logits_to_keep=1):
         saved.append(envoy(engine.model, paths[0]).input[0, -1].save())

@@ -72,8 +72,8 @@ def test_search_strategies_and_auto_corrupt_run_per_prompt(tiny, template_set):
     subset = PromptSet(template_set.prompts[:2], template_set.answers[:2], template_set.distractors[:2])
     searched = compute_flow_set(tiny, subset, Zero(), strategy=Bisect(threshold=0.0, min_size=4), progress=False)
     for k, graph in enumerate(searched.graphs):
-        engine = FlowEngine(tiny, subset.prompts[k], LogitDiff(subset.answers[k], subset.distractors[k]), progress=False)
-        alone = engine.graph(Bisect(threshold=0.0, min_size=4))
+        metric = LogitDiff(subset.answers[k], subset.distractors[k])
+        alone = FlowEngine(tiny, subset.prompts[k], metric, progress=False).graph(Bisect(threshold=0.0, min_size=4))
         assert [e.effect for e in graph.edges] == pytest.approx([e.effect for e in alone.edges], abs=1e-4)
     auto = compute_flow_set(tiny, subset, Corrupt.auto(n=2), progress=False)
     for k, graph in enumerate(auto.graphs):
@@ -109,7 +109,8 @@ def test_an_answer_of_two_tokens_fails_before_any_clean_run(tiny, monkeypatch):
     runs = []
     real = FlowEngine._clean_run
     monkeypatch.setattr(FlowEngine, "_clean_run", lambda e: runs.append(1) or real(e))
-    bad = PromptSet(["when mary and john went to", "when john and mary went to"], ["mary", "john bob"], ["john", "mary"])
+    prompts = ["when mary and john went to", "when john and mary went to"]
+    bad = PromptSet(prompts, ["mary", "john bob"], ["john", "mary"])
     with pytest.raises(InfoFlowError, match="prompt 1"):
         compute_flow_set(tiny, bad, progress=False)
     assert runs == []
