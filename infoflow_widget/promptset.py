@@ -250,17 +250,7 @@ class PromptSet:
                 token, no fill left, or a fill whose fixed words tokenize differently from the first fill's
                 (the message names both fills).
         """
-        parsed = _Template.parse(template)
-        pools = _check_slot_values(parsed, slot_values)
-        references = {
-            role: _reference(text, parsed, role) for role, text in (("answer", answer), ("distractor", distractor))
-        }
-        if references["answer"] == references["distractor"]:
-            raise InfoFlowError(f"The answer and the distractor are both {answer!r}: they must differ.")
-        if not is_whole(n, 1):
-            raise InfoFlowError(f"n must be a whole number of prompts >= 1, got {n!r}.")
-        if not is_whole(seed, None):
-            raise InfoFlowError(f"seed must be an integer, got {seed!r}.")
+        parsed, pools, references = _checked_template(template, answer, distractor, n, seed, slot_values)
         tokenizer = _tokenizer_of(tokenizer)
         for role, reference in references.items():
             kind, text = reference or ("none", "")
@@ -307,6 +297,48 @@ class PromptSet:
         except OSError as err:
             raise InfoFlowError(f"Could not write {path}: {err.strerror or err}.") from err
         return path
+
+
+def template_slots(template: str) -> list[str]:
+    """The slot names of ``template`` in order of first use (``["IO", "S", "PLACE", "OBJECT"]``).
+
+    Raises:
+        InfoFlowError: an empty template, one without slots, or bad brace syntax.
+    """
+    return _Template.parse(template).slots
+
+
+def check_template(
+    template: str, *, answer: str, distractor: str | None = None, n: int = 100, seed: int = 0, **slot_values: Any
+) -> list[str]:
+    """Check what :meth:`PromptSet.from_template` checks before it tokenizes; return the template's slots in order.
+
+    Front ends call it before loading a model, so that a template slot without values, values for no slot,
+    or an answer that is neither a slot nor a literal token fail at once.
+
+    Raises:
+        InfoFlowError: as :meth:`PromptSet.from_template` does before tokenizing.
+    """
+    parsed, _, _ = _checked_template(template, answer, distractor, n, seed, slot_values)
+    return parsed.slots
+
+
+def _checked_template(
+    template: Any, answer: Any, distractor: Any, n: Any, seed: Any, slot_values: Mapping[str, Any]
+) -> tuple[_Template, dict[str, list[str]], dict[str, tuple[str, str] | None]]:
+    """The parsed template, its checked value pools and the answer's and distractor's references."""
+    parsed = _Template.parse(template)
+    pools = _check_slot_values(parsed, slot_values)
+    references = {
+        role: _reference(text, parsed, role) for role, text in (("answer", answer), ("distractor", distractor))
+    }
+    if references["answer"] == references["distractor"]:
+        raise InfoFlowError(f"The answer and the distractor are both {answer!r}: they must differ.")
+    if not is_whole(n, 1):
+        raise InfoFlowError(f"n must be a whole number of prompts >= 1, got {n!r}.")
+    if not is_whole(seed, None):
+        raise InfoFlowError(f"seed must be an integer, got {seed!r}.")
+    return parsed, pools, references
 
 
 def ioi_words() -> dict[str, tuple[str, ...]]:

@@ -303,3 +303,16 @@ def test_bundled_ioi_words():
     assert len(words["names"]) >= 30 and len(words["places"]) >= 15 and len(words["objects"]) >= 15
     for values in words.values():
         assert len(set(values)) == len(values) and all(v.isalpha() for v in values)
+
+
+def test_template_slots_and_check_template_need_no_tokenizer():
+    from infoflow_widget.promptset import check_template, template_slots
+
+    assert template_slots(TEMPLATE) == ["IO", "S", "PLACE", "OBJECT"]
+    assert check_template(TEMPLATE, answer="{IO}", distractor="{S}", **VALUES) == ["IO", "S", "PLACE", "OBJECT"]
+    with pytest.raises(InfoFlowError, match=r"slot\(s\) \['OBJECT'\] have no values"):
+        check_template(TEMPLATE, answer="{IO}", IO=NAMES, S=NAMES, PLACE=["store"])
+    with pytest.raises(InfoFlowError, match="neither one slot of the template"):
+        check_template(TEMPLATE, answer="{X}", **VALUES)
+    with pytest.raises(InfoFlowError, match="has no slot"):
+        template_slots("when mary and john")
