@@ -381,10 +381,7 @@ def run_anatomy(args: argparse.Namespace) -> None:
     if args.out == "-":
         sys.stdout.write(text + "\n")
         return
-    try:
-        write_atomic(args.out, text + "\n")
-    except OSError as err:
-        raise InfoFlowError(f"Could not write {args.out}: {err.strerror or err}.") from err
+    write_atomic(args.out, text + "\n")
     heads = ", ".join(f"L{layer}.H{head} {value:+.3g}" for layer, head, value in anatomy.top_heads(3))
     print(
         f"infoflow: wrote {args.out} (effect {anatomy.effect:+.4g}; strongest heads {heads}; "
@@ -602,13 +599,10 @@ def run_set(args: argparse.Namespace) -> None:
     if args.out == "-":
         sys.stdout.write(text + "\n")
         return
-    try:
-        if Path(args.out).suffix.lower() == ".csv":
-            role_graph.save(args.out)
-        else:
-            write_atomic(args.out, text + "\n")
-    except OSError as err:
-        raise InfoFlowError(f"Could not write {args.out}: {err.strerror or err}.") from err
+    if Path(args.out).suffix.lower() == ".csv":
+        role_graph.save(args.out)
+    else:
+        write_atomic(args.out, text + "\n")
     strongest = "; ".join(
         f"{e.name} {e.mean:+.3g} (same sign in {e.sign_consistency:.0%})" for e in role_graph.ranked()[:3]
     )

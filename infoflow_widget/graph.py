@@ -357,10 +357,7 @@ class FlowGraph:
         """
         path = check_destination(path)
         text = _WRITERS[path.suffix.lower()](self, top_k=top_k)
-        try:
-            write_atomic(path, text)
-        except OSError as err:
-            raise InfoFlowError(f"Could not write {path}: {err.strerror or err}.") from err
+        write_atomic(path, text)
         return path
 
     @classmethod
@@ -660,8 +657,18 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` as UTF-8 through a temporary file in the same folder and ``os.replace``.
 
     Readers therefore see either the old file or the whole new one, never a partial write.
+
+    Raises:
+        InfoFlowError: the file cannot be written (the system's reason in the message); nothing is left behind.
     """
     path = Path(path)
+    try:
+        _write_through_temp(path, text)
+    except OSError as err:
+        raise InfoFlowError(f"Could not write {path}: {err.strerror or err}.") from err
+
+
+def _write_through_temp(path: Path, text: str) -> None:
     tmp = _temp_path(path)
     # os.open with 0o666 lets the umask set the permissions, as a plain open() would (mkstemp forces 0o600).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

@@ -292,10 +292,7 @@ class PromptSet:
             for p, a, d, r in zip(self.prompts, self.answers, self.distractors, self.roles)
         ]
         path = Path(path)
-        try:
-            write_atomic(path, "".join(line + "\n" for line in lines))
-        except OSError as err:
-            raise InfoFlowError(f"Could not write {path}: {err.strerror or err}.") from err
+        write_atomic(path, "".join(line + "\n" for line in lines))
         return path
 
 

@@ -471,10 +471,7 @@ class RoleGraph:
             raise InfoFlowError(f"A RoleGraph saves to {' or '.join(SAVE_SUFFIXES)} files, not {Path(path).name!r}.")
         path = check_destination(path)
         text = self.to_json(indent=1) if suffix == ".json" else self.to_pandas().to_csv(index=False)
-        try:
-            write_atomic(path, text)
-        except OSError as err:
-            raise InfoFlowError(f"Could not write {path}: {err.strerror or err}.") from err
+        write_atomic(path, text)
         return path
 
     @classmethod
