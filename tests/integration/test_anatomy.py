@@ -126,3 +126,23 @@ def test_an_edge_of_another_graph_is_refused(tiny_model):
     other = FlowEngine(tiny_model, "when john and mary went to the store", METRIC, Zero(), progress=False).graph()
     with pytest.raises(InfoFlowError, match="not an edge of this graph"):
         one.anatomy(other.edges[-1])
+
+
+@pytest.mark.slow
+def test_anatomy_on_smollm2_equals_the_reference(smollm, ioi_case):
+    """Every layer, one head per layer (in turn 0..8) and every fifth window, against one reference pass each."""
+    prompt, metric = ioi_case["prompt"], LogitDiff(ioi_case["answer"], ioi_case["distractor"])
+    anatomy = FlowEngine(smollm, prompt, metric, Zero(), progress=False).anatomy(9, 13)  # S2 -> END
+
+    def expected(layers, heads=None):
+        return reference_effects(smollm, prompt, metric, Zero(), [([9], [13])], layers=layers, heads=heads)[1][0]
+
+    count = len(anatomy.layers)
+    for layer in range(count):
+        assert anatomy.layers[layer] == pytest.approx(expected([layer]), abs=1e-4)
+        head = layer % len(anatomy.heads[layer])
+        assert anatomy.heads[layer][head] == pytest.approx(expected([layer], [head]), abs=1e-4)
+    for layer in range(0, count, 5):
+        assert anatomy.up_to[layer] == pytest.approx(expected(list(range(layer + 1))), abs=1e-4)
+        assert anatomy.from_layer[layer] == pytest.approx(expected(list(range(layer, count))), abs=1e-4)
+    assert anatomy.kv_group == 3 and max(abs(v) for row in anatomy.heads for v in row) > 0.5
