@@ -65,8 +65,11 @@ STOP_SECONDS = 60.0
 class View(Protocol):
     """What a computation shows its results on: the widget's traits. Called with the computation's lock held."""
 
-    def show(self, graph: FlowGraph, status: str, computing: bool) -> None:
-        """Put ``graph`` on show with ``status``; ``computing``: an estimate whose exact graph still computes."""
+    def show(self, graph: FlowGraph, status: str, computing: bool, data: dict[str, Any] | None = None) -> None:
+        """Put ``graph`` on show with ``status``; ``computing``: an estimate whose exact graph still computes.
+
+        ``data``: what the front end draws, when not ``graph.to_dict()`` (a role graph's edges carry their interval).
+        """
 
     def start(self, status: str) -> None:
         """A computation started with nothing new to show yet."""
@@ -162,7 +165,7 @@ class Computation:
                 return  # e.g. the threshold of a full graph moved while it computes: same graph
             if request == self.shown and self.running is None:
                 # Back to what is on show (say, after a failed change): nothing to measure, no failure to report.
-                self.view.clear_error(_summary(self.graph, "shown again") if self.graph is not None else "")
+                self.view.clear_error(self.summary(self.graph, "shown again") if self.graph is not None else "")
                 return
             self.generation += 1
             generation = self.generation
@@ -173,7 +176,7 @@ class Computation:
             self._close_anatomy()  # the selected edge belongs to the graph these parameters replace
             cached = self.cache.get(request)
             if cached is not None:
-                self._show(request, cached, _summary(cached, "cached"))
+                self._show(request, cached, self.summary(cached, "cached"))
                 return
             self.cancel = cancel = threading.Event()
             self.running = request
@@ -187,6 +190,10 @@ class Computation:
             )
             release_idle_threads()  # this thread's OpenMP pool would slow the worker's torch by a third
             self.thread.start()
+
+    def summary(self, graph: Any, how: str) -> str:
+        """The status line for ``graph`` put on show (see :func:`_summary`)."""
+        return _summary(graph, how)
 
     def _preview(self, request: Request) -> Request | None:
         """The estimate to show while ``request`` computes: None when there is none, or no wait to fill."""
@@ -251,7 +258,7 @@ class Computation:
                 return
             if final:
                 self.running = None
-                self._show(request, graph, _summary(graph, "computed"))
+                self._show(request, graph, self.summary(graph, "computed"))
             else:
                 self._show(request, graph, ESTIMATE_SHOWN, computing=True)
 

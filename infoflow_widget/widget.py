@@ -1,11 +1,13 @@
 """The Jupyter widget: an arc diagram of a FlowGraph whose controls recompute it off the kernel's thread.
 
-The widget is a traitlets shell over three parts, one concern each:
+The widget is a traitlets shell over these parts, one concern each:
 
 - :mod:`._widget_request`: what the control values ask to measure (a :class:`Request`: equal requests
   share one cached graph) and the checks of the constructor's arguments.
 - :mod:`._widget_compute`: the background computation (threads, generations, cancel events, the cache,
   the clean-run engines, drill-downs), stopped at interpreter exit and when the widget is closed.
+- :mod:`._widget_set`: a :class:`PromptSet`'s role graph instead of one prompt's graph (its computation, and the
+  mean or one prompt drawn, by ``prompt_index``).
 - :mod:`._html_export`: the drawing outside a live notebook: the self-contained page of
   :meth:`InfoFlowWidget.save_html`, and the static block in the display data.
 
@@ -27,6 +29,7 @@ executed notebook holds the drawing of the graph last on show.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ from ._html_export import executed_without_front_end, fallback_html, widget_page
 from ._style import STATIC, unbuilt_message
 from ._widget_compute import ESTIMATE_SHOWN, Computation
 from ._widget_request import (
+    CONSENSUS,
     ESTIMATED_FIRST,
     INTERVENTION_NAMES,
     Request,
@@ -50,10 +54,14 @@ from ._widget_request import (
     strategy_menu,
     widget_intervention_menu,
 )
+from ._widget_set import MEAN, NO_ANATOMY, NO_CONSENSUS, SetComputation, check_prompt_index
 from .anatomy import Anatomy
 from .errors import InfoFlowError
 from .graph import FlowGraph, write_atomic
+from .interventions import intervention_menu
 from .models import load_model
+from .promptset import PromptSet
+from .rolegraph import RoleGraph
 
 for _built in ("widget.js", "widget.css", "style.json"):
     if not (STATIC / _built).is_file():
@@ -77,7 +85,12 @@ class InfoFlowWidget(anywidget.AnyWidget):
 
     Args:
         model: a model from :func:`load_model`, or its name (``"smollm2-135m"``), loaded without progress bars.
-        prompt: the clean prompt.
+        prompt: the clean prompt, or a :class:`PromptSet`: the widget then draws the set's role graph
+            (:func:`~infoflow_widget.flowset.compute_flow_set`), its roles (``IO``, ``S1``, ``S2``, ``END``) as the
+            strip's tokens and each arc the mean effect over the prompts (the tooltip gives its 95% interval and
+            sign consistency); ``prompt_index`` steps through the prompts' own graphs. Each prompt's answer and
+            distractor come from the set (``answer`` and ``distractor`` stay None); the controls recompute the whole
+            set in the background; consensus, the anatomy and the drill-down need one prompt and are off.
         answer: the token the model should predict (``" Mary"``); with ``distractor`` the metric is
             their logit difference, alone its log-probability; neither gives the KL divergence.
         distractor: the token it should not predict (``" John"``).
@@ -165,10 +178,17 @@ class InfoFlowWidget(anywidget.AnyWidget):
     ``lens`` (the logit lens of the source and of the target: :meth:`LogitLens.to_dict`), or ``"status": "failed"``
     (the message is in ``error``); None when no edge is selected. See :attr:`anatomy_object`. Type: dict | None."""
 
+    prompts = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    """The prompts of the set on show (the front end's prompt stepper lists them); empty for one prompt.
+    Type: list[str]. Default: []."""
+    prompt_index = traitlets.Int(MEAN).tag(sync=True)
+    """Which graph of a prompt set is drawn: -1 the mean over the prompts (the role graph), k the k-th prompt's own
+    graph (its real tokens), switched without measuring again; always -1 for one prompt. Type: int. Default: -1."""
+
     def __init__(
         self,
         model: Any,
-        prompt: str,
+        prompt: str | PromptSet,
         *,
         answer: str | None = None,
         distractor: str | None = None,
@@ -184,13 +204,21 @@ class InfoFlowWidget(anywidget.AnyWidget):
     ) -> None:
         check_arguments(unknown, threshold, top_k, preview_seconds)
         model = load_model(model, quiet=True) if isinstance(model, str) else model  # no bar above the widget (Voila)
-        self._prompt = prompt
+        self._prompt_set = prompt if isinstance(prompt, PromptSet) else None
+        if self._prompt_set is not None and (answer is not None or distractor is not None):
+            raise InfoFlowError(
+                "A prompt set carries each prompt's answer and distractor: leave answer= and distractor= out."
+            )
+        self._prompt = prompt if self._prompt_set is None else f"role graph of {len(prompt)} prompts"
         self._auto_threshold: float | None = None  # the threshold a search strategy was given by default
         self._ready = False  # the constructor's own trait assignments trigger nothing
         self._displayed = False  # whether _ipython_display_ published the display data under _display_id
         self._static_drawn = False  # whether the displayed static drawing holds a graph (see _update_display)
         self._selection: dict[str, Any] | None = None  # the selected_edge last accepted (see _valid_selected_edge)
-        self._computation = Computation(_TraitView(self), model, prompt, layers, preview_seconds)
+        if self._prompt_set is not None:
+            self._computation: Computation = SetComputation(_TraitView(self), model, self._prompt_set, layers)
+        else:
+            self._computation = Computation(_TraitView(self), model, prompt, layers, preview_seconds)
         super().__init__(
             answer=answer,
             distractor=distractor,
@@ -201,7 +229,10 @@ class InfoFlowWidget(anywidget.AnyWidget):
             threshold=0.0 if threshold is None else threshold,
             top_k=top_k,
         )
-        request = Request.of(self)
+        request = self._request()
+        if self._prompt_set is not None:
+            self._start_set(request)
+            return
         # Everything the engine checks (prompt, answer tokens, corrupted length, layers) fails here,
         # in the caller's cell; later failures from the controls go to the `error` trait instead.
         try:
@@ -215,13 +246,48 @@ class InfoFlowWidget(anywidget.AnyWidget):
         if threshold is None and searches(strategy):
             self._auto_threshold = default_threshold(engine.clean_metric) or None
             self.threshold = self._auto_threshold or 0.0
-            request = Request.of(self)
+            request = self._request()
         self.tokens = engine.tokens
         self.on_msg(self._on_message)
         self._ready = True
         self._computation.refresh(request)
 
+    def _start_set(self, request: Request) -> None:
+        """Start a prompt set's role graph.
+
+        Its parameters are checked here; the set itself (its answers' tokens, its roles) by the computation, whose
+        failures land in the error box.
+        """
+        prompt_set = self._prompt_set
+        assert prompt_set is not None
+        try:
+            request.build_strategy()
+            if request.intervention == CONSENSUS:
+                raise InfoFlowError(NO_CONSENSUS + ".")
+            request.build_intervention()
+        except BaseException:
+            self.close()
+            raise
+        self.set_trait("interventions", json_safe(intervention_menu()))  # no consensus for a set
+        self.prompts = list(prompt_set.prompts)
+        self.tokens = _set_tokens(prompt_set, self._computation.model)
+        self.on_msg(self._on_message)
+        self._ready = True
+        self._computation.refresh(request)
+
+    def _request(self) -> Request:
+        """The request of the controls; a set's prompts carry their own answers, so its answer traits do not count."""
+        request = Request.of(self)
+        if self._prompt_set is not None:
+            request = replace(request, answer=None, distractor=None)
+        return request
+
     def __repr__(self) -> str:
+        if self._prompt_set is not None:
+            return (
+                f"InfoFlowWidget({len(self._prompt_set)} prompts, intervention={self.intervention!r}, "
+                f"strategy={self.strategy!r})"
+            )
         return (
             f"InfoFlowWidget({len(self.tokens)} tokens, intervention={self.intervention!r}, strategy={self.strategy!r})"
         )
@@ -230,6 +296,11 @@ class InfoFlowWidget(anywidget.AnyWidget):
     def graph_object(self) -> FlowGraph | None:
         """The :class:`FlowGraph` on show (None until the first computation ends)."""
         return self._computation.graph
+
+    @property
+    def role_graph(self) -> RoleGraph | None:
+        """The :class:`RoleGraph` on show for a prompt set (None for one prompt, or until the first one ends)."""
+        return getattr(self._computation, "role_graph", None)
 
     @property
     def anatomy_object(self) -> Anatomy | None:
@@ -271,6 +342,8 @@ class InfoFlowWidget(anywidget.AnyWidget):
         # from the front end arrives under hold_trait_notifications (set_state), which would keep a value refused by
         # anything but a TraitError: there the last selection comes back instead, and goes back to the front end.
         try:
+            if self._prompt_set is not None and proposal["value"] is not None:
+                raise InfoFlowError(NO_ANATOMY[0].upper() + NO_ANATOMY[1:] + ".")
             check_selected_edge(proposal["value"], self._computation.drill)
         except InfoFlowError as err:
             self.error = str(err)
@@ -278,6 +351,23 @@ class InfoFlowWidget(anywidget.AnyWidget):
                 return self._selection
             raise
         return proposal["value"]
+
+    @traitlets.validate("prompt_index")
+    def _valid_prompt_index(self, proposal: dict[str, Any]) -> Any:
+        # As selected_edge: refused in a cell, in the error box either way; from the front end the last value stays.
+        try:
+            check_prompt_index(proposal["value"], len(self.prompts))
+        except InfoFlowError as err:
+            self.error = str(err)
+            if self._cross_validation_lock:
+                return self.prompt_index
+            raise
+        return proposal["value"]
+
+    @traitlets.observe("prompt_index")
+    def _on_prompt_index(self, change: dict[str, Any]) -> None:
+        if self._ready and isinstance(self._computation, SetComputation):
+            self._computation.pick(change["new"])
 
     @traitlets.observe("selected_edge")
     def _on_selected_edge(self, change: dict[str, Any]) -> None:
@@ -291,7 +381,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
             return
         if change["name"] == "strategy" and self._threshold_follows(change["old"], change["new"]):
             return  # the threshold changed, and its own notification recomputed
-        self._computation.refresh(Request.of(self))
+        self._computation.refresh(self._request())
 
     def _threshold_follows(self, old: str, new: str) -> bool:
         """Set the threshold that follows a change of strategy; return whether it changed.
@@ -300,7 +390,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
         when the strategy keeps every edge again.
         """
         if searches(new) and self.threshold == 0:
-            clean, shown = self._computation.clean_metric(Request.of(self)), self._computation.graph
+            clean, shown = self._computation.clean_metric(self._request()), self._computation.graph
             edges = shown.edges if shown is not None and not clean else []  # the KL divergence's clean metric is 0
             largest = max((abs(e.effect) for e in edges if math.isfinite(e.effect)), default=0.0)
             value = default_threshold(clean, largest)
@@ -323,8 +413,8 @@ class InfoFlowWidget(anywidget.AnyWidget):
         if content.get("type") == "expand":
             self._computation.expand(content)
 
-    def wait(self, timeout: float | None = None) -> FlowGraph | None:
-        """Block until the current computation ends, and return the graph on show.
+    def wait(self, timeout: float | None = None) -> FlowGraph | RoleGraph | None:
+        """Block until the current computation ends, and return the graph on show (a prompt set's: its RoleGraph).
 
         For scripts and tests: in a notebook the widget updates by itself.
 
@@ -337,7 +427,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
         self._computation.wait(timeout)
         if self.error:
             raise InfoFlowError(self.error)
-        return self.graph_object
+        return self.role_graph if self._prompt_set is not None else self.graph_object
 
     def close(self) -> None:
         """Stop the computations (cancelled, then waited for) and close the widget's comm; its views go."""
@@ -418,20 +508,32 @@ class InfoFlowWidget(anywidget.AnyWidget):
         update_display(data, metadata=metadata, raw=True, display_id=self._display_id)
 
 
+def _set_tokens(prompt_set: PromptSet, model: Any) -> list[str]:
+    """The strip before the first role graph: the set's labels (its role names for prompts that differ).
+
+    Empty where the set cannot be labelled: the computation then says why, in the error box.
+    """
+    try:
+        labelled = prompt_set if prompt_set.labels is not None else prompt_set.labelled(model.tokenizer)
+    except InfoFlowError:
+        return []
+    return list(labelled.labels[0]) if labelled.aligned() else labelled.role_names
+
+
 class _TraitView:
     """The computation's view: the widget's traits (its front end draws from them) and its messages."""
 
     def __init__(self, widget: InfoFlowWidget) -> None:
         self.widget = widget
 
-    def show(self, graph: FlowGraph, status: str, computing: bool) -> None:
+    def show(self, graph: FlowGraph, status: str, computing: bool, data: dict[str, Any] | None = None) -> None:
         w = self.widget
         with w.hold_sync():  # the graph last: its observers see the status that describes it
             w.computing, w.error, w.status = computing, "", status
             w.progress = 0.0 if computing else 1.0
             w.selected = None  # a pin belongs to the graph it was clicked on (the views unpin too)
             w.selected_edge, w.anatomy = None, None  # so does a selected edge, and its anatomy
-            w.graph = json_safe(graph.to_dict())
+            w.graph = json_safe(graph.to_dict() if data is None else data)
         if not computing:
             w._update_display()
 

@@ -90,6 +90,8 @@ export function trustRows(edge) {
   const damage = Number(edge.damage);
   if (edge.damage != null && !Number.isNaN(damage)) rows.push(["damage", `${formatMagnitude(damage)} nats (KL of the next-token distribution)`]);
   const std = Number(edge.effect_std);
-  if (edge.effect_std != null && !Number.isNaN(std)) rows.push(["spread", `± ${formatMagnitude(std)} over corrupted samples`]);
+  // A role edge's (it has a prompt count n) is the standard deviation over the prompts of a set.
+  const over = edge.n != null ? `the ${edge.n} prompts (standard deviation)` : "corrupted samples";
+  if (edge.effect_std != null && !Number.isNaN(std)) rows.push(["spread", `± ${formatMagnitude(std)} over ${over}`]);
   return rows;
 }

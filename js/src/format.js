@@ -109,6 +109,43 @@ export function readGraph(graph) {
   };
 }
 
+/** Whether a graph is a prompt set's: its role graph's mean, or one prompt of the set (anatomy and drill-down need one prompt). */
+export function isSetGraph(graph) {
+  const p = graph?.provenance ?? {};
+  return p.role_graph != null || p.prompt_of_set != null;
+}
+
+/** The header's line on a prompt set's graph ("" for a graph of one prompt). */
+export function setSummary(graph) {
+  const p = graph?.provenance ?? {};
+  const template = p.role_graph?.template ?? p.prompt_of_set?.template ?? p.prompt_set?.template;
+  const of = template ? ` of template “${template}”` : "";
+  if (p.role_graph) return `role graph: mean over ${p.role_graph.prompts} prompts${of}`;
+  if (p.prompt_of_set) return `prompt ${p.prompt_of_set.index + 1} of ${p.prompt_of_set.prompts}${of}: its own graph`;
+  return "";
+}
+
+/** A number with its sign and three significant digits, short: "+1.23", "-0.9", "+2.1e-4". */
+export function formatShort(x) {
+  if (!Number.isFinite(x)) return String(x);
+  const text = Math.abs(x) >= 1e-3 || x === 0 ? String(Number(x.toPrecision(3))) : x.toExponential(1);
+  return x > 0 ? `+${text}` : text;
+}
+
+/**
+ * A role edge's mean over the prompts with its 95% interval and sign consistency:
+ * "mean +1.23 (95% CI +0.9..+1.5), same sign in 47/50 prompts"; null for an edge of one prompt's graph.
+ */
+export function roleEffectText(edge) {
+  if (edge?.n == null || edge.sign_consistency == null) return null;
+  const n = Number(edge.n);
+  const interval = edge.low != null && edge.high != null
+    ? ` (95% CI ${formatShort(Number(edge.low))}..${formatShort(Number(edge.high))})`
+    : " (one prompt: no interval)";
+  const same = Math.round(Number(edge.sign_consistency) * n);
+  return `mean ${formatShort(Number(edge.effect))}${interval}, same sign in ${same}/${n} prompts`;
+}
+
 /** Whether an edge is a first-order estimate (graphs from before estimates existed are exact). */
 export function isEstimate(edge) {
   return edge.exact === false;

@@ -20,6 +20,7 @@ import { createFlagFilter } from "./panels/flagged.js";
 import { createHeader } from "./panels/header.js";
 import { createLegend } from "./panels/legend.js";
 import { createPin } from "./panels/pin.js";
+import { createPrompts } from "./panels/prompts.js";
 import { createStatus } from "./panels/status.js";
 import { createToolbar } from "./panels/toolbar.js";
 import { createTooltip } from "./panels/tooltip.js";
@@ -28,6 +29,7 @@ import "./widget.css";
 const PANELS = [
   createHeader,
   createControls,
+  createPrompts,
   createStatus,
   createError,
   createToolbar,

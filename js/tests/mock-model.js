@@ -132,3 +132,19 @@ export function anatomyData() {
     intervention_text: "zero pattern", noise_floor: 0.001,
   };
 }
+
+export const ROLE_LABELS = ["When", "IO", " and", "S1", "S1+1", " to", " the", " store", ",", "S2", " gave", " a", " book", "END"];
+
+/** A prompt set's role graph as Python draws its mean (drawn_graph): labels as tokens, edges with interval and sign consistency. */
+export function roleGraph(prompts = 50) {
+  const graph = fullGraph(ROLE_LABELS);
+  const edges = graph.edges.map((e, i) => ({ ...e, effect_std: 0.3, low: e.effect - 0.2, high: e.effect + 0.25, sign_consistency: (i % 5 + 45) / 50, n: prompts }));
+  const template = "When {IO} and {S} went to the {PLACE}, {S} gave a {OBJECT} to";
+  const provenance = { ...graph.provenance, metric: "logit difference of each prompt's answer and distractor", role_graph: { prompts, template } };
+  return { ...graph, edges, provenance };
+}
+
+/** The state of a prompt set's widget showing its mean. */
+export function setState(prompts = ["When Mary and John went to the store, John gave a book to", "When Anna and Tom went to the park, Tom gave a ball to"]) {
+  return { ...widgetState(roleGraph(prompts.length)), prompts, prompt_index: -1, answer: null, distractor: null };
+}

@@ -348,9 +348,10 @@ describe("wiring", () => {
     mount();
     const root = host.querySelector(".if-root");
     expect([...root.children].map((c) => c.className)).toEqual([
-      "if-header", "if-controls", "if-status", "if-error", "if-toolbar", "if-canvas", "", "if-anatomy", "if-tooltip",
+      "if-header", "if-controls", "if-prompts", "if-status", "if-error", "if-toolbar", "if-canvas", "", "if-anatomy", "if-tooltip",
     ]);
-    expect(root.children[6].firstChild.className).toBe("if-legend");
+    expect(root.querySelector(".if-prompts").hidden).toBe(true); // the prompt stepper: only for a prompt set
+    expect(root.children[7].firstChild.className).toBe("if-legend");
     const toolbar = [...host.querySelectorAll(".if-toolbar button")].map((b) => b.textContent);
     expect(toolbar).toEqual(["← back", "−", "+", "×", "SVG", "PNG", "JSON"]); // ×: the pin chip's (hidden until a pin)
   });

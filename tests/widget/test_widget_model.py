@@ -731,3 +731,32 @@ def test_a_span_edge_and_an_edge_inside_a_drill_down_get_their_anatomy(tiny):
     widget.selected_edge = {"source": inner.source, "target": inner.target, "level": 1}
     widget.wait(timeout=30)
     assert widget.anatomy["edge"]["level"] == 1 and widget.anatomy["status"] == "done"
+
+
+def test_a_prompt_set_widget_refuses_what_needs_one_prompt(tiny):
+    from infoflow_widget import PromptSet
+
+    names = ["mary", "john", "felix", "sarah"]
+    prompts = PromptSet.from_template("when {IO} and {S} went to the store , {S} gave a book to", IO=names, S=names,
+                                      answer="{IO}", distractor="{S}", n=3, tokenizer=tiny.tokenizer)  # fmt: skip
+    with pytest.raises(InfoFlowError, match="carries each prompt's answer"):
+        InfoFlowWidget(tiny, prompts, answer="mary")
+    with pytest.raises(InfoFlowError, match="consensus compares interventions on one prompt"):
+        InfoFlowWidget(tiny, prompts, intervention="consensus")
+    widget = InfoFlowWidget(tiny, prompts, top_k=5)
+    try:
+        roles = widget.wait(timeout=60)
+        assert widget.graph["tokens"] == roles.nodes and widget.graph_object.tokens == roles.nodes
+        assert "consensus" not in [entry["name"] for entry in widget.interventions]
+        edge = widget.graph["edges"][0]
+        assert {"low", "high", "sign_consistency", "n"} <= set(edge) and edge["n"] == 3
+        with pytest.raises(InfoFlowError, match="prompt_index must be -1 .* or a prompt 0..2; got 3"):
+            widget.prompt_index = 3
+        with pytest.raises(InfoFlowError, match="The anatomy of an edge"):
+            widget.selected_edge = {"source": 0, "target": 1}
+        widget.prompt_index = 1
+        assert widget.graph["tokens"] == roles.graphs[1].tokens and widget.graph_object is roles.graphs[1]
+        assert "low" not in widget.graph["edges"][0] and widget.graph["provenance"]["prompt_of_set"]["index"] == 1
+        assert widget.wait() is roles and widget.error == ""
+    finally:
+        widget.close()

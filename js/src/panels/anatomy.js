@@ -6,7 +6,7 @@
 
 import { shownGraph } from "../context.js";
 import { el, svgEl } from "../dom.js";
-import { isSpanEdge, nodeName } from "../format.js";
+import { isSetGraph, isSpanEdge, nodeName } from "../format.js";
 import { drawAnatomy } from "../svg/anatomy.js";
 
 /** The `selected_edge` value of an arc of the graph on show (`level`: how deep the drill-down is). */
@@ -37,7 +37,7 @@ export function createAnatomy({ model, root, view, hub, watch, offline }) {
   const open = (arc, anyArc) => {
     const graph = shownGraph(view);
     const edge = graph?.edges[Number(arc.dataset.index)];
-    if (offline || !edge || (!anyArc && isSpanEdge(graph, edge))) return; // a span arc's click drills down
+    if (offline || !edge || isSetGraph(graph) || (!anyArc && isSpanEdge(graph, edge))) return; // a span arc's click drills down; a set has no one run to measure
     if (!names(model.get("selected_edge"), edge, view.drilled.length)) select(selectionOf(graph, arc.dataset.index, view.drilled.length));
   };
   hub.on("arc:activate", (arc) => open(arc, false));

@@ -101,6 +101,8 @@ export function createControls(ctx) {
     corruptedField.hidden = !("corrupted_prompt" in takes);
   };
   fields.follow("intervention", showParameters);
+  // A prompt set's prompts carry their own answers and distractors.
+  const set = () => (model.get("prompts") ?? []).length > 0;
   fields.follow("interventions", showParameters);
   // The threshold slider spans the effects of the graph on show.
   fields.follow("graph", () => {
@@ -115,6 +117,10 @@ export function createControls(ctx) {
   const thresholdField = labelled("threshold |effect| ≥", threshold.el);
   const answerField = labelled("answer", fields.text("answer", 'e.g. " Mary"', true), "if-short");
   const distractorField = labelled("distractor", fields.text("distractor", 'e.g. " John"', true), "if-short");
+  fields.follow("prompts", () => {
+    answerField.hidden = set();
+    distractorField.hidden = set();
+  });
   if (offline) {
     const kernelFields = [interventionField, alphaField, strategyField, answerField, distractorField, corruptedField];
     // A graph of every token edge filters by threshold in the page; a search strategy's threshold prunes: it recomputes.

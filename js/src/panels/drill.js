@@ -3,7 +3,7 @@
 // back button closes it. (Shift+click on a span arc opens its anatomy instead: panels/anatomy.js.) A saved page has no kernel to ask: there a click does nothing (the tooltip says why).
 
 import { clearPin, shownGraph } from "../context.js";
-import { isSpanEdge, readGraph } from "../format.js";
+import { isSetGraph, isSpanEdge, readGraph } from "../format.js";
 
 export function createDrill({ model, view, hub, watch, redraw, offline }) {
   const viewId = Math.random().toString(36).slice(2);
@@ -12,7 +12,7 @@ export function createDrill({ model, view, hub, watch, redraw, offline }) {
 
   hub.on("arc:activate", (arc) => {
     const edge = shownGraph(view).edges[Number(arc.dataset.index)];
-    if (!offline && isSpanEdge(shownGraph(view), edge)) {
+    if (!offline && !isSetGraph(shownGraph(view)) && isSpanEdge(shownGraph(view), edge)) {
       pending = `${viewId}:${++requests}`;
       model.send({ type: "expand", source: edge.source, target: edge.target, level: view.drilled.length, request: pending });
     }

@@ -3,7 +3,7 @@
 // line keeps its room when empty, so the controls below never move when an estimate comes and goes.
 
 import { el } from "../dom.js";
-import { estimateSummary, formatEffect, labelName } from "../format.js";
+import { estimateSummary, formatEffect, labelName, setSummary } from "../format.js";
 
 export function createHeader({ model }) {
   const header = el("div", { class: "if-header" });
@@ -21,14 +21,15 @@ export function createHeader({ model }) {
       ]);
       const facts = el("div", { class: "if-facts" }, [
         el("span", { text: `clean metric ${formatEffect(graph.clean_metric).replace(/^\+/, "")}` }),
-        el("span", { text: `${graph.tokens.length} tokens · ${graph.edges.length} edges measured, ${edges.length} shown` }),
+        el("span", { text: `${graph.tokens.length} ${p.role_graph ? "labels" : "tokens"} · ${graph.edges.length} edges measured, ${edges.length} shown` }),
         el("span", { text: s.forward_passes != null ? `${s.forward_passes} forward passes, ${s.seconds} s` : "" }),
       ]);
       if (depth) {
         const from = p.expanded_from ?? {};
         facts.append(el("span", { class: "if-drill", text: `inside span edge ${labelName(graph, from.source)} → ${labelName(graph, from.target)}` }));
       }
-      header.replaceChildren(what, facts, el("div", { class: "if-estimate", text: estimateSummary(graph) }));
+      const set = setSummary(graph);
+      header.replaceChildren(...(set ? [el("div", { class: "if-set", text: set })] : []), what, facts, el("div", { class: "if-estimate", text: estimateSummary(graph) }));
     },
   };
 }

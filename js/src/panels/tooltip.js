@@ -4,7 +4,7 @@
 import { OFFLINE_TITLE, shownGraph } from "../context.js";
 import { el } from "../dom.js";
 import { flagReasons, trustRows } from "../flags.js";
-import { formatEffect, isEstimate, isSpanEdge, nodeName } from "../format.js";
+import { formatEffect, isEstimate, isSetGraph, isSpanEdge, nodeName, roleEffectText } from "../format.js";
 import { arcNote } from "../reading.js";
 
 const OFFSET = 14; // px between the pointer and the tooltip
@@ -24,8 +24,12 @@ export function effectText(effect, cleanMetric) {
   return `${formatEffect(effect)}  (${share >= 1 ? share.toFixed(0) : share.toPrecision(1)}% of |clean metric|)`;
 }
 
-/** What a click on an arc does: drill into a span edge, or open a token edge's anatomy (none in a saved page). */
-export function arcHint(span, offline) {
+/** Why a prompt set's arcs open nothing on a click. */
+export const SET_HINT = "anatomy and drill-down need one prompt: open it alone, InfoFlowWidget(model, prompt, answer=…)";
+
+/** What a click on an arc does: drill into a span edge, or open a token edge's anatomy (none in a saved page, none for a prompt set). */
+export function arcHint(span, offline, set = false) {
+  if (set) return SET_HINT;
   if (offline) return span ? `measuring inside a span ${OFFLINE_TITLE}` : null;
   return span ? "click to measure the token edges inside; Shift+click: its anatomy" : "click (or Enter): its anatomy by layer and head, and the logit lens";
 }
@@ -48,7 +52,7 @@ export function createTooltip({ root, view, hub, offline }) {
     const rows = [
       ["source", nodeName(graph, edge.source)],
       ["target", nodeName(graph, edge.target)],
-      ["effect", effectText(edge.effect, graph.clean_metric)],
+      roleEffectText(edge) ? ["effect", roleEffectText(edge)] : ["effect", effectText(edge.effect, graph.clean_metric)],
       ["rank", `${arc.dataset.rank} of ${graph.edges.length}`],
       ["value", isEstimate(edge) ? "estimate (first order, not measured)" : "exact (measured)"],
     ];
@@ -56,7 +60,7 @@ export function createTooltip({ root, view, hub, offline }) {
     tip.replaceChildren(...rows.map(([k, v]) => el("div", k === "flag" ? { class: "if-flags" } : {}, [el("span", { class: "if-key", text: k }), el("span", { text: v })])));
     const note = arcNote(graph, edge);
     if (note) tip.append(el("div", { class: "if-arc-note", text: note }));
-    const hint = arcHint(isSpanEdge(graph, edge), offline);
+    const hint = arcHint(isSpanEdge(graph, edge), offline, isSetGraph(graph));
     if (hint) tip.append(el("div", { class: "if-hint", text: hint }));
     tip.hidden = false;
     move(point);
