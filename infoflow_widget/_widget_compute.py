@@ -33,6 +33,7 @@ import copy
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -51,6 +52,27 @@ if TYPE_CHECKING:
 
 PROGRESS_INTERVAL = 0.1
 """Seconds between progress updates sent to the view."""
+
+
+def throttled(
+    say: Callable[[str, float], None], text: Callable[[int, int, str], str]
+) -> Callable[[int, int, str], None]:
+    """An engine's ``progress(done, total, desc)`` that calls ``say(text(...), fraction)`` at most every interval.
+
+    The last call (done == total) always gets through, so the view never stops short of the end.
+    """
+    last = 0.0
+
+    def report(done: int, total: int, desc: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < PROGRESS_INTERVAL and done < total:
+            return
+        last = now
+        say(text(done, total, desc), done / max(total, 1))
+
+    return report
+
 
 ESTIMATE_SHOWN = "estimate shown; computing exact values…"
 """The status while the attribution estimate is on show and the exact graph computes."""
@@ -278,17 +300,10 @@ class Computation:
             self.view.fail(str(err) if isinstance(err, InfoFlowError) else f"{type(err).__name__}: {err}")
 
     def _progress_reporter(self, generation: int, status: str) -> Any:
-        last = 0.0
-
-        def report(done: int, total: int, desc: str) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last < PROGRESS_INTERVAL and done < total:
-                return
-            last = now
-            self._say(generation, f"{status}{desc}: {done} of {total} edges", done / max(total, 1))
-
-        return report
+        return throttled(
+            lambda text, fraction: self._say(generation, text, fraction),
+            lambda done, total, desc: f"{status}{desc}: {done} of {total} edges",
+        )
 
     def _say(self, generation: int, status: str, progress: float | None = None) -> None:
         """Show a computation's status (and progress) while its generation is still the newest."""
@@ -432,17 +447,10 @@ class Computation:
             self.view.anatomy_shown(data, status)
 
     def _anatomy_reporter(self, generation: int, name: str) -> Any:
-        last = 0.0
-
-        def report(done: int, total: int, desc: str) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last < PROGRESS_INTERVAL and done < total:
-                return
-            last = now
-            self._say_anatomy(generation, f"anatomy of {name}: {done} of {total} measurements", done / max(total, 1))
-
-        return report
+        return throttled(
+            lambda text, fraction: self._say_anatomy(generation, text, fraction),
+            lambda done, total, _desc: f"anatomy of {name}: {done} of {total} measurements",
+        )
 
     def _say_anatomy(self, generation: int, status: str, progress: float | None) -> None:
         with self.lock:

@@ -15,10 +15,9 @@ none, so both are off for a set (the tooltip says so, a ``selected_edge`` from a
 from __future__ import annotations
 
 import math
-import time
 from typing import TYPE_CHECKING, Any
 
-from ._widget_compute import PROGRESS_INTERVAL, Computation, View
+from ._widget_compute import Computation, View, throttled
 from ._widget_request import CONSENSUS, Request, searches
 from .errors import ComputationCancelled, InfoFlowError
 
@@ -151,18 +150,11 @@ class SetComputation(Computation):
         self._publish(request, roles, generation, final=True)
 
     def _set_reporter(self, generation: int, count: int, by_prompt: bool) -> Any:
-        last = 0.0
         unit = "prompts" if by_prompt else "edge measurements"  # a search runs prompt by prompt
-
-        def report(done: int, total: int, desc: str) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last < PROGRESS_INTERVAL and done < total:
-                return
-            last = now
-            self._say(generation, f"role graph of {count} prompts: {done} of {total} {unit}", done / max(total, 1))
-
-        return report
+        return throttled(
+            lambda text, fraction: self._say(generation, text, fraction),
+            lambda done, total, _desc: f"role graph of {count} prompts: {done} of {total} {unit}",
+        )
 
     def _show(self, request: Request, graph: Any, status: str, *, computing: bool = False) -> None:
         """Put the role graph of ``request`` on show, as the view of ``index`` (the caller holds ``lock``)."""
