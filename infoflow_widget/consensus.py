@@ -34,8 +34,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from .checks import check_graph_request
 from .display import describe
-from .engine import DEFAULT_MEMORY_BUDGET, FlowEngine, _check_graph_request
+from .engine import DEFAULT_MEMORY_BUDGET, FlowEngine
 from .errors import InfoFlowError
 from .graph import Edge, FlowGraph, strongest
 from .interventions import INTERVENTIONS, Dampen, Intervention, Knockout, Zero, build_intervention
@@ -375,7 +376,7 @@ def compare_on(
             (its graph's stats then count the clean run, as :func:`compute_flow`'s do).
     """
     built = check_interventions(interventions)
-    strategy = _check_graph_request(strategy, 0.0, engine.metric)
+    strategy = check_graph_request(strategy, 0.0, engine.metric)
     labels = labels_of(built)
     progress = engine.progress if progress is None else progress
     engines = []
@@ -446,7 +447,7 @@ def compare_interventions(
     """
     built = check_interventions(interventions)
     metric = as_metric(metric, answer, distractor)
-    _check_graph_request(strategy, 0.0, metric)
+    check_graph_request(strategy, 0.0, metric)
     engine = FlowEngine(
         model,
         prompt,

@@ -38,14 +38,23 @@ from typing import TYPE_CHECKING, Any
 
 from . import trust
 from .batching import Batch, Request, head_masks, measure
+from .checks import (
+    check_edge,
+    check_first_order,
+    check_graph_request,
+    check_layers,
+    check_progress_and_cancel,
+    check_text,
+    context_length,
+)
 from .display import token_texts
-from .errors import InfoFlowError, is_non_negative, is_whole
+from .errors import InfoFlowError, is_whole
 from .graph import SELECTION_PROVENANCE, Edge, FlowGraph, Node
 from .interventions import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero
 from .metrics import KLDivergence, Metric, as_metric
 from .models import attention_modules, attention_sites, envoy, load_model
 from .planning import batch_from_budget
-from .strategies import Full, SpanPair, Strategy, cost_stats
+from .strategies import SpanPair, Strategy, cost_stats
 
 if TYPE_CHECKING:
     import torch
@@ -120,7 +129,7 @@ class FlowEngine:
         import torch
 
         # Arguments first, before a model loads.
-        _check_text(prompt, "prompt")
+        check_text(prompt, "prompt")
         if not isinstance(model, str) and not hasattr(model, "_module"):
             raise InfoFlowError(
                 "model must be a name or path, or a model from load_model() or wrap_model(); "
@@ -134,7 +143,7 @@ class FlowEngine:
             raise InfoFlowError(f"layers must be a list of layer indices such as [0, 1, 2]; got {layers!r}.")
         if not is_whole(memory_budget, minimum=1):
             raise InfoFlowError(f"memory_budget must be a positive number of bytes; got {memory_budget!r}.")
-        _check_progress_and_cancel(progress, cancel)
+        check_progress_and_cancel(progress, cancel)
         self.model = load_model(model) if isinstance(model, str) else model
         self.hf_model = self.model._module
         self._trace_lock = trace_lock(self.model)
@@ -151,7 +160,7 @@ class FlowEngine:
         # Each token on its own; a piece of a split multi-byte character shows its bytes (<0xF0>), not U+FFFD.
         self.tokens = token_texts(self.tokenizer, self.input_ids[0].tolist())
         self._attention_paths = attention_modules(self.hf_model)
-        self.layers = _check_layers(layers, len(self._attention_paths))
+        self.layers = check_layers(layers, len(self._attention_paths))
         self._score = self.metric.prepare(self.tokenizer)
         # A metric of the wrong shape fails on two rows of zero logits here, not after the clean run.
         vocab = self.hf_model.get_output_embeddings().weight.shape[0]
@@ -207,7 +216,7 @@ class FlowEngine:
             progress: as in the constructor (default: this engine's).
             cancel: as in the constructor (default: none).
         """
-        _check_progress_and_cancel(progress, cancel)
+        check_progress_and_cancel(progress, cancel)
         derived = copy.copy(self)
         derived.progress = self.progress if progress is None else progress
         derived.cancel = cancel
@@ -233,7 +242,7 @@ class FlowEngine:
             InfoFlowError: a bad strategy or threshold, or an estimating strategy with a metric that has
                 no first-order estimates (the KL divergence), before any work.
         """
-        strategy = _check_graph_request(strategy, threshold, self.metric)
+        strategy = check_graph_request(strategy, threshold, self.metric)
         self.extra_stats = {}  # what an earlier graph's strategy reported is not this graph's
         return self._graph(strategy, threshold, *strategy.run(self))
 
@@ -248,7 +257,7 @@ class FlowEngine:
             InfoFlowError: the strategy searches (its groups depend on what it measures), or the effects do not
                 match its groups.
         """
-        strategy = _check_graph_request(strategy, threshold, self.metric)
+        strategy = check_graph_request(strategy, threshold, self.metric)
         groups = strategy.groups(self)
         if groups is None or len(groups) != len(effects):
             raise InfoFlowError(
@@ -342,7 +351,7 @@ class FlowEngine:
         """
         from .anatomy import Anatomy
 
-        group = _edge_group(sources, targets, self.n)
+        group = check_edge(sources, targets, self.n)
         heads = self.hf_model.config.num_attention_heads
         masks = head_masks(len(self.layers), heads)
         wheres = [m for part in ("layers", "heads", "up_to", "from") for m in masks[part]]
@@ -440,7 +449,7 @@ class FlowEngine:
         Raises:
             InfoFlowError: ``steps`` is not a whole number >= 1, or the metric has no first-order estimates.
         """
-        _check_first_order(self.metric)
+        check_first_order(self.metric)
         if not is_whole(steps, minimum=1):
             raise InfoFlowError(f"steps must be a whole number >= 1 (points on the integration path); got {steps!r}.")
         if steps in self._estimates:  # a preview and AttributionThenExact on one engine share it
@@ -528,9 +537,9 @@ class FlowEngine:
             text: the text to tokenize.
             role: what it is, for error messages (``"prompt"`` must also be two tokens or more).
         """
-        _check_text(text, role)
+        check_text(text, role)
         ids = self.tokenizer(text, return_tensors="pt")["input_ids"]
-        limit = _context_length(self.hf_model.config)
+        limit = context_length(self.hf_model.config)
         if limit is not None and ids.shape[1] > limit:
             raise InfoFlowError(
                 f"The {role} is {ids.shape[1]} tokens, longer than the model's context of {limit} tokens: shorten it."
@@ -752,78 +761,6 @@ def noise_floor(clean_metric: float, largest_logit: float, dtype: torch.dtype) -
     return floor
 
 
-def _check_progress_and_cancel(progress: Any, cancel: Any) -> None:
-    if progress is not None and not isinstance(progress, bool) and not callable(progress):
-        raise InfoFlowError(
-            f"progress must be True, False or a callable progress(done, total, desc); got {progress!r}."
-        )
-    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
-        raise InfoFlowError(f"cancel must be a threading.Event (or None); got {cancel!r}.")
-
-
-def _check_layers(layers: Sequence[int] | None, count: int) -> list[int]:
-    if layers is None:
-        return list(range(count))
-    chosen = sorted(set(layers))
-    bad = [layer for layer in chosen if not 0 <= layer < count]
-    if not chosen or bad:
-        raise InfoFlowError(f"Layers {bad or list(layers)} are out of range: this model has layers 0..{count - 1}.")
-    return chosen
-
-
-def _check_graph_request(strategy: Strategy | None, threshold: float, metric: Metric) -> Strategy:
-    """The strategy (``Full()`` by default), once it, the threshold and the metric's fit are checked."""
-    strategy = strategy if strategy is not None else Full()
-    if not isinstance(strategy, Strategy):
-        raise InfoFlowError(f"strategy must be a Strategy such as Full(); got {strategy!r}.")
-    if strategy.estimates:
-        _check_first_order(metric)
-    if not is_non_negative(threshold):
-        raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
-    return strategy
-
-
-def _edge_group(sources: Any, targets: Any, n: int) -> tuple[list[int], list[int]]:
-    """An edge's (sources, targets) as sorted position lists, checked against a prompt of ``n`` tokens."""
-    found = []
-    for role, given in (("source", sources), ("target", targets)):
-        positions = [given] if not isinstance(given, (Sequence, set, frozenset)) or isinstance(given, str) else given
-        if not positions or not all(is_whole(p, minimum=None) for p in positions):
-            raise InfoFlowError(f"The {role} must be a token position or a list of them; got {given!r}.")
-        bad = [p for p in positions if not 0 <= p < n]
-        if bad:
-            raise InfoFlowError(f"The {role} position {bad[0]} is out of range: this prompt has positions 0..{n - 1}.")
-        found.append(sorted({int(p) for p in positions}))
-    if found[0][0] > found[1][-1]:
-        raise InfoFlowError(
-            f"The source {found[0]} comes after the target {found[1]}: a position attends only to itself and "
-            "earlier positions, so there is no such edge. Swap them?"
-        )
-    return found[0], found[1]
-
-
-def _check_text(text: Any, role: str) -> None:
-    if not isinstance(text, str) or not text.strip():
-        raise InfoFlowError(f"The {role} is empty: give some text to analyse.")
-
-
-def _check_first_order(metric: Metric) -> None:
-    if not metric.first_order:
-        raise InfoFlowError(
-            f"Attribution estimates need a metric whose gradient at the clean run means something; {metric.describe()} "
-            "is at its optimum there, so every estimate would be zero. Give an answer (and a distractor) for a "
-            "logit-difference or log-probability metric, or use an exact strategy such as Full()."
-        )
-
-
-def _context_length(config: Any) -> int | None:
-    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
-        value = getattr(config, name, None)
-        if is_whole(value, minimum=1):
-            return value
-    return None
-
-
 def compute_flow(
     model: TransformersModel | str,
     prompt: str,
@@ -868,7 +805,7 @@ def compute_flow(
         >>> graph.top(10).to_pandas()
     """
     metric = as_metric(metric, answer, distractor)
-    _check_graph_request(strategy, threshold, metric)  # before the model loads and the clean run
+    check_graph_request(strategy, threshold, metric)  # before the model loads and the clean run
     engine = FlowEngine(
         model,
         prompt,

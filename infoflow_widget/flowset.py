@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .batching import Request, measure
-from .engine import DEFAULT_MEMORY_BUDGET, FlowEngine, _check_graph_request, _check_progress_and_cancel
+from .checks import check_graph_request, check_progress_and_cancel
+from .engine import DEFAULT_MEMORY_BUDGET, FlowEngine
 from .errors import ComputationCancelled, InfoFlowError, is_whole
 from .graph import FlowGraph
 from .interventions import Intervention
@@ -274,5 +275,5 @@ def _check_request(
         raise InfoFlowError(f"executor must be one of {', '.join(map(repr, EXECUTORS))}; got {executor!r}.")
     if not is_whole(workers, minimum=1):
         raise InfoFlowError(f"workers must be a whole number >= 1; got {workers!r}.")
-    _check_progress_and_cancel(progress, cancel)
-    return _check_graph_request(strategy if strategy is not None else Full(), 0.0, as_metric(None, " a", " b"))
+    check_progress_and_cancel(progress, cancel)
+    return check_graph_request(strategy if strategy is not None else Full(), 0.0, as_metric(None, " a", " b"))
