@@ -238,11 +238,8 @@ def load_cli_model(args: argparse.Namespace) -> object:
         cache_dir()  # the converted weights' folder must be usable ($INFOFLOW_CACHE)
     from .models import load_model
 
-    if args.quiet:  # transformers' own bars too ("Loading weights")
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
-    return load_model(args.model, device=args.device, dtype=args.dtype)
+    # --quiet: transformers' own bars too ("Loading weights"), set back after the load (main() may run in-process).
+    return load_model(args.model, device=args.device, dtype=args.dtype, quiet=args.quiet)
 
 
 def run_graph(args: argparse.Namespace) -> None:
