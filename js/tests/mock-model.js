@@ -148,3 +148,14 @@ export function roleGraph(prompts = 50) {
 export function setState(prompts = ["When Mary and John went to the store, John gave a book to", "When Anna and Tom went to the park, Tom gave a ball to"]) {
   return { ...widgetState(roleGraph(prompts.length)), prompts, prompt_index: -1, answer: null, distractor: null };
 }
+
+// A graph of two spans (0:7, 7:14) and a token node inside the second, for the panels that act on span arcs.
+export function spanGraph() {
+  const graph = fullGraph();
+  graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }, { start: 13, end: 14, label: "13:14" }];
+  graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }, { source: 2, target: 2, effect: 0.1, level: 0 }];
+  return graph;
+}
+
+// The arc element a click event names: the drawing keeps the edge's index in its dataset.
+export const arc = (index) => ({ dataset: { index: String(index) } });

@@ -2,18 +2,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createAnatomy, selectionOf } from "../../src/panels/anatomy.js";
 import { mountPanel } from "../panel-harness.js";
-import { anatomyData, fullGraph, widgetState } from "../mock-model.js";
+import { anatomyData, arc, fullGraph, spanGraph, widgetState } from "../mock-model.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
 
-function spanGraph() {
-  const graph = fullGraph();
-  graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }, { start: 13, end: 14, label: "13:14" }];
-  graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }, { source: 2, target: 2, effect: 0.1, level: 0 }];
-  return graph;
-}
-const arc = (index) => ({ dataset: { index: String(index) } });
 const panel = () => mounted.root.querySelector(".if-anatomy");
 
 describe("anatomy panel", () => {
