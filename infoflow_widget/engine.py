@@ -604,7 +604,8 @@ class FlowEngine:
         if start > 0:
             kwargs["cache"] = self._prefix_cache(batch.kv)
         marked = [True] * len(self.layers) if batch.where is None else batch.where.any(-1).any(0).tolist()
-        with self._trace_lock, self.model.trace(batch.ids[:, start:], **kwargs):
+        # No gradients: a pass that recorded them would keep every layer's activations alive until it ends.
+        with torch.no_grad(), self._trace_lock, self.model.trace(batch.ids[:, start:], **kwargs):
             for index, layer in enumerate(self.layers):
                 if not marked[index]:
                     continue
