@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ComputationCancelled
 from .interventions import edit_masks
-from .planning import plan_batches
+from .planning import DAMAGE_ELEMENTS, plan_batches
 
 if TYPE_CHECKING:
     import torch
@@ -167,15 +167,16 @@ def _score_rows(
             damages[indices[position]] = damage
 
 
-def kl_damage(logits: torch.Tensor, clean_logp: torch.Tensor, rows: int = 16) -> list[float]:
+def kl_damage(logits: torch.Tensor, clean_logp: torch.Tensor) -> list[float]:
     """KL(clean || intervened) of the next-token distribution for each row of ``logits`` ``(batch, vocab)``.
 
     How much an intervention changed the whole prediction, not just the metric's tokens: the
-    ``damage`` of an edge (:mod:`infoflow_widget.trust`). Computed in float64, ``rows`` at a time (a
-    vocabulary of 262k in float64 is 2 MB a row), and never below 0.
+    ``damage`` of an edge (:mod:`infoflow_widget.trust`). Computed in float64, a few rows at a time (a
+    vocabulary of 262k in float64 is 2 MB a row: :data:`~infoflow_widget.planning.DAMAGE_ELEMENTS` at a time,
+    which the memory planner counts), and never below 0.
     """
     found = []
-    for chunk in logits.split(rows):
+    for chunk in logits.split(max(1, DAMAGE_ELEMENTS // logits.shape[-1])):
         logp = chunk.double().log_softmax(-1)
         found += (clean_logp.exp() * (clean_logp - logp)).sum(-1).clamp_min(0.0).tolist()
     return found
@@ -196,7 +197,8 @@ def _run(
         lead = rows[indices[0]][0]
         order = sorted(indices, key=lambda k: min(rows[k][1][1]))
         starts = [min(rows[k][1][1]) for k in order]
-        cap = min(rows[k][0].batch_size for k in indices)
+        engines = list({id(rows[k][0]): rows[k][0] for k in indices}.values())
+        cap = _row_caps(engines)
         plan = plan_batches(starts, lead.n, cap)
         while plan:
             if cancel is not None and cancel.is_set():
@@ -206,11 +208,11 @@ def _run(
             try:
                 logits = lead._trace(_batch([rows[k] for k in chosen], starts[first]))
             except torch.OutOfMemoryError:
-                if cap == 1:
+                if len(chosen) == 1:
                     raise
-                cap //= 2  # the estimate was too generous for this device: plan smaller batches
-                for k in indices:
-                    rows[k][0].batch_size = min(rows[k][0].batch_size, cap)
+                halved = cap(starts[first]) // 2
+                for engine in engines:  # the estimate was too generous for this device: plan smaller batches
+                    engine.limit_rows(halved)
                 plan = [(first + a, first + b) for a, b in plan_batches(starts[first:], lead.n, cap)]
                 continue
             plan.pop(0)
@@ -218,6 +220,16 @@ def _run(
             owner.positions += len(chosen) * (lead.n - starts[first])
             finished += len(chosen)
             done(chosen, logits)
+
+
+def _row_caps(engines: list[FlowEngine]) -> Callable[[int], int]:
+    """The most rows a pass starting at a position may hold: what every engine's budget allows."""
+    stacked = len(engines) > 1  # rows of several engines each carry their own prefix and context
+
+    def cap(start: int) -> int:
+        return min(engine.rows_per_pass(start, stacked) for engine in engines)
+
+    return cap
 
 
 def _compatible(rows: list[tuple[FlowEngine, Group, Any]]) -> dict[Hashable, list[int]]:

@@ -53,7 +53,7 @@ from .graph import SELECTION_PROVENANCE, Edge, FlowGraph, Node
 from .interventions import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero
 from .metrics import KLDivergence, Metric, as_metric
 from .models import attention_modules, attention_sites, envoy, load_model
-from .planning import batch_from_budget
+from .planning import RowCost
 from .strategies import SpanPair, Strategy, cost_stats
 
 if TYPE_CHECKING:
@@ -168,9 +168,12 @@ class FlowEngine:
         self._score(probe, probe[0])
         if batch_size is not None and not is_whole(batch_size, minimum=1):
             raise InfoFlowError(f"batch_size must be a positive integer; got {batch_size!r}.")
-        self.batch_size = batch_size or batch_from_budget(
-            self.hf_model.config, self.hf_model.dtype.itemsize, self.n, memory_budget, MAX_BATCH
-        )
+        self.memory_budget = memory_budget
+        self.row_cost = RowCost.of(self.hf_model.config, self.hf_model.dtype.itemsize, vocab)
+        self._budgeted = batch_size is None
+        self._row_limit = batch_size or MAX_BATCH
+        # A budget too small for one row fails here, before the clean run (the edit's own tensors count too).
+        self._rows_within_budget(0, getattr(intervention, "edit_tensors", Intervention.edit_tensors))
         self._reset_counters()
         self._sites = attention_sites(self.model, self._attention_paths[0])
         embeddings = self.hf_model.get_input_embeddings()
@@ -187,6 +190,37 @@ class FlowEngine:
         self.noise_floor = noise_floor(self.clean_metric, float(self.clean_logits.abs().max()), self.hf_model.dtype)
         self._derive_samples()  # they share the clean run
         self.seconds += time.perf_counter() - start
+
+    @property
+    def batch_size(self) -> int:
+        """The most rows a pass over the whole prompt holds: ``batch_size`` as given, else what ``memory_budget`` allows.
+
+        A pass that starts later computes fewer positions, so it may hold more: :meth:`rows_per_pass`.
+        """
+        return self.rows_per_pass(0)
+
+    def rows_per_pass(self, start: int, context: bool = False) -> int:
+        """The most rows a pass computing positions ``start..n-1`` holds within the memory budget.
+
+        ``context``: rows of other engines in the same pass, each with its own clean prefix and intervention
+        context (:class:`~infoflow_widget.planning.RowCost`). A ``batch_size`` given to the constructor is kept as is.
+        """
+        if not self._budgeted:
+            return self._row_limit
+        return min(self._row_limit, self._rows_within_budget(start, self.intervention.edit_tensors, context))
+
+    def _rows_within_budget(self, start: int, edit_tensors: int, context: bool = False) -> int:
+        row = self.row_cost.forward(self.n, self.n - start, edit_tensors, context)
+        return self.row_cost.rows(self.memory_budget, row, f"row of a forward pass over {self.n - start} tokens")
+
+    def _gradient_rows(self, steps: int) -> int:
+        """Path points per forward and backward pass within the budget (an error names the least budget that works)."""
+        row = self.row_cost.gradient(self.n)
+        return min(steps, self.row_cost.rows(self.memory_budget, row, f"gradient pass over {self.n} tokens"))
+
+    def limit_rows(self, rows: int) -> None:
+        """Hold at most ``rows`` rows per pass from now on (the device ran out of memory with more)."""
+        self._row_limit = max(1, min(self._row_limit, rows))
 
     @property
     def num_layers(self) -> int:
@@ -243,6 +277,8 @@ class FlowEngine:
                 no first-order estimates (the KL divergence), before any work.
         """
         strategy = check_graph_request(strategy, threshold, self.metric)
+        if strategy.estimates:
+            self._gradient_rows(1)  # a budget too small for a gradient pass fails before any pass
         self.extra_stats = {}  # what an earlier graph's strategy reported is not this graph's
         return self._graph(strategy, threshold, *strategy.run(self))
 
@@ -452,6 +488,7 @@ class FlowEngine:
         check_first_order(self.metric)
         if not is_whole(steps, minimum=1):
             raise InfoFlowError(f"steps must be a whole number >= 1 (points on the integration path); got {steps!r}.")
+        self._gradient_rows(steps)
         if steps in self._estimates:  # a preview and AttributionThenExact on one engine share it
             return self._estimates[steps].clone()
         start = time.perf_counter()
@@ -473,9 +510,8 @@ class FlowEngine:
         import torch
 
         total = torch.zeros(self.n, self.n, dtype=torch.float64)
-        # A gradient pass keeps every layer's activations for the backward pass, a forward pass one layer's:
-        # batch_size rows of a forward pass are worth about 2 * batch_size / layers rows here.
-        rows, first = max(1, min(steps, 2 * self.batch_size // self.num_layers)), 0
+        # A gradient pass keeps every layer's activations for the backward pass, a forward pass one layer's.
+        rows, first = self._gradient_rows(steps), 0
         while first < steps:
             fractions = None if steps == 1 else torch.arange(first, min(first + rows, steps)) / steps
             try:

@@ -115,6 +115,9 @@ class Intervention:
     """The attention sites the fast edit changes, in execution order."""
     saves: ClassVar[tuple[AttentionTensor, ...]] = ()
     """The attention tensors :meth:`first_order` reads, with their gradients."""
+    edit_tensors: ClassVar[int] = 1
+    """Attention-sized tensors its edit hooks allocate at once per row, beyond the model's own: the memory planner's
+    share for it (:class:`~infoflow_widget.planning.RowCost`), measured on a long prompt (benchmarks/README.md)."""
     estimate_steps: ClassVar[int] = 1
     """The points on its integration path that its estimates take by default (1: the plain first order), chosen
     from the agreement with exact effects measured in ``benchmarks/README.md`` (section 10)."""
@@ -265,6 +268,7 @@ class Dampen(PatternIntervention):
 
     alpha: float = 0.5
     kind: ClassVar[str] = "dampen"
+    edit_tensors: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
         if not is_non_negative(self.alpha):
@@ -317,6 +321,7 @@ class Crop(PatternIntervention):
     """
 
     kind: ClassVar[str] = "crop"
+    edit_tensors: ClassVar[int] = 3
 
     def describe(self) -> str:
         return "crop: i sees only the keys after j (keys up to j removed, the row renormalised)"
@@ -391,6 +396,7 @@ class Knockout(PatternIntervention):
     """
 
     kind: ClassVar[str] = "knockout"
+    edit_tensors: ClassVar[int] = 3
 
     def describe(self) -> str:
         return "knockout: i cannot attend to j (score -inf before the softmax, the row renormalised over the rest)"
@@ -473,6 +479,7 @@ class Corrupt(Intervention):
 
     corrupted_prompt: str = ""
     kind: ClassVar[str] = "corrupt"
+    edit_tensors: ClassVar[int] = 3
     edits: ClassVar[tuple[Site, ...]] = ("scores", "output")
     saves: ClassVar[tuple[AttentionTensor, ...]] = ("query", "keys_t", "scores", "weights", "values", "output")
     estimate_steps: ClassVar[int] = 8  # its path runs to a real prompt's keys and values: integrating pays
@@ -640,6 +647,7 @@ class AutoCorrupt(Intervention):
     consistent: bool = True
     code: bool | None = None
     kind: ClassVar[str] = "corrupt"
+    edit_tensors: ClassVar[int] = 3
     saves: ClassVar[tuple[AttentionTensor, ...]] = Corrupt.saves
     estimate_steps: ClassVar[int] = Corrupt.estimate_steps
 

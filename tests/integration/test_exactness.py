@@ -9,6 +9,7 @@ import numpy
 import pytest
 
 from infoflow_widget import (
+    Attribution,
     Corrupt,
     Crop,
     Dampen,
@@ -134,12 +135,36 @@ def test_knockout_must_act_after_soft_capping(arch):
 def test_memory_budget_sets_the_batch_size():
     from conftest import make_tiny
 
+    from infoflow_widget.planning import PASS_FIXED_BYTES
+
     model = make_tiny("qwen2")
     roomy = FlowEngine(model, PROMPT, METRIC, Zero(), progress=False)
-    tight = FlowEngine(model, PROMPT, METRIC, Zero(), memory_budget=200_000, progress=False)
-    assert roomy.batch_size == 128 and 1 <= tight.batch_size < 20
+    row = roomy.row_cost.forward(roomy.n, roomy.n)
+    tight = FlowEngine(model, PROMPT, METRIC, Zero(), memory_budget=PASS_FIXED_BYTES + 5 * row, progress=False)
+    assert roomy.batch_size == 128 and tight.batch_size == 5
+    assert tight.rows_per_pass(roomy.n - 1) > 5, "a pass that starts later computes fewer positions: more rows"
     assert tight.effects(TOKEN_EDGES) == pytest.approx(roomy.effects(TOKEN_EDGES), abs=1e-4)
-    assert tight.forward_passes - 1 >= -(-len(TOKEN_EDGES) // tight.batch_size)
+    assert tight.forward_passes > roomy.forward_passes
+
+
+def test_a_budget_below_one_row_names_the_least_budget_that_works():
+    from conftest import make_tiny
+
+    from infoflow_widget.planning import PASS_FIXED_BYTES
+
+    model = make_tiny("llama")
+    with pytest.raises(InfoFlowError, match=r"below what one row of a forward pass .* needs: give memory_budget="):
+        FlowEngine(model, PROMPT, METRIC, Zero(), memory_budget=PASS_FIXED_BYTES, progress=False)
+    engine = FlowEngine(model, PROMPT, METRIC, Zero(), progress=False)
+    engine.memory_budget = PASS_FIXED_BYTES + engine.row_cost.forward(engine.n, engine.n, 1)
+    passes = engine.forward_passes
+    with pytest.raises(InfoFlowError, match="below what one gradient pass over 14 tokens needs") as caught:
+        engine.graph(Attribution())
+    assert engine.forward_passes == passes, "no pass before the error"
+    least = int(str(caught.value).split("memory_budget=")[-1].split(" ")[0].replace(",", ""))
+    engine.memory_budget = least
+    assert engine.graph(Attribution()).edges, "the budget it names works"
+
 
 
 def test_progress_callback_and_cancellation():
