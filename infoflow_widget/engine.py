@@ -193,7 +193,7 @@ class FlowEngine:
 
     @property
     def batch_size(self) -> int:
-        """The most rows a pass over the whole prompt holds: ``batch_size`` as given, else what ``memory_budget`` allows.
+        """The most rows a pass over the whole prompt holds: ``batch_size`` as given, else what the budget allows.
 
         A pass that starts later computes fewer positions, so it may hold more: :meth:`rows_per_pass`.
         """
