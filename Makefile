@@ -9,7 +9,7 @@ JS_SRC := $(wildcard js/src/*.js js/src/*/*.js js/src/*.css js/src/*.json) js/bu
 CHROMIUM := /usr/bin/chromium
 LAB_FLAGS := --no-browser --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: install bundle demo test test-fast test-js bench lint clean
+.PHONY: install bundle demo test test-fast test-js bench bench-quick lint clean
 
 install: $(STAMP) $(BUNDLE) $(CHROMIUM)
 
@@ -53,6 +53,10 @@ test-js: $(BUNDLE)
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# The regression guard (a few minutes): core figures against benchmarks/quick.json, every one >25% worse printed.
+bench-quick: install
+	$(PY) benchmarks/quick.py
 
 lint: install
 	$(VENV)/bin/ruff check infoflow_widget tests benchmarks

@@ -216,7 +216,8 @@ class FlowEngine:
     def _gradient_rows(self, steps: int) -> int:
         """Path points per forward and backward pass within the budget (an error names the least budget that works)."""
         row = self.row_cost.gradient(self.n)
-        return min(steps, self.row_cost.rows(self.memory_budget, row, f"gradient pass over {self.n} tokens"))
+        fits = self.row_cost.rows(self.memory_budget, row, f"gradient pass over {self.n} tokens")
+        return min(steps, fits, self._row_limit)
 
     def limit_rows(self, rows: int) -> None:
         """Hold at most ``rows`` rows per pass from now on (the device ran out of memory with more)."""
@@ -693,19 +694,28 @@ class FlowEngine:
         """The clean final-position logits; keeps every layer's keys and values for prefix reuse.
 
         Also measures, per layer, the attention each key position receives (summed over heads and
-        queries: an ``(n,)`` vector, never the patterns): :attr:`sink_shares`, for the ``sink`` flag.
+        queries: an ``(n,)`` vector, never the patterns): :attr:`sink_shares`, for the ``sink`` flag; and
+        :attr:`attention_mass`, each edge's attention summed over heads and the chosen layers.
         """
+        import torch
+
         saved, received = [], []
+        chosen = set(self.layers)
+        mass = torch.zeros(self.n, self.n, dtype=torch.float64)
         with self._trace_lock, self.model.trace(self.input_ids, logits_to_keep=1):
             for layer, path in enumerate(self._attention_paths):
                 args = getattr(envoy(self.model, path).source, self._sites.call).inputs[0]
                 saved.append((args[2].save(), args[3].save()))  # (module, query, key, value, mask, ...)
                 pattern = getattr(self._eager(layer), self._sites.pattern).output
                 received.append(pattern.float().sum((0, 1, 2)).save())
+                if layer in chosen:  # summed as the pass goes: one (n, n) tensor, not one per layer
+                    summed = pattern.double().sum((0, 1)).cpu()
+                    mass[:, self.n - summed.shape[-1] :] += summed
             logits = self.model.output.logits[:, -1].save()
         self.forward_passes += 1
         self.positions += self.n
         self._clean_kv = saved
+        self.attention_mass = mass  # [target, source]: how much each edge carries, the scale of an estimate's error
         self.sink_shares = trust.sink_shares([r.tolist() for r in received], self.n)
         return logits[0].float()
 

@@ -506,7 +506,9 @@ class AttributionThenExact(Strategy):
             return engine.effects(pairs, desc="verify")
 
         if self.k == AUTO:
-            exact, engine.extra_stats["verification"] = verify_in_rounds(values, measure, also=also)
+            mass = engine.attention_mass
+            risk = [float(mass[e.target, e.source]) for e in estimated]
+            exact, engine.extra_stats["verification"] = verify_in_rounds(values, measure, also=also, risk=risk)
         else:
             verify = sorted(set(strongest(values, self.k)) | also)
             exact = dict(zip(verify, measure(verify)))
@@ -519,52 +521,84 @@ class AttributionThenExact(Strategy):
         return tokens_of(Node(0, engine.n)), edges
 
 
+BAND_QUANTILE = 0.75
+"""The share of verified edges whose error per unit of risk the stopping band covers (the rest are outliers)."""
+
+
 def verify_in_rounds(
     estimates: Sequence[float],
     measure: Callable[[list[int]], list[float]],
     top: int = 10,
     also: Collection[int] = (),
+    risk: Sequence[float] | None = None,
 ) -> tuple[dict[int, float], dict[str, Any]]:
-    """Verify edges in rounds, strongest estimates first, until the exact top ``top`` among them is settled.
+    """Verify edges in rounds until the exact top ``top`` among them is settled, and say how sure that is.
 
-    The first round measures the ``2 * top`` strongest estimates (and the edges ``also``), each later round the
-    next ``top``. After a round, let tau be the ``top``-th strongest exact |effect| verified, and w the largest
-    |exact - estimate| among that round's edges: the verified estimates nearest in rank to the unverified ones,
-    so their errors are the best guide to the errors of those left. It stops when the round changed nothing in
-    the exact top ``top`` and the strongest unverified |estimate| widened by w stays below tau (no unverified
-    edge could enter the top unless its estimate erred more than any of the last round's), or when every edge
-    is verified. An edge whose estimate is NaN says nothing of its rank: it is verified in the first round; a NaN
-    exact value makes its round's error infinite.
+    An estimate errs more where the intervention changes more: ``risk`` (one number per edge; the engine gives the
+    clean attention mass of the edge, summed over heads and layers) scales each edge's error band. The first round
+    measures the ``2 * top`` strongest estimates (and the edges ``also``). After each round, c is the
+    :data:`BAND_QUANTILE` quantile of |exact - estimate| / risk over the verified edges, tau the ``top``-th strongest
+    exact |effect| verified, and an unverified edge's bound |estimate| + c * risk what it could reach; the next round
+    measures the ``top`` unverified edges of highest bound (so an edge of large attention mass and small estimate,
+    which first-order estimates miss, comes early). It stops when a round changed nothing in the exact top ``top``
+    and no unverified bound reaches tau, or when every edge is verified.
+
+    The band of the stopping rule leaves the largest errors out, so the report also counts the unverified edges
+    that could still enter the top under the widest band seen (c_max, the largest error per unit of risk):
+    ``at_risk`` 0 means no verified edge erred enough to move an unverified one into the top; more means the top
+    is not certain, and verifying more (a larger ``k``) settles it. An edge whose estimate is NaN says nothing of
+    its rank: it is verified in the first round; a NaN exact value makes the band infinite.
 
     Args:
         estimates: every edge's estimate.
         measure: the exact effects of the edges at the given indices (one batched call per round).
         top: the size of the top set to settle.
         also: edges verified in the first round whatever their rank.
+        risk: each edge's scale of error (default: 1 for every edge, a band in the metric's units).
 
     Returns:
         The exact effects by edge index, and the report: ``verified`` (count), ``of`` (edges), ``rounds``,
-        ``stopped`` (``"bound"`` or ``"all"``), ``tenth_exact`` (tau; the ``top``-th) and ``widening`` (w) at the end.
+        ``stopped`` (``"bound"`` or ``"all"``), ``tenth_exact`` (tau), ``widening`` (c) and ``widest`` (c_max; None
+        where infinite) at the end, and ``at_risk`` (unverified edges whose estimate widened by c_max * risk reaches
+        tau).
     """
-    order, exact = strongest(estimates), {}
-    rounds, settled, report = 0, None, {"tenth_exact": None, "widening": None}
+    scale = [1.0] * len(estimates) if risk is None else [max(float(r), 1e-12) for r in risk]
+    exact: dict[int, float] = {}
+    rounds, settled = 0, None
     unknown = {k for k, value in enumerate(estimates) if math.isnan(value)}
-    batch = sorted(set(order[: 2 * top]) | set(also) | unknown)
-    while batch:
+    batch = sorted(set(strongest(estimates)[: 2 * top]) | set(also) | unknown)
+    while True:
         exact.update(zip(batch, measure(batch)))
         rounds += 1
-        left = [k for k in order if k not in exact]
+        errors = sorted(_error(estimates[k], exact[k]) / scale[k] for k in exact)
+        c, widest = errors[min(len(errors) - 1, int(BAND_QUANTILE * len(errors)))], errors[-1]
         verified = list(exact)
         leaders = {verified[k] for k in strongest([exact[k] for k in verified], top)}
         tau = abs(exact[min(leaders, key=lambda k: _strength(exact[k]))]) if len(verified) >= top else 0.0
-        widening = max((_error(estimates[k], exact[k]) for k in batch), default=0.0)
-        report = {"tenth_exact": tau, "widening": widening}
+        left = sorted(
+            (k for k in range(len(estimates)) if k not in exact), key=lambda k: -_bound(estimates[k], c, scale[k])
+        )
+        report = {"tenth_exact": tau, "widening": _finite(c), "widest": _finite(widest)}
+        report["at_risk"] = sum(_bound(estimates[k], widest, scale[k]) >= tau for k in left)
         if not left:
+            stopped = "all"
             break
-        if leaders == settled and _strength(estimates[left[0]]) + widening < tau:
-            return exact, {"verified": len(exact), "of": len(order), "rounds": rounds, "stopped": "bound", **report}
+        if leaders == settled and _bound(estimates[left[0]], c, scale[left[0]]) < tau:
+            stopped = "bound"
+            break
         settled, batch = leaders, left[:top]
-    return exact, {"verified": len(exact), "of": len(order), "rounds": rounds, "stopped": "all", **report}
+    return exact, {"verified": len(exact), "of": len(estimates), "rounds": rounds, "stopped": stopped, **report}
+
+
+def _finite(value: float) -> float | None:
+    """``value``, or None where it is not finite (saved graphs hold plain finite data)."""
+    return value if math.isfinite(value) else None
+
+
+def _bound(estimate: float, band: float, risk: float) -> float:
+    """The strongest an edge could be: |estimate| widened by its band (infinite for NaN)."""
+    value = _strength(estimate) + band * risk
+    return math.inf if math.isnan(value) else value
 
 
 def _strength(value: float) -> float:

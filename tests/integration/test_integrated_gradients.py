@@ -305,17 +305,28 @@ def test_rounds_stop_once_the_top_is_settled_and_nothing_unverified_can_enter_it
 
     found, report = verify_in_rounds(exact, measure)  # perfect estimates
     assert rounds == [20, 10] and sorted(found) == list(range(30))
-    assert report == {"verified": 30, "of": 100, "rounds": 2, "stopped": "bound", "tenth_exact": 91.0, "widening": 0.0}
-    # A last round that erred widens every unverified estimate by its largest error: one round more.
+    assert report == {
+        "verified": 30, "of": 100, "rounds": 2, "stopped": "bound", "tenth_exact": 91.0, "widening": 0.0,
+        "widest": 0.0, "at_risk": 0,
+    }  # fmt: skip
+    # An outlier error is left out of the stopping band but counted in the report: the top is not certain.
     estimates = list(exact)
-    estimates[70] = 75.5  # exact 30: verified in the second round, 45.5 off
+    estimates[25] = 99.5  # exact 75: verified in the first round, 24.5 off
     found, report = verify_in_rounds(estimates, lambda ks: [exact[k] for k in ks])
-    assert (report["verified"], report["rounds"], report["stopped"], report["widening"]) == (40, 3, "bound", 0.0)
-    # The bound trusts the errors seen: an edge far weaker by estimate than every one verified is not looked at.
+    assert (report["verified"], report["stopped"], report["widening"], report["widest"]) == (30, "bound", 0.0, 24.5)
+    assert report["at_risk"] == sum(abs(estimates[k]) + 24.5 >= 91.0 for k in range(100) if k not in found) == 4
+    # The bound trusts the errors seen: an edge far weaker by estimate than every one verified is not looked at...
     estimates, exact[50] = list(exact), 99.5
     estimates[50] = 0.5
     found, report = verify_in_rounds(estimates, lambda ks: [exact[k] for k in ks])
-    assert report["verified"] == 30 and 50 not in found
+    assert report["verified"] == 30 and 50 not in found and report["at_risk"] == 0
+    # ... unless its risk says its estimate may err: errors scale with each edge's risk (its attention mass).
+    risk = [1.0] * 100
+    risk[50] = 200.0
+    estimates = [value - 1.0 for value in exact]  # every estimate off by 1 at risk 1 ...
+    estimates[50] = 0.5  # ... so this one, of risk 200, could reach 0.5 + 200: verified in the second round
+    found, report = verify_in_rounds(estimates, lambda ks: [exact[k] for k in ks], risk=risk)
+    assert 50 in found and report["verified"] == 40 and report["widening"] == 1.0
 
 
 def test_rounds_verify_everything_when_they_cannot_settle():
@@ -327,7 +338,9 @@ def test_rounds_verify_everything_when_they_cannot_settle():
     found, report = verify_in_rounds(estimates, lambda ks: [float(k) for k in ks])
     assert 3 in found and report["stopped"] == "bound", "a NaN estimate is verified first, then no obstacle"
     found, report = verify_in_rounds(estimates, lambda ks: [math.nan if k == 25 else float(k) for k in ks])
-    assert (report["verified"], report["stopped"]) == (41, "bound"), "a NaN exact value's error holds its round back"
+    assert report["widest"] is None and report["at_risk"] == report["of"] - report["verified"] > 0, (
+        "a NaN exact value makes the widest band infinite: nothing unverified is certain"
+    )
     found, _ = verify_in_rounds([float(k) for k in range(50)], lambda ks: [float(k) for k in ks], also=[0, 1])
     assert {0, 1} <= set(found)
 
