@@ -272,6 +272,13 @@ def run_graph(args: argparse.Namespace) -> None:
     )
     for note in plan_notes(graph.provenance.get("corruption")):  # --corrupted auto: what could not be replaced
         print(f"infoflow: note: {note}", file=sys.stderr)
+    report = graph.stats.get("verification")
+    if report is not None and report["at_risk"]:  # --verify auto could not settle the top 10
+        print(
+            f"infoflow: note: verified {report['verified']} of {report['of']} edges; {report['at_risk']} unverified "
+            "estimates could still enter the top 10 (widest error band seen): --verify N with a larger N settles it.",
+            file=sys.stderr,
+        )
     if args.out == "-":
         sys.stdout.write(graph.to_json() + "\n")  # refuses NaN, as a .json file does: stdout stays valid JSON
         return

@@ -167,5 +167,15 @@ export function estimateSummary(graph) {
     const overlap = agreement.top10_overlap == null ? "" : `, top-10 overlap ${agreement.top10_overlap} of 10`;
     parts.push(`estimate vs exact on ${agreement.verified} verified: correlation ${r}${overlap}`);
   }
+  const settled = verificationSummary(graph.stats?.verification);
+  if (settled) parts.push(settled);
   return parts.join(" · ");
+}
+
+/** What adaptive verification (`k="auto"`) can say of the top 10: settled, or how many estimates could still enter. */
+export function verificationSummary(report) {
+  if (report?.at_risk == null) return "";
+  if (report.at_risk === 0) return "top 10 settled: no unverified estimate could enter it";
+  const many = report.at_risk === 1 ? "1 unverified estimate" : `${report.at_risk} unverified estimates`;
+  return `top 10 not certain: ${many} could still enter it (widest error band seen); verify more to settle it`;
 }

@@ -147,6 +147,11 @@ describe("strategies and estimates", () => {
     model.set("graph", few);
     expect(host.querySelector(".if-header").textContent).toMatch(/on 5 verified: correlation 0.500$/);
     expect(host.querySelector(".if-header").textContent).not.toContain("overlap");
+    few.stats.verification = { verified: 5, of: 105, stopped: "bound", at_risk: 3 };
+    model.set("graph", { ...few });
+    expect(host.querySelector(".if-header").textContent).toContain("top 10 not certain: 3 unverified estimates could");
+    model.set("graph", { ...few, stats: { ...few.stats, verification: { ...few.stats.verification, at_risk: 0 } } });
+    expect(host.querySelector(".if-header").textContent).toContain("top 10 settled");
     model.set("graph", fullGraph());
     expect([...arcs()].some((a) => a.hasAttribute("stroke-dasharray"))).toBe(false);
     expect(host.querySelector(".if-legend").textContent).not.toContain("dashed");
