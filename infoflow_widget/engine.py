@@ -53,7 +53,7 @@ from .graph import SELECTION_PROVENANCE, Edge, FlowGraph, Node
 from .interventions import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero
 from .metrics import KLDivergence, Metric, as_metric
 from .models import attention_modules, attention_sites, envoy, load_model
-from .planning import RowCost
+from .planning import PASS_FIXED_BYTES, RowCost
 from .strategies import SpanPair, Strategy, cost_stats
 
 if TYPE_CHECKING:
@@ -160,7 +160,9 @@ class FlowEngine:
         # Each token on its own; a piece of a split multi-byte character shows its bytes (<0xF0>), not U+FFFD.
         self.tokens = token_texts(self.tokenizer, self.input_ids[0].tolist())
         self._attention_paths = attention_modules(self.hf_model)
+        self._layer_paths = [path.rsplit(".", 1)[0] for path in self._attention_paths]  # each attention's block
         self.layers = check_layers(layers, len(self._attention_paths))
+        self._chosen = set(self.layers)
         self._score = self.metric.prepare(self.tokenizer)
         # A metric of the wrong shape fails on two rows of zero logits here, not after the clean run.
         vocab = self.hf_model.get_output_embeddings().weight.shape[0]
@@ -176,8 +178,6 @@ class FlowEngine:
         self._rows_within_budget(0, getattr(intervention, "edit_tensors", Intervention.edit_tensors))
         self._reset_counters()
         self._sites = attention_sites(self.model, self._attention_paths[0])
-        embeddings = self.hf_model.get_input_embeddings()
-        self._embeddings = next(path for path, module in self.hf_model.named_modules() if module is embeddings)
 
         start = time.perf_counter()
         self._set_intervention(intervention)  # checked before any forward pass, then prepared
@@ -213,11 +213,24 @@ class FlowEngine:
         row = self.row_cost.forward(self.n, self.n - start, edit_tensors, context)
         return self.row_cost.rows(self.memory_budget, row, f"row of a forward pass over {self.n - start} tokens")
 
-    def _gradient_rows(self, steps: int) -> int:
-        """Path points per forward and backward pass within the budget (an error names the least budget that works)."""
-        row = self.row_cost.gradient(self.n)
-        fits = self.row_cost.rows(self.memory_budget, row, f"gradient pass over {self.n} tokens")
-        return min(steps, fits, self._row_limit)
+    def _gradient_plan(self, steps: int) -> tuple[int, list[tuple[int, int]]]:
+        """Path points per pass, and the segments of layers ``[a, b)`` each backward pass goes through, within budget.
+
+        All layers from the first chosen one in one pass when a row fits; else segments of as many layers as one
+        row's budget holds, each its own pass from the last segment down (the gradient at a segment's first layer
+        is the next lower one's starting point). A budget too small for one layer's is an error naming the least.
+        """
+        first, count = min(self.layers), self.num_layers
+        whole = self.row_cost.gradient(self.n, count - first)
+        if whole + PASS_FIXED_BYTES <= self.memory_budget:
+            fits = self.row_cost.rows(self.memory_budget, whole, "gradient pass")
+            return min(steps, fits, self._row_limit), [(first, count)]
+        one_layer = self.row_cost.gradient(self.n, 1)
+        self.row_cost.rows(self.memory_budget, one_layer, f"gradient pass through one layer over {self.n} tokens")
+        per_layer = one_layer - self.row_cost.gradient(self.n, 0)
+        span = max(1, (self.memory_budget - PASS_FIXED_BYTES - self.row_cost.gradient(self.n, 0)) // per_layer)
+        bounds = [*range(count, first, -span), first]
+        return 1, [(a, b) for b, a in zip(bounds, bounds[1:])][::-1]
 
     def limit_rows(self, rows: int) -> None:
         """Hold at most ``rows`` rows per pass from now on (the device ran out of memory with more)."""
@@ -279,7 +292,7 @@ class FlowEngine:
         """
         strategy = check_graph_request(strategy, threshold, self.metric)
         if strategy.estimates:
-            self._gradient_rows(1)  # a budget too small for a gradient pass fails before any pass
+            self._gradient_plan(1)  # a budget too small for a gradient pass fails before any pass
         self.extra_stats = {}  # what an earlier graph's strategy reported is not this graph's
         return self._graph(strategy, threshold, *strategy.run(self))
 
@@ -489,7 +502,7 @@ class FlowEngine:
         check_first_order(self.metric)
         if not is_whole(steps, minimum=1):
             raise InfoFlowError(f"steps must be a whole number >= 1 (points on the integration path); got {steps!r}.")
-        self._gradient_rows(steps)
+        self._gradient_plan(steps)
         if steps in self._estimates:  # a preview and AttributionThenExact on one engine share it
             return self._estimates[steps].clone()
         start = time.perf_counter()
@@ -512,26 +525,31 @@ class FlowEngine:
 
         total = torch.zeros(self.n, self.n, dtype=torch.float64)
         # A gradient pass keeps every layer's activations for the backward pass, a forward pass one layer's.
-        rows, first = self._gradient_rows(steps), 0
+        (rows, segments), first = self._gradient_plan(steps), 0
         while first < steps:
             fractions = None if steps == 1 else torch.arange(first, min(first + rows, steps)) / steps
+            count = 1 if fractions is None else len(fractions)
+            part = torch.zeros_like(total)
             try:
-                with self._trace_lock:  # the weights' requires_grad flags change meanwhile: no other trace
-                    saved = self._gradient_trace(self.intervention.saves, fractions)
+                upstream = None
+                for segment in reversed(segments):  # the metric's end first: each gives the next its gradient
+                    with self._trace_lock:  # the weights' requires_grad flags change meanwhile: no other trace
+                        saved, upstream = self._gradient_trace(self.intervention.saves, fractions, segment, upstream)
+                    self.forward_passes += 1
+                    self.positions += self.n * count
+                    for layer, tensors in saved.items():
+                        for row in range(count):
+                            values = {name: value.detach()[row] for name, (value, _) in tensors.items()}
+                            grads = {name: _grad(moved, row) for name, (_, moved) in tensors.items()}
+                            found = self.intervention.first_order(values, grads, self._context.get(layer)).cpu()
+                            part += found if steps == 1 else found / steps  # steps=1: the first order, bit for bit
+                    del saved
             except torch.OutOfMemoryError:
                 if rows == 1:
                     raise
                 rows //= 2
                 continue
-            count = 1 if fractions is None else len(fractions)
-            self.forward_passes += 1
-            self.positions += self.n * count
-            for layer, tensors in zip(self.layers, saved):
-                for row in range(count):
-                    values = {name: value.detach()[row] for name, (value, _) in tensors.items()}
-                    grads = {name: _grad(moved, row) for name, (_, moved) in tensors.items()}
-                    found = self.intervention.first_order(values, grads, self._context.get(layer)).cpu()
-                    total += found if steps == 1 else found / steps  # steps=1: the first-order estimate, bit for bit
+            total += part
             first += count
         return total
 
@@ -586,42 +604,69 @@ class FlowEngine:
         return ids.to(self.hf_model.device)
 
     def _gradient_trace(
-        self, names: Collection[AttentionTensor], fractions: torch.Tensor | None = None
-    ) -> list[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
-        """One forward and backward pass: per layer, the attention tensors ``names`` and where to read their gradients.
+        self,
+        names: Collection[AttentionTensor],
+        fractions: torch.Tensor | None,
+        segment: tuple[int, int],
+        upstream: torch.Tensor | None,
+    ) -> tuple[dict[int, dict[str, tuple[torch.Tensor, torch.Tensor]]], torch.Tensor]:
+        """A forward pass, and a backward pass through the layers ``segment = (a, b)``.
 
-        ``fractions`` (one per batch row): the rows are points of the intervention's integration path, every
-        edge moved that fraction of the way (:meth:`Intervention.path_pattern` and its kin). Each name maps to
-        ``(value, moved)``: a site the intervention moves has its value before the move and the moved tensor,
-        which holds the gradient at the path point; any other tensor is both. None: one clean row.
+        Per chosen layer of the segment, the attention tensors ``names`` and where to read their gradients: each
+        name maps to ``(value, moved)``, a site the intervention moves has its value before the move and the moved
+        tensor, which holds the gradient at the path point; any other tensor is both. ``fractions`` (one per batch
+        row): the rows are points of the intervention's integration path, every edge of every chosen layer moved
+        that fraction of the way (:meth:`Intervention.path_pattern` and its kin). None: one clean row.
+
+        The backward pass starts from the metric when b is the last layer, else from ``upstream``, the gradient at
+        layer b's input (the next segment's); it returns the gradient at layer a's input, for the segment below.
+        Layers outside the segment run without gradients, so only the segment's activations are kept.
         """
         import torch
 
-        saved: list[Any] = []
+        saved: dict[int, Any] = {}
         frozen = [p for p in self.hf_model.parameters() if p.requires_grad]
         rows = 1 if fractions is None else len(fractions)
         t = None if fractions is None else fractions.to(self.hf_model.device, self.hf_model.dtype).view(-1, 1, 1, 1)
+        start, end = segment
         try:
             for p in frozen:  # gradients are wanted at activations only, not at the weights
                 p.requires_grad_(False)
             with torch.enable_grad(), self.model.trace(self.input_ids.expand(rows, -1), logits_to_keep=1):
-                envoy(self.model, self._embeddings).output.requires_grad_(True)
-                for layer in self.layers:
+                for layer in range(0 if t is not None else start, self.num_layers):
+                    if layer == end:  # the segment's end: its output, then no gradients above it
+                        top = envoy(self.model, self._layer_paths[end])
+                        output = top.input.save()
+                        top.input = output.detach()
+                        if t is None:
+                            break  # no path to move the layers above along
+                    if layer == start:
+                        bottom = envoy(self.model, self._layer_paths[start])
+                        leaf = bottom.input.detach().requires_grad_(True).save()
+                        bottom.input = leaf
+                    if layer not in self._chosen:
+                        continue
                     if t is None:
                         tensors = {name: (tensor, tensor) for name, tensor in self._read(layer, names).items()}
-                    else:
+                    else:  # every chosen layer moves along the path; the segment's are also read
                         eager, context = self._eager(layer), self._context.get(layer)
                         tensors = _read_on_path(eager, self._sites, self.intervention, names, t, context)
+                    if not start <= layer < end:
+                        continue
                     for _, moved in tensors.values():
                         if moved.requires_grad:
                             moved.retain_grad()
-                    saved.append({name: (value.save(), moved.save()) for name, (value, moved) in tensors.items()})
-                logits = self.model.output.logits[:, -1].save()
-            self._score(logits.float(), self.clean_logits).sum().backward()  # rows are independent: each its own
+                    saved[layer] = {name: (value.save(), moved.save()) for name, (value, moved) in tensors.items()}
+                if end == self.num_layers:
+                    logits = self.model.output.logits[:, -1].save()
+            if end == self.num_layers:
+                self._score(logits.float(), self.clean_logits).sum().backward()  # rows are independent: each its own
+            else:
+                output.backward(upstream)
         finally:
             for p in frozen:
                 p.requires_grad_(True)
-        return saved
+        return saved, _grad_all(leaf)
 
     def _trace(self, batch: Batch) -> torch.Tensor:
         """One forward pass of a batch of rows (:mod:`~infoflow_widget.batching`), reusing the clean runs before it.
@@ -870,6 +915,13 @@ def compute_flow(
 def _key_columns(edit: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
     """The edit mask's last key columns, as many as ``tensor`` (a layer's scores or pattern) has."""
     return edit[..., edit.shape[-1] - tensor.shape[-1] :]
+
+
+def _grad_all(tensor: torch.Tensor) -> torch.Tensor:
+    """The gradient at a saved activation, every row (zeros where the metric did not reach)."""
+    import torch
+
+    return (tensor.grad if tensor.grad is not None else torch.zeros_like(tensor)).detach()
 
 
 def _grad(tensor: torch.Tensor, row: int = 0) -> torch.Tensor:

@@ -80,10 +80,15 @@ class RowCost:
         masks = 3 * queries * n + 4 * self.vocab * self.itemsize
         return attention + stream + cache * (3 if context else 1) + masks
 
-    def gradient(self, n: int) -> int:
-        """One row of a forward and backward pass over all ``n`` positions (an integrated-gradient path point)."""
+    def gradient(self, n: int, layers: int | None = None) -> int:
+        """One row of a forward and backward pass over all ``n`` positions (an integrated-gradient path point).
+
+        ``layers``: how many consecutive layers the backward pass goes through (all by default); a pass through a
+        segment of them keeps only that segment's activations (the rest of the forward pass is a plain one).
+        """
         attention = GRADIENT_ATTENTION_TENSORS * self.heads * n * n
-        return self.layers * (attention + n * (6 * self.inner + 12 * self.width)) * self.itemsize + self.forward(n, n)
+        per_layer = (attention + n * (6 * self.inner + 12 * self.width)) * self.itemsize
+        return (self.layers if layers is None else layers) * per_layer + self.forward(n, n)
 
     def rows(self, budget: int, row: int, what: str) -> int:
         """How many rows of ``row`` bytes one pass may hold within ``budget``; a budget too small for one is an error.

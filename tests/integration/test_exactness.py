@@ -158,7 +158,7 @@ def test_a_budget_below_one_row_names_the_least_budget_that_works():
     engine = FlowEngine(model, PROMPT, METRIC, Zero(), progress=False)
     engine.memory_budget = PASS_FIXED_BYTES + engine.row_cost.forward(engine.n, engine.n, 1)
     passes = engine.forward_passes
-    with pytest.raises(InfoFlowError, match="below what one gradient pass over 14 tokens needs") as caught:
+    with pytest.raises(InfoFlowError, match="below what one gradient pass through one layer over 14 tokens") as caught:
         engine.graph(Attribution())
     assert engine.forward_passes == passes, "no pass before the error"
     least = int(str(caught.value).split("memory_budget=")[-1].split(" ")[0].replace(",", ""))

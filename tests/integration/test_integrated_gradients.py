@@ -382,3 +382,19 @@ def test_the_command_line_takes_verify_auto_and_steps(tiny_model_folder, capsys)
     with pytest.raises(SystemExit) as exit_:
         main([*args, "--strategy", "attribution-then-exact", "--verify", "some", "--out", "-"])
     assert exit_.value.code == 2 and "a whole number of edges or 'auto'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("layers", [None, [1, 2]])
+def test_a_budget_for_one_layer_gives_the_same_estimates_in_segments_of_layers(tiny_model, layers):
+    """Long prompts: the backward pass goes through as many layers as the budget holds, one segment per pass."""
+    from infoflow_widget.planning import PASS_FIXED_BYTES
+
+    for intervention, steps in ((Zero(), 1), (Corrupt(CORRUPTED), 3)):
+        whole = FlowEngine(tiny_model, PROMPT, METRIC, intervention, layers=layers, progress=False)
+        split = FlowEngine(tiny_model, PROMPT, METRIC, intervention, layers=layers, progress=False)
+        split.memory_budget = PASS_FIXED_BYTES + split.row_cost.gradient(split.n, 1)
+        rows, segments = split._gradient_plan(steps)
+        assert rows == 1 and segments == [(k, k + 1) for k in range(min(split.layers), split.num_layers)]
+        passes = split.forward_passes
+        torch.testing.assert_close(split.estimate(steps), whole.estimate(steps), atol=1e-6, rtol=1e-5)
+        assert split.forward_passes - passes == steps * len(segments)
