@@ -6,8 +6,9 @@
    positions computed against the minimum an exact full graph needs (sum over targets i of
    (i+1)(n-i)), and the loop's time estimated from a timed sample of single-edge passes.
 3. Code completion (563 tokens, gemma-3-270m): the newline-split graph of every line pair, against
-   the loop's time estimated from a timed sample of line pairs; AttributionThenExact(50): time and
-   agreement of the estimates with the exact values.
+   the loop's time estimated from a timed sample of line pairs (whose values it also compares with the
+   reference), the strongest lines into the last one; AttributionThenExact(50): time and agreement of the
+   estimates with the exact values.
 4. Widget recomputation on the IOI prompt after an alpha change: time until the attribution
    estimate is shown and until the exact graph replaces it, against a cold compute_flow run; and
    one graph computed on the main thread, in a thread, and in a thread after the main thread's
@@ -36,8 +37,12 @@
    pairs on gemma-3-270m (a line pair's estimate: the sum of its token edges'), all under Zero, and the IOI case
    under Corrupt on both models.
 
+11. Long prompt: cases/long_code.json (about 2,300 tokens, gemma-3-270m, Zero, default memory budget):
+   AttributionThenExact(k="auto") (integrated gradients in segments of layers), and Split.code()'s first level,
+   estimated from a timed sample of block pairs and the positions its plan computes.
+
 Each section runs in its own process so that its peak memory (max RSS) is its own.
-Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5,6,7,8,9,10]`.
+Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5,6,7,8,9,10,11]`.
 """
 
 from __future__ import annotations
@@ -56,7 +61,17 @@ from typing import Any
 
 import torch
 
-from infoflow_widget import AttributionThenExact, Dampen, FlowEngine, LogitDiff, Split, Zero, compute_flow, load_model
+from infoflow_widget import (
+    AttributionThenExact,
+    Dampen,
+    FlowEngine,
+    LogitDiff,
+    Node,
+    Split,
+    Zero,
+    compute_flow,
+    load_model,
+)
 from infoflow_widget.reference import reference_effects
 
 IOI = "When Mary and John went to the store, John gave a book to"
@@ -153,7 +168,17 @@ def code_completion() -> None:
         for e in graph.edges[::150]
     ]
     loop_s = per_edge_seconds(model, prompt, metric, spans) * len(graph.edges)
+    _, reference = reference_effects(model, prompt, metric, Zero(), spans)
+    diff = max(abs(e.effect - r) for e, r in zip(graph.edges[::150], reference))
+    last = len(graph.nodes) - 1
+    into_last = sorted((e for e in graph.edges if e.target == last), key=lambda e: -abs(e.effect))
+    text = ["".join(graph.tokens[n.start : n.end]).removeprefix("<bos>") for n in graph.nodes]
     print("3. Code completion, newline split, every line pair, Zero, gemma-3-270m")
+    strongest = ", ".join(f"{text[e.source].strip()[:12]!r} {e.effect:+.2f}" for e in into_last[:3])
+    print(
+        f"   max |difference| from the reference on {len(spans)} sampled pairs: {diff:.1e}; "
+        f"into the last line: {strongest}"
+    )
     print(f"   {len(graph.tokens)} tokens, {len(graph.nodes)} lines, {len(graph.edges)} group interventions")
     print(
         f"   engine: {seconds:.0f} s in {graph.stats['forward_passes']} passes; one pair per pass (estimated from "
@@ -537,6 +562,56 @@ def spearman(a: list[float], b: list[float]) -> float:
     return float(torch.corrcoef(torch.stack([ranks(a), ranks(b)]))[0, 1])
 
 
+def long_case_prompt() -> tuple[str, LogitDiff]:
+    """The long code case of cases/long_code.json: its prompt (the source cut where it says) and metric."""
+    case = json.loads((CASES / "long_code.json").read_text())
+    text = (CASES / case["source_file"]).read_text()
+    return text[: text.rindex(case["cut_after_last"]) + len(case["cut_after_last"])], LogitDiff(
+        case["answer"], case["distractor"]
+    )
+
+
+def long_prompt() -> None:
+    """About 2,300 tokens on gemma-3-270m at the default budget: adaptive verification, and Split.code()'s cost."""
+    from infoflow_widget.planning import plan_batches
+    from infoflow_widget.spans import cut_positions, partition
+
+    model = load_model("gemma-3-270m", quiet=True)
+    prompt, metric = long_case_prompt()
+    start = time.perf_counter()
+    engine = FlowEngine(model, prompt, metric, Zero(), progress=False)
+    clean_s = time.perf_counter() - start
+    seconds, graph = timed(engine.graph, AttributionThenExact(k="auto"))
+    report = graph.stats["verification"]
+    print(f"11. Long prompt: cases/long_code.json, {engine.n} tokens, gemma-3-270m, Zero, default memory budget")
+    print(f"   clean run {clean_s:.1f} s; rows per pass at position 0: {engine.batch_size}")
+    print(
+        f"   AttributionThenExact(k='auto'): {seconds:.0f} s, {graph.stats['forward_passes']} passes "
+        f"({graph.stats['gradient_segments']} segments of layers per gradient pass); verified {report['verified']} "
+        f"of {report['of']} token edges in {report['rounds']} rounds, {report['at_risk']} unverified could still "
+        f"enter the top 10"
+    )
+    top = sorted(graph.edges, key=lambda e: -abs(e.effect))[:5]
+    shown = ", ".join(f"{graph.tokens[e.source]!r}->{graph.tokens[e.target]!r} {e.effect:+.2f}" for e in top)
+    print(f"   strongest: {shown}")
+    blocks = partition(Node(0, engine.n), cut_positions(engine.tokens, ("\n\n",)))
+    pairs = [
+        (list(range(s.start, s.end)), list(range(t.start, t.end)))
+        for k, t in enumerate(blocks)
+        for s in blocks[: k + 1]
+    ]
+    sample = pairs[:: max(1, len(pairs) // 12)]
+    positions = engine.positions
+    sample_s, _ = timed(engine.effects, sample)
+    per_position = sample_s / (engine.positions - positions)
+    starts = sorted(min(targets) for _, targets in pairs)
+    planned = sum((b - a) * (engine.n - starts[a]) for a, b in plan_batches(starts, engine.n, engine.rows_per_pass))
+    print(
+        f"   Split.code(), its first level alone ({len(blocks)} blocks, {len(pairs)} block pairs): "
+        f"{per_position * planned / 60:.0f} min (est. from {len(sample)} timed pairs, {planned:,} planned positions)"
+    )
+
+
 SECTIONS = {
     "1": full_ioi_graph,
     "2": scaling,
@@ -548,6 +623,7 @@ SECTIONS = {
     "8": anatomy_cost,
     "9": prompt_set_cost,
     "10": integrated_gradients,
+    "11": long_prompt,
 }
 
 

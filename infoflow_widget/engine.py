@@ -526,6 +526,7 @@ class FlowEngine:
         total = torch.zeros(self.n, self.n, dtype=torch.float64)
         # A gradient pass keeps every layer's activations for the backward pass, a forward pass one layer's.
         (rows, segments), first = self._gradient_plan(steps), 0
+        self.extra_stats["gradient_segments"] = len(segments)  # backward passes per path point (1: all layers at once)
         while first < steps:
             fractions = None if steps == 1 else torch.arange(first, min(first + rows, steps)) / steps
             count = 1 if fractions is None else len(fractions)
