@@ -89,6 +89,27 @@ def make_tiny(arch: str, attn_implementation: str = "sdpa", words: list[str] = W
     return wrap_model(model, word_tokenizer(words), name=f"tiny-{arch}")
 
 
+def make_tiny_long(tokens: int):
+    """A tiny random Llama whose context holds ``tokens``, its 200-word tokenizer, and two prompts of that many words.
+
+    For long prompts without a bundled model's cost: the memory planner's tests and the long-prompt browser test.
+    """
+    import random
+
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from infoflow_widget import wrap_model
+
+    words = [f"w{k}" for k in range(200)]
+    config = LlamaConfig(vocab_size=201, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=tokens + 8)  # fmt: skip
+    torch.manual_seed(0)
+    model = wrap_model(AutoModelForCausalLM.from_config(config), word_tokenizer(words), name="tiny-long")
+    rng = random.Random(0)
+    prompts = [" ".join(rng.choice(words) for _ in range(tokens)) for _ in range(2)]
+    return model, prompts
+
+
 @pytest.fixture(scope="session", params=ARCHITECTURES)
 def tiny_model(request):
     return make_tiny(request.param)

@@ -10,30 +10,18 @@ path points), ``stacked`` (rows of two Corrupt engines in one pass: prompt sets 
 from __future__ import annotations
 
 import json
-import random
 import resource
 import sys
 from pathlib import Path
-
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def tiny_long_model(tokens: int):
-    """A tiny random Llama with a context long enough for ``tokens``, and a prompt of that many random words."""
-    from conftest import word_tokenizer
-    from transformers import AutoModelForCausalLM, LlamaConfig
+    """A tiny random Llama with a context long enough for ``tokens``, and two prompts of that many random words."""
+    from conftest import make_tiny_long
 
-    from infoflow_widget import wrap_model
-
-    words = [f"w{k}" for k in range(200)]
-    config = LlamaConfig(vocab_size=201, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=tokens + 8)
-    torch.manual_seed(0)
-    model = wrap_model(AutoModelForCausalLM.from_config(config), word_tokenizer(words), name="tiny-long")
-    rng = random.Random(0)
-    prompts = [" ".join(rng.choice(words) for _ in range(tokens)) for _ in range(2)]
+    model, prompts = make_tiny_long(tokens)
     return model, prompts, ("w1", "w2")
 
 

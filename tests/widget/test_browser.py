@@ -301,6 +301,33 @@ def test_long_code_prompt_stays_usable(gemma, page, artifacts, tmp_path):
     page.screenshot(path=artifacts / "long-dark.png")
 
 
+def test_a_prompt_of_2000_tokens_stays_usable(page, artifacts, tmp_path):
+    """2,000 tokens (four times the 563-token case) on a tiny model: verified, wrapped, and answering at once."""
+    from conftest import make_tiny_long
+
+    from infoflow_widget import InfoFlowWidget
+
+    model, (prompt, _) = make_tiny_long(2000)
+    widget = InfoFlowWidget(model, prompt, answer="w1", distractor="w2", strategy="attribution-then-exact", top_k=40)
+    graph = widget.wait(timeout=300)
+    assert len(graph.tokens) == 2000 and graph.stats["gradient_segments"] > 1, "the backward pass went in segments"
+    path = widget.save_html(tmp_path / "long.html")
+    page.set_viewport_size({"width": 1200, "height": 900})
+    start = time.perf_counter()
+    page.goto(path.as_uri())
+    page.locator(".if-arc").first.wait_for(timeout=30_000)
+    drawn_s = time.perf_counter() - start
+    assert "top 10" in page.locator(".if-header").text_content()
+    wrapped = page.evaluate(LAYOUT_PROBLEMS)
+    assert wrapped["problems"] == [] and wrapped["rows"] > 30 and wrapped["width"] <= wrapped["canvas"]
+    start = time.perf_counter()
+    page.locator(".if-token[data-pos='1999']").hover()
+    page.locator(".if-arc.if-hot").first.wait_for(timeout=5_000)
+    hover_s = time.perf_counter() - start
+    page.screenshot(path=artifacts / "long-2000-hover.png")
+    assert drawn_s < 20 and hover_s < 5, f"drawn in {drawn_s:.1f} s, hover answered in {hover_s:.1f} s"
+
+
 DARK_THEME = """:root { --jp-layout-color0: #111111; --jp-layout-color1: #212121; --jp-layout-color2: #424242;
   --jp-ui-font-color0: rgba(255, 255, 255, 1); --jp-ui-font-color2: rgba(255, 255, 255, 0.54);
   --jp-border-color2: #424242; --jp-brand-color1: #42a5f5; }
