@@ -520,7 +520,8 @@ def integrated_gradients() -> None:
         for steps in IG_STEPS:
             seconds, estimate = timed(engine.estimate, steps)
             values = [float(estimate[list(t)][:, list(s)].sum()) for s, t in groups]  # a group's: its edges' sum
-            print(f"   {steps:>4}{seconds:>9.2f}{seconds / exact_s:>9.3f}{agreement_row(values, exact)}")
+            risk = [float(engine.attention_mass[list(t)][:, list(s)].sum()) for s, t in groups]
+            print(f"   {steps:>4}{seconds:>9.2f}{seconds / exact_s:>9.3f}{agreement_row(values, exact, risk)}")
 
 
 def line_pairs(engine: FlowEngine) -> list[tuple[list[int], list[int]]]:
@@ -532,16 +533,17 @@ def line_pairs(engine: FlowEngine) -> list[tuple[list[int], list[int]]]:
     return [(list(range(s.start, s.end)), list(range(t.start, t.end))) for s, t in pairs_within(lines)]
 
 
-def agreement_row(values: list[float], exact: list[float]) -> str:
-    """Spearman, top-10 overlap, edges needed to hold the exact top 10, and what k='auto' verifies."""
+def agreement_row(values: list[float], exact: list[float], risk: list[float]) -> str:
+    """Spearman, top-10 overlap, edges needed to hold the exact top 10, and what k='auto' verifies (risk: the mass)."""
     from infoflow_widget.graph import strongest
     from infoflow_widget.strategies import verify_in_rounds
 
     top = strongest(exact, 10)
     order = strongest(values)
     rank = {k: r + 1 for r, k in enumerate(order)}
-    found, report = verify_in_rounds(values, lambda ks: [exact[k] for k in ks])
+    found, report = verify_in_rounds(values, lambda ks: [exact[k] for k in ks], risk=risk)
     auto = f"{report['verified']} {'holds' if set(top) <= set(found) else f'{len(set(top) & set(found))}/10'}"
+    auto += f" r{report['at_risk']}"
     overlap = len(set(order[:10]) & set(top))
     return f"{spearman(values, exact):>10.3f}{overlap:>16}{max(rank[k] for k in top):>8}{auto:>12}"
 
