@@ -199,6 +199,13 @@ class FlowEngine:
         """
         return self.rows_per_pass(0)
 
+    @batch_size.setter
+    def batch_size(self, rows: int) -> None:
+        """Fix the rows of every pass from now on, as ``batch_size`` given to the constructor does."""
+        if not is_whole(rows, minimum=1):
+            raise InfoFlowError(f"batch_size must be a positive integer; got {rows!r}.")
+        self._budgeted, self._row_limit = False, rows
+
     def rows_per_pass(self, start: int, context: bool = False) -> int:
         """The most rows a pass computing positions ``start..n-1`` holds within the memory budget.
 
@@ -502,7 +509,8 @@ class FlowEngine:
         check_first_order(self.metric)
         if not is_whole(steps, minimum=1):
             raise InfoFlowError(f"steps must be a whole number >= 1 (points on the integration path); got {steps!r}.")
-        self._gradient_plan(steps)
+        # Backward passes per path point (1: every layer at once); the budget is checked before any pass.
+        self.extra_stats["gradient_segments"] = len(self._gradient_plan(steps)[1])
         if steps in self._estimates:  # a preview and AttributionThenExact on one engine share it
             return self._estimates[steps].clone()
         start = time.perf_counter()
@@ -526,7 +534,6 @@ class FlowEngine:
         total = torch.zeros(self.n, self.n, dtype=torch.float64)
         # A gradient pass keeps every layer's activations for the backward pass, a forward pass one layer's.
         (rows, segments), first = self._gradient_plan(steps), 0
-        self.extra_stats["gradient_segments"] = len(segments)  # backward passes per path point (1: all layers at once)
         while first < steps:
             fractions = None if steps == 1 else torch.arange(first, min(first + rows, steps)) / steps
             count = 1 if fractions is None else len(fractions)

@@ -276,9 +276,9 @@ class PromptSet:
         """
         path = Path(path)
         text = read_text(path)
-        records = [
-            _jsonl_record(line, f"{path.name} line {number}") for number, line in enumerate(text.splitlines(), 1)
-        ]
+        # JSON Lines ends lines with "\n" alone (a "\r" before it too): U+2028 and its kin inside a string are text.
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        records = [_jsonl_record(line, f"{path.name} line {number}") for number, line in enumerate(lines, 1)]
         records = [r for r in records if r is not None]
         if not records:
             raise InfoFlowError(f"{path} holds no prompts (one JSON object per line: {', '.join(JSONL_KEYS)}).")
@@ -288,7 +288,7 @@ class PromptSet:
     def to_jsonl(self, path: str | os.PathLike[str]) -> Path:
         """Write the set as JSONL (prompt, answer, distractor, roles per line), readable by :meth:`from_jsonl`."""
         lines = [
-            json.dumps({"prompt": p, "answer": a, "distractor": d, "roles": r}, ensure_ascii=False)
+            _escape_line_breaks(json.dumps({"prompt": p, "answer": a, "distractor": d, "roles": r}, ensure_ascii=False))
             for p, a, d, r in zip(self.prompts, self.answers, self.distractors, self.roles)
         ]
         path = Path(path)
@@ -401,12 +401,33 @@ def _check_labels(labels: Any, roles: Sequence[dict[str, int]]) -> tuple[tuple[s
     return tuple(out)
 
 
+LINE_BREAKS_JSON_KEEPS = ("\u0085", "\u2028", "\u2029")
+"""The line-breaking characters ``json.dumps(ensure_ascii=False)`` writes as they are (it escapes the control ones)."""
+
+
+def _escape_line_breaks(line: str) -> str:
+    """A JSON text with each character some readers split lines at written as its escape (only strings hold them)."""
+    for char in LINE_BREAKS_JSON_KEEPS:
+        line = line.replace(char, f"\\u{ord(char):04x}")
+    return line
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's keys, each once: a repeated key is an error, not the last value silently."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {key!r} appears twice")
+        found[key] = value
+    return found
+
+
 def _jsonl_record(line: str, where: str) -> tuple | None:
     """The fields of one JSONL line, checked; None for a blank line."""
     if not line.strip():
         return None
     try:
-        item = json.loads(line)
+        item = json.loads(line, object_pairs_hook=_unique_keys)
     except (json.JSONDecodeError, RecursionError, ValueError) as err:
         raise InfoFlowError(f"{where} is not a JSON object: {err}.") from None
     if not isinstance(item, dict):

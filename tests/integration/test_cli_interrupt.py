@@ -24,10 +24,10 @@ def test_ctrl_c_while_computing(tiny_model_folder, tmp_path, out):
     stdout: list[str] = []
     computing = threading.Event()  # set by the engine's first progress bar line, or at the end of stderr
 
-    def read_stderr() -> None:
-        for line in iter(process.stderr.readline, ""):
-            stderr.append(line)
-            if "edge/s]" in line:
+    def read_stderr() -> None:  # a character at a time: the bar redraws its line with "\r", never ending it
+        for char in iter(lambda: process.stderr.read(1), ""):
+            stderr.append(char)
+            if char == "]" and "edge/s]" in "".join(stderr[-8:]):
                 computing.set()
         computing.set()
 

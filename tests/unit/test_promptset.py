@@ -279,9 +279,23 @@ def test_jsonl_round_trip(tmp_path, tokenizer):
     assert back.labelled(tokenizer).labels == ps.labels
 
 
+def test_jsonl_round_trip_keeps_every_line_breaking_character(tmp_path):
+    """str.splitlines() breaks at 11 characters; JSON Lines at "\\n" alone: each survives inside a prompt."""
+    breaks = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+    assert all(len(f"a{b}b".splitlines()) == 2 for b in breaks)
+    ps = PromptSet([f"when{b}mary and" for b in breaks], [" john"] * len(breaks))
+    path = ps.to_jsonl(tmp_path / "breaks.jsonl")
+    written = path.read_text(encoding="utf-8")
+    assert written.count("\n") == len(breaks) and not any(c in written for c in "\x85\u2028\u2029\r")
+    assert PromptSet.from_jsonl(path).prompts == ps.prompts
+    path.write_bytes(written.replace("\n", "\r\n").encode())  # a file saved with Windows line ends reads the same
+    assert PromptSet.from_jsonl(path).prompts == ps.prompts
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
+        ('{"prompt": "a b", "answer": " c", "answer": " d"}\n', "line 1 is not a JSON object: the key 'answer' "),
         ('{"prompt": "a b", "answer": " c"}\n\nnot json\n', "set.jsonl line 3 is not a JSON object"),
         ('{"prompt": "a b", "answer": " c"}\n[1]\n', "line 2 must be a JSON object"),
         ('{"prompt": "a b"}\n', "line 1 has no 'answer'"),
