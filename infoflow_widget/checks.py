@@ -30,7 +30,7 @@ def check_layers(layers: Sequence[int] | None, count: int) -> list[int]:
     """The chosen layer indices, sorted and distinct (all ``count`` layers for None), or an error."""
     if layers is None:
         return list(range(count))
-    chosen = sorted(set(layers))
+    chosen = sorted({int(layer) for layer in layers})  # numpy integers become ints: saved as plain JSON
     bad = [layer for layer in chosen if not 0 <= layer < count]
     if not chosen or bad:
         raise InfoFlowError(f"Layers {bad or list(layers)} are out of range: this model has layers 0..{count - 1}.")

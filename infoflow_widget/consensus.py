@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from .checks import check_graph_request
 from .display import describe
 from .engine import DEFAULT_MEMORY_BUDGET, FlowEngine
-from .errors import InfoFlowError
+from .errors import InfoFlowError, is_whole
 from .graph import Edge, FlowGraph, strongest
 from .interventions import INTERVENTIONS, Dampen, Intervention, Knockout, Zero, build_intervention
 from .metrics import Metric, as_metric
@@ -303,8 +303,8 @@ class Comparison:
         labels = self.labels
         if isinstance(reference, str) and reference in self.graphs:
             label = reference
-        elif isinstance(reference, int) and not isinstance(reference, bool) and -len(labels) <= reference < len(labels):
-            label = labels[reference]
+        elif is_whole(reference, minimum=None) and -len(labels) <= reference < len(labels):
+            label = labels[int(reference)]
         else:
             raise InfoFlowError(
                 f"reference must be an index 0..{len(labels) - 1} or a label ({', '.join(labels)}); got {reference!r}."

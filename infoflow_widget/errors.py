@@ -21,6 +21,24 @@ def is_whole(value: Any, minimum: int | None = 0) -> bool:
     return minimum is None or value >= minimum
 
 
+def plain(value: Any) -> Any:
+    """``value`` with every number a Python ``int`` or ``float`` (numpy's become them), in lists, tuples and dicts too.
+
+    What numbers pass the checks (numpy integers are whole numbers) is saved as plain JSON.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(item) for item in value)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
 class InfoFlowError(ValueError):
     """Bad input to infoflow-widget: the message says what was wrong and what to do."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .display import GREEN, RED, describe, visible
-from .errors import InfoFlowError, is_non_negative, is_whole
+from .errors import InfoFlowError, is_non_negative, is_whole, plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -298,8 +298,8 @@ class FlowGraph:
             "clean_metric": float(self.clean_metric),
             "nodes": [{"start": n.start, "end": n.end, "label": n.label} for n in self.nodes],
             "edges": [_edge_dict(e) for e in self.edges],
-            "stats": dict(self.stats),
-            "provenance": dict(self.provenance),
+            "stats": plain(dict(self.stats)),
+            "provenance": plain(dict(self.provenance)),
         }
 
     @classmethod

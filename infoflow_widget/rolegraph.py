@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .display import GREEN, RED, describe, visible
-from .errors import InfoFlowError, is_whole
+from .errors import InfoFlowError, is_whole, plain
 from .graph import (
     REQUIRED,
     Edge,
@@ -409,8 +409,8 @@ class RoleGraph:
                 }
                 for e in self.edges
             ],
-            "stats": dict(self.stats),
-            "provenance": dict(self.provenance),
+            "stats": plain(dict(self.stats)),
+            "provenance": plain(dict(self.provenance)),
         }  # fmt: skip
 
     @classmethod
