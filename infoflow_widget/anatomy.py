@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import InfoFlowError, is_whole
+
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
@@ -53,7 +55,13 @@ class Anatomy:
     stats: dict[str, Any] = field(default_factory=dict)
 
     def top_heads(self, k: int = 5) -> list[tuple[int, int, float]]:
-        """The ``k`` (layer, head, effect) with the largest |effect|, strongest first (layer: the model's index)."""
+        """The ``k`` (layer, head, effect) with the largest |effect|, strongest first (layer: the model's index).
+
+        Raises:
+            InfoFlowError: ``k`` is not a whole number >= 0.
+        """
+        if not is_whole(k):
+            raise InfoFlowError(f"top_heads(k) needs a whole number of heads >= 0; got {k!r}.")
         found = [
             (layer, head, value) for layer, row in zip(self.layer_indices, self.heads) for head, value in enumerate(row)
         ]

@@ -300,6 +300,8 @@ def parse_positions(text: str, option: str) -> tuple[int, int | None]:
     """
     first, colon, last = text.strip().partition(":")
     try:
+        if "_" in text:  # int() reads "1_0" as 10: a typo, not a position
+            raise ValueError(text)
         start, stop = int(first), int(last) if colon else None
     except ValueError:
         raise InfoFlowError(

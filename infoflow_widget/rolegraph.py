@@ -340,7 +340,13 @@ class RoleGraph:
         return pd.DataFrame(rows, columns=PANDAS_COLUMNS)
 
     def plot(self, k: int | None = 20) -> go.Figure:
-        """A plotly bar chart of the ``k`` strongest role edges (all when None): mean effect with its 95% interval."""
+        """A plotly bar chart of the ``k`` strongest role edges (all when None): mean effect with its 95% interval.
+
+        Raises:
+            InfoFlowError: ``k`` is neither None nor a whole number >= 0.
+        """
+        if k is not None and not is_whole(k):
+            raise InfoFlowError(f"plot(k) needs a whole number of edges >= 0, or None for all; got {k!r}.")
         import plotly.graph_objects as go
 
         edges = self.ranked()[:k]

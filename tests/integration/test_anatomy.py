@@ -60,6 +60,10 @@ def test_one_head_per_layer_makes_each_head_its_layer():
     assert max(abs(v) for v in anatomy.layers) > 1e-4
     strongest = max(range(4), key=lambda k: abs(anatomy.layers[k]))
     assert anatomy.kv_group == 1 and anatomy.top_heads(1)[0][:2] == (strongest, 0)
+    assert anatomy.top_heads(0) == [] and len(anatomy.top_heads(100)) == 4
+    for bad in (-1, "x", 2.0):
+        with pytest.raises(InfoFlowError, match=r"top_heads\(k\) needs a whole number"):
+            anatomy.top_heads(bad)
 
 
 def test_whole_window_is_the_graph_edge_and_grouped_heads_are_reported(tiny_model):

@@ -152,7 +152,7 @@ def test_positions_are_half_open_with_python_negatives(text, n, positions):
     assert resolve_positions(parse_positions(text, "--source"), n, "--source") == positions
 
 
-@pytest.mark.parametrize("text", ["", "a", "1.5", "1:2:3", ":3", "3:", "4:2", "-1:-3"])
+@pytest.mark.parametrize("text", ["", "a", "1.5", "1:2:3", ":3", "3:", "4:2", "-1:-3", "1_0", "1:1_0"])
 def test_bad_position_text(text):
     with pytest.raises(InfoFlowError, match="--source"):
         parse_positions(text, "--source")

@@ -171,6 +171,9 @@ def test_plot_draws_the_intervals():
     single = [e.name for e in edges].index("IO ->  and")  # one prompt: no interval
     assert bar.error_y.array[single] == bar.error_y.arrayminus[single] == 0.0
     assert len(graph.plot(k=2).data[0].x) == 2
+    for bad in ("x", -1, 1.5):
+        with pytest.raises(InfoFlowError, match="plot\\(k\\) needs a whole number"):
+            graph.plot(k=bad)
 
 
 def test_to_flow_graph_draws_means():
