@@ -440,6 +440,7 @@ class RoleGraph:
         clean = d.get("clean_metrics")
         if clean is not None:
             clean = [_finite(v, f"clean_metrics[{i}]") for i, v in enumerate(_list(clean, "clean_metrics"))]
+        _check_prompt_count(d["n_prompts"], clean)
         per_prompt: list[list[Measurement]] = [[] for _ in range(d["n_prompts"])]
         for i, item in enumerate(_list(d["edges"], "edges")):
             _saved_edge(item, f"edges[{i}]", per_prompt)
@@ -587,6 +588,18 @@ _SAVED_EDGE = {
     "values": (_list, REQUIRED),
     "exact": (_flag, True),
 }
+
+
+MAX_SAVED_PROMPTS = 1_000_000
+"""The most prompts a saved role graph may claim (each edge then holds as many values)."""
+
+
+def _check_prompt_count(n: int, clean: list[float] | None) -> None:
+    """``n_prompts`` against the clean metrics the file holds (one per prompt) and a maximum, before allocating."""
+    if clean is not None and len(clean) != n:
+        raise _bad("n_prompts", f"{len(clean)} (the file holds {len(clean)} clean metrics, one per prompt)", n)
+    if n > MAX_SAVED_PROMPTS:
+        raise _bad("n_prompts", f"at most {MAX_SAVED_PROMPTS:,}", n)
 
 
 def _saved_edge(item: Any, where: str, per_prompt: list[list[Measurement]]) -> None:

@@ -221,6 +221,8 @@ def saved(**changes):
         (saved(format="infoflow-graph/1"), "format must be"),
         (saved(nodes=["When", 3]), r"nodes\[1\] must be a string"),
         (saved(n_prompts=0), "n_prompts must be a whole number"),
+        (saved(n_prompts=10**9), "n_prompts must be at most 1,000,000"),
+        (saved(n_prompts=3, clean_metrics=[1.0, 2.0]), r"n_prompts must be 2 \(the file holds 2 clean metrics"),
         (saved(clean_metrics=[1.0, "NaN", 2.0]), r"clean_metrics\[1\] must be a finite number"),
         (saved(edges=[{"source": "IO", "target": "END", "values": [1.0]}]), r"edges\[0\].values must be a list of 3"),
         (saved(edges=[{"source": "IO", "target": "END", "values": [1, "x", None]}]), r"edges\[0\].values\[1\]"),
