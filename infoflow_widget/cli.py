@@ -475,7 +475,7 @@ def set_template(args: argparse.Namespace) -> dict[str, object] | None:
 
     Every check :meth:`PromptSet.from_template` makes before tokenizing runs here, before the model loads.
     """
-    from .promptset import check_template, ioi_words, template_slots
+    from .promptset import MAX_PROMPTS, check_template, ioi_words, template_slots
 
     if args.template is None:
         for option, value in (("--slots", args.slots), ("--answer", args.answer), ("--distractor", args.distractor),
@@ -502,8 +502,8 @@ def set_template(args: argparse.Namespace) -> dict[str, object] | None:
         )
     n = SET_DEFAULT_N if args.n is None else args.n
     seed = 0 if args.seed is None else args.seed
-    if not is_whole(n, minimum=1):
-        raise InfoFlowError(f"--n must be a whole number of prompts >= 1; got {n}.")
+    if not (is_whole(n, minimum=1) and n <= MAX_PROMPTS):
+        raise InfoFlowError(f"--n must be a whole number of prompts from 1 to {MAX_PROMPTS:,}; got {n}.")
     check_template(args.template, answer=args.answer, distractor=args.distractor, n=n, seed=seed, **values)
     return {"template": args.template, "answer": args.answer, "distractor": args.distractor, "n": n, "seed": seed,
             "slot_values": values}  # fmt: skip

@@ -54,7 +54,7 @@ from .interventions import INTERVENTIONS, AttentionTensor, Context, Intervention
 from .metrics import KLDivergence, Metric, as_metric
 from .models import attention_modules, attention_sites, envoy, load_model
 from .planning import PASS_FIXED_BYTES, RowCost
-from .strategies import SpanPair, Strategy, cost_stats
+from .strategies import MAX_STEPS, SpanPair, Strategy, cost_stats
 
 if TYPE_CHECKING:
     import torch
@@ -507,8 +507,10 @@ class FlowEngine:
             InfoFlowError: ``steps`` is not a whole number >= 1, or the metric has no first-order estimates.
         """
         check_first_order(self.metric)
-        if not is_whole(steps, minimum=1):
-            raise InfoFlowError(f"steps must be a whole number >= 1 (points on the integration path); got {steps!r}.")
+        if not (is_whole(steps, minimum=1) and steps <= MAX_STEPS):
+            raise InfoFlowError(
+                f"steps must be a whole number from 1 to {MAX_STEPS} (points on the integration path); got {steps!r}."
+            )
         # Backward passes per path point (1: every layer at once); the budget is checked before any pass.
         self.extra_stats["gradient_segments"] = len(self._gradient_plan(steps)[1])
         if steps in self._estimates:  # a preview and AttributionThenExact on one engine share it

@@ -417,11 +417,16 @@ AUTO = "auto"
 """``AttributionThenExact(k="auto")``: verify in rounds until the exact top 10 is settled (:func:`verify_in_rounds`)."""
 
 
+MAX_STEPS = 256
+"""The most points on an integration path: past 16 the estimates stopped improving (benchmarks/README.md, section 10),
+and each point costs a gradient row."""
+
+
 def _check_steps(value: Any, strategy: str) -> None:
-    if value is not None and not is_whole(value, minimum=1):
+    if value is not None and not (is_whole(value, minimum=1) and value <= MAX_STEPS):
         raise InfoFlowError(
-            f"{strategy}(steps=...) needs a whole number >= 1 of points on the integration path (1: the plain "
-            f"first-order estimate), or None for the intervention's own default; got {value!r}."
+            f"{strategy}(steps=...) needs a whole number from 1 to {MAX_STEPS} of points on the integration path (1: "
+            f"the plain first-order estimate), or None for the intervention's own default; got {value!r}."
         )
 
 

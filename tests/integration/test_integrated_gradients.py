@@ -276,9 +276,10 @@ def test_the_auto_corrupt_estimate_is_the_mean_of_its_samples_integrated_estimat
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: Attribution(steps=0), "steps=...\\) needs a whole number >= 1"),
-        (lambda: AttributionThenExact(steps=1.5), "steps=...\\) needs a whole number >= 1"),
-        (lambda: Attribution(steps=True), "steps=...\\) needs a whole number >= 1"),
+        (lambda: Attribution(steps=0), "steps=...\\) needs a whole number from 1 to 256"),
+        (lambda: AttributionThenExact(steps=1.5), "steps=...\\) needs a whole number from 1 to 256"),
+        (lambda: Attribution(steps=True), "steps=...\\) needs a whole number from 1 to 256"),
+        (lambda: Attribution(steps=100_000), "steps=...\\) needs a whole number from 1 to 256"),
         (lambda: AttributionThenExact(k="sometimes"), "k=...\\) needs a whole number >= 0 or 'auto'"),
     ],
 )
@@ -289,8 +290,8 @@ def test_bad_arguments_are_named(make, message):
 
 def test_the_engine_refuses_bad_steps_before_any_pass():
     engine = FlowEngine(make_tiny("llama"), PROMPT, METRIC, progress=False)
-    for steps in (0, -2, 2.5, "8"):
-        with pytest.raises(InfoFlowError, match="steps must be a whole number >= 1"):
+    for steps in (0, -2, 2.5, "8", 257):
+        with pytest.raises(InfoFlowError, match="steps must be a whole number from 1 to 256"):
             engine.estimate(steps)
     assert engine.forward_passes == 1
 
