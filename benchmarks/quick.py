@@ -27,7 +27,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from run import CODE, IOI, per_edge_seconds, timed, token_pairs
+from run import CODE, IOI, ioi_prompt_set, per_edge_seconds, timed, token_pairs
 
 from infoflow_widget import Dampen, FlowEngine, LogitDiff, Split, Zero, compute_flow, load_model
 
@@ -93,14 +93,10 @@ def anatomy() -> dict[str, float]:
 
 
 def prompt_set() -> dict[str, float]:
-    from infoflow_widget import PromptSet, compute_flow_set, ioi_words
+    from infoflow_widget import compute_flow_set
 
     model = load_model("smollm2-135m", quiet=True)
-    words = ioi_words()
-    prompts = PromptSet.from_template(
-        "When {IO} and {S} went to the {PLACE}, {S} gave a {OBJECT} to", answer="{IO}", distractor="{S}", n=12,
-        seed=0, tokenizer=model, IO=words["names"], S=words["names"], PLACE=words["places"], OBJECT=words["objects"],
-    )  # fmt: skip
+    prompts = ioi_prompt_set(model, 12)
 
     def separate() -> None:
         for r in prompts:

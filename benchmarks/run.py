@@ -423,16 +423,23 @@ def reference_row_seconds(model, metric, edge, anatomy, per_kind: int = 4) -> tu
     return max(sample_s - len(sample) * overhead_s, 0.0) / len(sample), diff
 
 
-def prompt_set_cost() -> None:
-    """100 IOI prompts, full graphs: compute_flow_set against 100 compute_flow calls, and on two Ray workers."""
-    from infoflow_widget import PromptSet, compute_flow_set, ioi_words
+def ioi_prompt_set(model, n: int):
+    """``n`` IOI prompts of the template "When {IO} and {S} went to the {PLACE}, {S} gave a {OBJECT} to" (seed 0)."""
+    from infoflow_widget import PromptSet, ioi_words
 
-    model = load_model("smollm2-135m", quiet=True)
     words = ioi_words()
-    prompts = PromptSet.from_template(
-        "When {IO} and {S} went to the {PLACE}, {S} gave a {OBJECT} to", answer="{IO}", distractor="{S}", n=100,
+    return PromptSet.from_template(
+        "When {IO} and {S} went to the {PLACE}, {S} gave a {OBJECT} to", answer="{IO}", distractor="{S}", n=n,
         seed=0, tokenizer=model, IO=words["names"], S=words["names"], PLACE=words["places"], OBJECT=words["objects"],
     )  # fmt: skip
+
+
+def prompt_set_cost() -> None:
+    """100 IOI prompts, full graphs: compute_flow_set against 100 compute_flow calls, and on two Ray workers."""
+    from infoflow_widget import compute_flow_set
+
+    model = load_model("smollm2-135m", quiet=True)
+    prompts = ioi_prompt_set(model, 100)
 
     def separate():
         return [
