@@ -12,6 +12,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .corruption import plan_notes
 from .errors import InfoFlowError, is_non_negative, is_whole
@@ -69,9 +70,16 @@ def read_prompt_file(path: str | Path, keep_final_newline: bool = False) -> str:
     return text
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and a pointer to ``--help`` (not the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``infoflow``."""
-    parser = argparse.ArgumentParser(prog="infoflow", description="Information-flow graphs of language models.")
+    parser = _Parser(prog="infoflow", description="Information-flow graphs of language models.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("models", help="list the bundled offline models")

@@ -93,6 +93,21 @@ def test_auto_corrupt_from_the_cli_names_what_it_kept():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["graph", "--bogus"], "infoflow graph: error: the following arguments are required: --out (infoflow graph"),
+        (["graph", "--out", "-", "--prompt", "a b", "--bogus"], "error: unrecognized arguments: --bogus (infoflow"),
+        (["graph", "--strategy", "fast"], "argument --strategy: invalid choice: 'fast'"),
+        (["grpah"], "infoflow: error: argument command: invalid choice: 'grpah'"),
+    ],
+)
+def test_a_misused_option_is_one_line_and_a_pointer_to_help(args, message):
+    done = infoflow(*args)
+    assert done.returncode == 2 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "usage:" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
         (["--prompt", PROMPT, "--samples", "3", "--model", "gpt-17"], "--samples applies only to --corrupted auto"),
         (
             ["--prompt", PROMPT, "--intervention", "corrupt", "--corrupted", "x", "--seed", "1", "--model", "gpt-17"],
