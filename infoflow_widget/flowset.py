@@ -91,7 +91,8 @@ def compute_flow_set(
         options = dict(worker_options or {"num_cpus": 1})
         settings = (intervention, strategy, layers, batch_size, memory_budget)
         labelled, graphs = _ray_flow_graphs(_loadable(model), prompt_set, settings, address, workers, options)
-        return _role_graph(labelled, graphs, strategy, time.perf_counter() - start, executor="ray", workers=workers)
+        ran = len(_shards(len(prompt_set), workers))  # the workers that ran: one per non-empty shard
+        return _role_graph(labelled, graphs, strategy, time.perf_counter() - start, executor="ray", workers=ran)
     model = load_model(model) if isinstance(model, str) else model
     start = time.perf_counter()
     labelled, graphs = flow_graphs(

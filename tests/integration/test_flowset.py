@@ -125,8 +125,10 @@ def test_ray_workers_equal_the_local_run(tiny_model_folder):
         TEMPLATE, IO=NAMES, S=NAMES, answer="{IO}", distractor="{S}", n=4, seed=1, tokenizer=model.tokenizer
     )
     local = compute_flow_set(model, prompts, Zero(), progress=False)
-    distributed = compute_flow_set(str(tiny_model_folder), prompts, Zero(), executor="ray", workers=2, progress=False)
+    # 3 workers asked for, 4 prompts: shards of 2, so 2 workers run, and the provenance says so.
+    distributed = compute_flow_set(str(tiny_model_folder), prompts, Zero(), executor="ray", workers=3, progress=False)
     assert distributed.provenance["executor"] == "ray" and len(distributed.graphs) == 4
+    assert distributed.provenance["workers"] == 2
     for a, b in zip(local.graphs, distributed.graphs):
         assert [e.effect for e in a.edges] == pytest.approx([e.effect for e in b.edges], abs=1e-5)
     assert [e.mean for e in local.edges] == pytest.approx([e.mean for e in distributed.edges], abs=1e-5)
