@@ -768,3 +768,25 @@ def _candidate_fills(pools: Mapping[str, Sequence[str]], seed: int) -> Iterator[
         misses = 0
         seen.add(combo)
         yield dict(zip(slots, combo))
+    # Many slots over few values (10 slots, 10 names: one draw in 2,800 is distinct) stop the draws above early:
+    # go on drawing each slot among the values the fill has not used yet, until draws only repeat.
+    misses = 0
+    while misses < 1000:
+        combo = _distinct_draw(rng, pools, slots)
+        if combo is None or combo in seen:
+            misses += 1
+            continue
+        misses = 0
+        seen.add(combo)
+        yield dict(zip(slots, combo))
+
+
+def _distinct_draw(rng: random.Random, pools: Mapping[str, Sequence[str]], slots: list[str]) -> tuple[str, ...] | None:
+    """One fill drawn slot by slot among the values not used yet, so its values are distinct (None: a slot ran out)."""
+    used: list[str] = []
+    for slot in slots:
+        left = [value for value in pools[slot] if value not in used]
+        if not left:
+            return None
+        used.append(rng.choice(left))
+    return tuple(used)

@@ -330,3 +330,17 @@ def test_template_slots_and_check_template_need_no_tokenizer():
         check_template(TEMPLATE, answer="{X}", **VALUES)
     with pytest.raises(InfoFlowError, match="has no slot"):
         template_slots("when mary and john")
+
+
+def test_many_slots_over_few_values_still_fill():
+    """10 slots over the same 10 words: 10! distinct fills exist, though a random draw is distinct once in 2,800."""
+    from conftest import word_tokenizer
+
+    words = [f"w{k}" for k in range(10)]
+    slots = "ABCDEFGHIJ"
+    template = " ".join(f"{{{slot}}}" for slot in slots) + " end"
+    ps = PromptSet.from_template(
+        template, answer="{A}", n=20, seed=0, tokenizer=word_tokenizer([*words, "end"]), **{s: words for s in slots}
+    )
+    assert len(ps) == 20 and len(set(ps.prompts)) == 20
+    assert all(len(set(prompt.split()[:10])) == 10 for prompt in ps.prompts)
