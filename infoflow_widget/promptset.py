@@ -650,6 +650,11 @@ class _Filler:
         """The values of ``slot`` that are one token in the template (and as the answer); the rest go to dropped."""
         kept = []
         for value in values:
+            if value != value.strip():  # " Mary" would read "When  Mary" and label the extra space a token
+                supplied = f"the template supplies the space before {{{slot}}}"
+                reason = f"has space around it: {supplied} (give {value.strip()!r})"
+                self.dropped.append({"slot": slot, "value": value, "reason": reason})
+                continue
             fill = {other: _other_value(pool, value) for other, pool in pools.items()}
             fill[slot] = value
             reason = self._slot_problem(fill, slot) or self._answer_problem(slot, fill)

@@ -344,3 +344,12 @@ def test_many_slots_over_few_values_still_fill():
     )
     assert len(ps) == 20 and len(set(ps.prompts)) == 20
     assert all(len(set(prompt.split()[:10])) == 10 for prompt in ps.prompts)
+
+
+def test_a_slot_value_with_its_own_space_is_dropped_with_the_reason(tokenizer):
+    ps = ioi(tokenizer, n=4, IO=[" mary", "felix", "sarah"])
+    assert all("  " not in prompt for prompt in ps.prompts)
+    dropped = [d for d in ps.dropped if d["value"] == " mary"]
+    assert dropped and "the template supplies the space before {IO} (give 'mary')" in dropped[0]["reason"]
+    with pytest.raises(InfoFlowError, match="supplies the space"):
+        ioi(tokenizer, n=4, IO=[" mary", " felix"])
