@@ -9,6 +9,7 @@ positions of the target span). Each search level is measured in one batched ``en
 
 from __future__ import annotations
 
+import heapq
 import math
 import warnings
 from collections.abc import Callable, Collection, Sequence
@@ -580,18 +581,18 @@ def verify_in_rounds(
         verified = list(exact)
         leaders = {verified[k] for k in strongest([exact[k] for k in verified], top)}
         tau = abs(exact[min(leaders, key=lambda k: _strength(exact[k]))]) if len(verified) >= top else 0.0
-        left = sorted(
-            (k for k in range(len(estimates)) if k not in exact), key=lambda k: -_bound(estimates[k], c, scale[k])
-        )
+        left = [k for k in range(len(estimates)) if k not in exact]
+        # The next round's edges alone, not all of them sorted: a long prompt has millions of token edges.
+        ranked = heapq.nlargest(top, left, key=lambda k: _bound(estimates[k], c, scale[k]))
         report = {"tenth_exact": tau, "widening": _finite(c), "widest": _finite(widest)}
         report["at_risk"] = sum(_bound(estimates[k], widest, scale[k]) >= tau for k in left)
         if not left:
             stopped = "all"
             break
-        if leaders == settled and _bound(estimates[left[0]], c, scale[left[0]]) < tau:
+        if leaders == settled and _bound(estimates[ranked[0]], c, scale[ranked[0]]) < tau:
             stopped = "bound"
             break
-        settled, batch = leaders, left[:top]
+        settled, batch = leaders, ranked
     return exact, {"verified": len(exact), "of": len(estimates), "rounds": rounds, "stopped": stopped, **report}
 
 
