@@ -72,7 +72,7 @@ from infoflow_widget import (
     compute_flow,
     load_model,
 )
-from infoflow_widget.reference import reference_effects
+from infoflow_widget.engine.reference import reference_effects
 
 IOI = "When Mary and John went to the store, John gave a book to"
 CASES = Path(__file__).resolve().parents[1] / "cases"  # the write-up's cases, kept in the repository
@@ -239,7 +239,7 @@ def widget_latency() -> None:
 
 def thread_costs(model) -> None:
     """One Dampen graph on an engine whose clean run is done: main thread, thread, thread after release."""
-    from infoflow_widget._openmp import release_idle_threads
+    from infoflow_widget.core.openmp import release_idle_threads
 
     base = FlowEngine(model, IOI, LogitDiff(" Mary", " John"), progress=False)
     seconds = {}
@@ -264,7 +264,7 @@ def thread_costs(model) -> None:
 def startup() -> None:
     """Fresh processes, start to exit: what a user waits for before the first line of output."""
     script = Path(sys.executable).with_name("infoflow")  # the installed command, as a user runs it
-    cli = [str(script)] if script.exists() else [sys.executable, "-m", "infoflow_widget.cli"]
+    cli = [str(script)] if script.exists() else [sys.executable, "-m", "infoflow_widget.cli.main"]
     ioi = ["--prompt", IOI, "--answer", " Mary", "--distractor", " John", "--quiet", "--out", "-"]
     rows = [
         ("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"], 0),
@@ -291,7 +291,7 @@ def startup() -> None:
 
 
 def damage_cost() -> None:
-    import infoflow_widget.batching as engine_module
+    import infoflow_widget.engine.batching as engine_module
 
     model = load_model("smollm2-135m")
     base = FlowEngine(model, IOI, LogitDiff(" Mary", " John"), Zero(), progress=False)
@@ -533,8 +533,8 @@ def integrated_gradients() -> None:
 
 def line_pairs(engine: FlowEngine) -> list[tuple[list[int], list[int]]]:
     """Every pair of newline-split lines, source not after target: the groups of section 3's line graph."""
-    from infoflow_widget.graph import Node
-    from infoflow_widget.spans import cut_positions, pairs_within, partition
+    from infoflow_widget.graph.flowgraph import Node
+    from infoflow_widget.search.spans import cut_positions, pairs_within, partition
 
     lines = partition(Node(0, engine.n), cut_positions(engine.tokens, ("\n",)))
     return [(list(range(s.start, s.end)), list(range(t.start, t.end))) for s, t in pairs_within(lines)]
@@ -542,8 +542,8 @@ def line_pairs(engine: FlowEngine) -> list[tuple[list[int], list[int]]]:
 
 def agreement_row(values: list[float], exact: list[float], risk: list[float]) -> str:
     """Spearman, top-10 overlap, edges needed to hold the exact top 10, and what k='auto' verifies (risk: the mass)."""
-    from infoflow_widget.graph import strongest
-    from infoflow_widget.strategies import verify_in_rounds
+    from infoflow_widget.graph.flowgraph import strongest
+    from infoflow_widget.search.strategies import verify_in_rounds
 
     top = strongest(exact, 10)
     order = strongest(values)
@@ -582,8 +582,8 @@ def long_case_prompt() -> tuple[str, LogitDiff]:
 
 def long_prompt() -> None:
     """About 2,300 tokens on gemma-3-270m at the default budget: adaptive verification, and Split.code()'s cost."""
-    from infoflow_widget.planning import plan_batches
-    from infoflow_widget.spans import cut_positions, partition
+    from infoflow_widget.engine.planning import plan_batches
+    from infoflow_widget.search.spans import cut_positions, partition
 
     model = load_model("gemma-3-270m", quiet=True)
     prompt, metric = long_case_prompt()

@@ -135,7 +135,7 @@ def bundled_tokenizer(name: str):
     import importlib.metadata
     import importlib.util
 
-    from infoflow_widget.models import BUNDLED_MODELS, cache_dir
+    from infoflow_widget.engine.models import BUNDLED_MODELS, cache_dir
 
     bundled = BUNDLED_MODELS[name]
     if importlib.util.find_spec(bundled.package) is None:

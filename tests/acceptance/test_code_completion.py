@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from infoflow_widget import FlowEngine, LogitDiff, Node, Zero
-from infoflow_widget.spans import cut_positions, partition
+from infoflow_widget.search.spans import cut_positions, partition
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def test_definitions_flow_into_the_call(gemma, code_case):
 def test_prefix_reuse_is_exact_past_the_sliding_window(gemma, code_case, kind):
     """Batches starting beyond position 512 reuse a cache whose local layers hold only the window."""
     from infoflow_widget import Corrupt, Crop
-    from infoflow_widget.reference import reference_effects
+    from infoflow_widget.engine.reference import reference_effects
 
     prompt = code_case["prompt"]
     corrupted = prompt.replace("Point(2, 3), Point(6, 5)", "Point(7, 1), Point(4, 8)").replace(

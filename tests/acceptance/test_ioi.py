@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infoflow_widget import Corrupt, Crop, Dampen, Knockout, LogitDiff, Zero, compute_flow
-from infoflow_widget.reference import reference_effects
+from infoflow_widget.engine.reference import reference_effects
 
 pytestmark = pytest.mark.slow
 

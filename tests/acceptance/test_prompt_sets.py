@@ -39,7 +39,7 @@ from typing import ClassVar
 import pytest
 
 from infoflow_widget import Corrupt, PromptSet, Zero, compute_flow, compute_flow_set, ioi_words
-from infoflow_widget.strategies import Full
+from infoflow_widget.search.strategies import Full
 
 pytestmark = pytest.mark.slow
 

@@ -89,7 +89,7 @@ def test_hemorrhage_edges_stay_strong_under_knockout(graphs, ioi_case, name):
 @pytest.mark.parametrize("case_name", ["ioi_case", "code_case"])
 def test_the_first_token_is_the_only_sink(request, model_name, case_name):
     """trust.SINK_EXCESS's calibration: SmolLM2's first token and Gemma's <bos>, on the short and the long case."""
-    from infoflow_widget.trust import sink_stats
+    from infoflow_widget.graph.trust import sink_stats
 
     model, case = request.getfixturevalue(model_name), request.getfixturevalue(case_name)
     engine = FlowEngine(model, case["prompt"], None, Zero(), progress=False)

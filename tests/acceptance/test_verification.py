@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from infoflow_widget import AttributionThenExact, LogitDiff, Zero, compute_flow
-from infoflow_widget.graph import strongest
+from infoflow_widget.graph.flowgraph import strongest
 
 pytestmark = pytest.mark.slow
 

@@ -38,7 +38,7 @@ def code_case_model(tokens: int):
 
 def main(name: str, tokens: int, budget: int, path: str) -> dict:
     from infoflow_widget import Corrupt, FlowEngine, LogitDiff, Zero
-    from infoflow_widget.batching import Request, measure
+    from infoflow_widget.engine.batching import Request, measure
 
     model, prompts, (answer, distractor) = (tiny_long_model if name == "tiny" else code_case_model)(tokens)
     metric = LogitDiff(answer, distractor)

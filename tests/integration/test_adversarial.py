@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from infoflow_widget.errors import InfoFlowError
-from infoflow_widget.graph import Edge, FlowGraph, Node
+from infoflow_widget.core.errors import InfoFlowError
+from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
 
 
 def small_graph() -> FlowGraph:
@@ -62,7 +62,7 @@ def unwritable(tmp_path: Path, case: str) -> Path:
     ],
 )
 def test_item2_save_to_an_unwritable_destination_is_an_infoflow_error(tmp_path, case, message):
-    from infoflow_widget.graph import check_destination
+    from infoflow_widget.graph.flowgraph import check_destination
 
     path = unwritable(tmp_path, case)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
@@ -82,7 +82,7 @@ def test_item2_destination_is_checked_before_the_graph_is_rendered(tmp_path):
 
 @pytest.mark.parametrize("name", ["g.JSON", "g.Csv", "g.HTML"])
 def test_item2_suffixes_are_case_insensitive(tmp_path, name):
-    from infoflow_widget.graph import check_destination
+    from infoflow_widget.graph.flowgraph import check_destination
 
     path = tmp_path / name
     assert check_destination(path) == path
@@ -94,7 +94,7 @@ def test_item2_suffixes_are_case_insensitive(tmp_path, name):
 
 
 def test_item2_unknown_suffix_lists_the_known_ones(tmp_path):
-    from infoflow_widget.graph import check_destination
+    from infoflow_widget.graph.flowgraph import check_destination
 
     for name in ("g.parquet", "graph", "g.json.bak"):
         with pytest.raises(InfoFlowError, match=r"\.json, \.csv, \.html"):
@@ -223,7 +223,7 @@ def test_item4_a_valid_graph_still_round_trips_and_extra_keys_are_ignored(tmp_pa
 # A conversion that stops half-way: it writes part of its output, says so, and waits to be killed.
 SLOW_CONVERSION = """
 import sys, time
-from infoflow_widget.models import _cached_conversion
+from infoflow_widget.engine.models import _cached_conversion
 
 def half_done(workdir):
     (workdir / "weights.part").write_bytes(b"x" * 100_000)
@@ -236,7 +236,7 @@ _cached_conversion(sys.argv[1], half_done)
 
 def ready_cache(tmp_path: Path, key: str) -> None:
     """A finished conversion of ``key`` in the cache at ``tmp_path``, so loading it converts nothing."""
-    from infoflow_widget.models import _write_manifest
+    from infoflow_widget.engine.models import _write_manifest
 
     folder = tmp_path / "models" / key
     folder.mkdir(parents=True)
@@ -249,7 +249,7 @@ def hidden_folders(tmp_path: Path) -> list[str]:
 
 
 def test_item7_a_killed_conversion_is_cleaned_at_the_next_load_a_live_one_is_kept(tmp_path, monkeypatch):
-    from infoflow_widget.models import _cached_conversion
+    from infoflow_widget.engine.models import _cached_conversion
 
     monkeypatch.setenv("INFOFLOW_CACHE", str(tmp_path))
     ready_cache(tmp_path, "ready-1")
@@ -281,7 +281,7 @@ def test_item7_a_killed_conversion_is_cleaned_at_the_next_load_a_live_one_is_kep
 
 def test_item7_old_style_partial_folders_go_once_abandoned(tmp_path, monkeypatch):
     """Earlier versions converted into tempfile folders (``.{key}-xxxxxxxx``, no lock): removed once an hour old."""
-    from infoflow_widget.models import _cached_conversion
+    from infoflow_widget.engine.models import _cached_conversion
 
     monkeypatch.setenv("INFOFLOW_CACHE", str(tmp_path))
     ready_cache(tmp_path, "ready-1")
@@ -305,7 +305,7 @@ def byte_level_tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from infoflow_widget.display import _byte_level_alphabet
+    from infoflow_widget.text.display import _byte_level_alphabet
 
     vocab = {c: i for i, c in enumerate(sorted(_byte_level_alphabet(), key=_byte_level_alphabet().get))}
     backend = Tokenizer(models.BPE(vocab, merges=[]))
@@ -315,7 +315,7 @@ def byte_level_tokenizer():
 
 
 def test_item9_split_characters_show_their_bytes_on_a_byte_level_tokenizer():
-    from infoflow_widget.display import token_texts
+    from infoflow_widget.text.display import token_texts
 
     tokenizer = byte_level_tokenizer()
     ids = tokenizer("a 😀é")["input_ids"]
@@ -329,7 +329,7 @@ def bundled_tokenizer(name: str):
     """The tokenizer of a bundled model, from its converted folder in the cache (converted first if need be)."""
     from transformers import AutoTokenizer
 
-    from infoflow_widget.models import BUNDLED_MODELS, cache_dir
+    from infoflow_widget.engine.models import BUNDLED_MODELS, cache_dir
 
     if importlib.util.find_spec(BUNDLED_MODELS[name].package) is None:
         pytest.skip(f"{name} is not installed")
@@ -343,7 +343,7 @@ def bundled_tokenizer(name: str):
 
 @pytest.mark.slow
 def test_item9_smollm2_byte_level_bpe():
-    from infoflow_widget.display import token_texts
+    from infoflow_widget.text.display import token_texts
 
     tokenizer = bundled_tokenizer("smollm2-135m")
     tokens = token_texts(tokenizer, tokenizer(EMOJI_CJK)["input_ids"])
@@ -360,7 +360,7 @@ def test_item9_smollm2_byte_level_bpe():
 
 @pytest.mark.slow
 def test_item9_gemma_byte_fallback():
-    from infoflow_widget.display import token_texts
+    from infoflow_widget.text.display import token_texts
 
     tokenizer = bundled_tokenizer("gemma-3-270m")
     tokens = token_texts(tokenizer, tokenizer("𓀀 🫠 " + EMOJI_CJK)["input_ids"])
@@ -405,7 +405,7 @@ def control_graph() -> FlowGraph:
 def test_item1_the_static_drawing_is_well_formed_xml_with_control_pictures():
     import xml.etree.ElementTree as ET
 
-    from infoflow_widget.drawing import static_html
+    from infoflow_widget.widget.drawing import static_html
 
     page = static_html(control_graph())
     ET.fromstring(page)  # raises on a character XML cannot hold
@@ -415,7 +415,7 @@ def test_item1_the_static_drawing_is_well_formed_xml_with_control_pictures():
 
 
 def test_item1_saved_pages_hold_no_raw_control_character_outside_their_data(tmp_path):
-    from infoflow_widget.display import visible, xml_safe
+    from infoflow_widget.text.display import visible, xml_safe
 
     assert visible("\x1b[31m\x00\x07\r\x7f") == "<0x1B>[31m<0x00><0x07><0x0D><0x7F>"
     assert xml_safe("a\x1bb\ud800") == "a<0x1B>b\ufffd"
@@ -432,7 +432,7 @@ REPO = Path(__file__).resolve().parents[2]
 # main() in a fresh interpreter: its status, whether torch was imported (bad input must not need it), stderr.
 LIGHT_CLI = """
 import json, sys
-from infoflow_widget.cli import main
+from infoflow_widget.cli.main import main
 status = main({args!r})
 print(json.dumps({{"status": status, "torch": "torch" in sys.modules}}))
 """
@@ -452,7 +452,7 @@ def light_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, bool,
 
 def infoflow_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infoflow_widget.cli", *args],
+        [sys.executable, "-m", "infoflow_widget.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=600,
@@ -510,7 +510,7 @@ PROMPT_FILES = [
 
 @pytest.mark.parametrize(("content", "prompt"), PROMPT_FILES, ids=[repr(c)[2:-1] for c, _ in PROMPT_FILES])
 def test_item3_prompt_file_is_read_exactly_less_one_final_newline(tmp_path, content, prompt):
-    from infoflow_widget.cli import read_prompt_file
+    from infoflow_widget.cli.main import read_prompt_file
 
     path = tmp_path / "prompt.txt"
     path.write_bytes(content)
@@ -521,7 +521,7 @@ def test_item3_prompt_file_is_read_exactly_less_one_final_newline(tmp_path, cont
 def test_item3_the_case_prompt_file_reads_as_the_case_prompt(code_case):
     from conftest import CASES
 
-    from infoflow_widget.cli import read_prompt_file
+    from infoflow_widget.cli.main import read_prompt_file
 
     assert read_prompt_file(CASES / code_case["prompt_file"]) == code_case["prompt"]
 
@@ -536,7 +536,7 @@ def readme_commands() -> list[list[str]]:
 
 
 def test_item3_the_readme_code_command_analyses_the_case_prompt(code_case):
-    from infoflow_widget.cli import build_parser, read_prompt_file
+    from infoflow_widget.cli.main import build_parser, read_prompt_file
 
     (command,) = [c for c in readme_commands() if "--prompt-file" in c]
     args = build_parser().parse_args(command[1:])
@@ -545,7 +545,7 @@ def test_item3_the_readme_code_command_analyses_the_case_prompt(code_case):
 
 
 def test_item3_help_says_what_happens_to_the_final_newline(capsys):
-    from infoflow_widget.cli import main
+    from infoflow_widget.cli.main import main
 
     with pytest.raises(SystemExit):
         main(["graph", "--help"])
@@ -577,7 +577,7 @@ def test_item3_the_readme_code_command_reproduces_the_case_on_gemma(gemma, code_
     from conftest import CASES
 
     from infoflow_widget import FlowEngine, LogitDiff
-    from infoflow_widget.cli import read_prompt_file
+    from infoflow_widget.cli.main import read_prompt_file
 
     prompt = read_prompt_file(CASES / code_case["prompt_file"])
     with warnings.catch_warnings():
@@ -601,7 +601,7 @@ def test_item8_a_prompt_file_that_is_not_utf8_is_bad_input(tmp_path):
 
 @pytest.mark.parametrize("where", ["file", "under-a-file"])
 def test_item8_infoflow_cache_that_is_not_a_folder(tmp_path, monkeypatch, where):
-    from infoflow_widget.models import cache_dir
+    from infoflow_widget.engine.models import cache_dir
 
     (tmp_path / "plain.txt").write_text("a file")
     cache = tmp_path / "plain.txt" if where == "file" else tmp_path / "plain.txt" / "cache"
@@ -614,7 +614,7 @@ def test_item8_infoflow_cache_that_is_not_a_folder(tmp_path, monkeypatch, where)
 
 
 def test_item8_an_empty_layer_range_is_refused_before_loading():
-    from infoflow_widget.cli import parse_layers
+    from infoflow_widget.cli.main import parse_layers
 
     with pytest.raises(InfoFlowError, match="5-2 is an empty range; did you mean 2-5?"):
         parse_layers("5-2")
@@ -674,7 +674,7 @@ def spacing_model(tmp_path_factory):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerFast
 
-    from infoflow_widget.metrics import SPACING_MARGIN
+    from infoflow_widget.engine.metrics import SPACING_MARGIN
 
     vocab = {w: i for i, w in enumerate([*WORDS, *(f"▁{w}" for w in WORDS), "[UNK]"])}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
@@ -756,7 +756,7 @@ def tiny_widget():
     pytest.importorskip("anywidget")
     from conftest import make_tiny
 
-    from infoflow_widget.widget import InfoFlowWidget
+    from infoflow_widget.widget.widget import InfoFlowWidget
 
     widget = InfoFlowWidget(make_tiny("llama"), WIDGET_PROMPT, answer="mary", distractor="john")
     widget.wait(timeout=60)

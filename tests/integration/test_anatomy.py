@@ -9,7 +9,7 @@ import torch
 from conftest import WORDS, word_tokenizer
 
 from infoflow_widget import Corrupt, FlowEngine, InfoFlowError, Knockout, LogitDiff, Zero
-from infoflow_widget.reference import reference_effects
+from infoflow_widget.engine.reference import reference_effects
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 CORRUPTED = "when felix and sarah went to the store , diego gave a book to"

@@ -25,9 +25,9 @@ from infoflow_widget import (
     Zero,
     compute_flow,
 )
-from infoflow_widget.corruption import ADJECTIVES, NAMES, NOUNS, PAST_VERBS, VERBS
-from infoflow_widget.interventions import AutoCorrupt, build_intervention
-from infoflow_widget.planning import plan_batches
+from infoflow_widget.engine.planning import plan_batches
+from infoflow_widget.interventions.base import AutoCorrupt, build_intervention
+from infoflow_widget.text.corruption import ADJECTIVES, NAMES, NOUNS, PAST_VERBS, VERBS
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 N = 14

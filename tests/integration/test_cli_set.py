@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from infoflow_widget import Dampen, RoleGraph, Zero, load_model
-from infoflow_widget.cli import SET_SLOT_WORDS, build_parser, main, set_template
-from infoflow_widget.flowset import compute_flow_set
-from infoflow_widget.promptset import PromptSet, ioi_words
+from infoflow_widget.analysis.flowset import compute_flow_set
+from infoflow_widget.cli.main import SET_SLOT_WORDS, build_parser, main, set_template
+from infoflow_widget.text.promptset import PromptSet, ioi_words
 
 TEMPLATE = "when {IO} and {S} went to the store , {S} gave a book to"  # 14 words of the tiny vocabulary
 NAMES = ["mary", "john", "felix", "sarah", "diego", "bob", "alice"]
@@ -185,7 +185,7 @@ def test_bad_input_fails_before_the_model_loads(capsys, tmp_path, monkeypatch, a
     def no_model(*_args, **_kwargs):
         raise AssertionError("the model loaded before the arguments were checked")
 
-    monkeypatch.setattr("infoflow_widget.cli.load_cli_model", no_model)
+    monkeypatch.setattr("infoflow_widget.cli.main.load_cli_model", no_model)
     out = tmp_path / "roles.json"
     status = main(["set", "--model", "gpt-17", *args, "--out", str(out)])
     stdout, err = capsys.readouterr()
@@ -206,7 +206,7 @@ def test_bad_input_fails_before_the_model_loads(capsys, tmp_path, monkeypatch, a
 def test_values_the_tokenizer_rejects_fail_before_any_forward_pass(
     capsys, tiny_model_folder, tmp_path, monkeypatch, values, extra, message
 ):
-    import infoflow_widget.engine as engine_module
+    import infoflow_widget.engine.engine as engine_module
 
     def no_engine(*_args, **_kwargs):
         raise AssertionError("an engine (and its clean run) started before the prompt set was checked")
@@ -244,7 +244,7 @@ def test_bad_input_and_help_load_no_torch(tmp_path):
         (["set", "--template", "when {IO} and {X} went", "--answer", "{IO}", "--out", str(out)], 2),
     ):
         probe = (
-            "import json, sys\nfrom infoflow_widget.cli import main\n"
+            "import json, sys\nfrom infoflow_widget.cli.main import main\n"
             f"try:\n    status = main({args!r})\nexcept SystemExit as exc:\n    status = exc.code\n"
             "print(json.dumps([status, 'torch' in sys.modules]))"
         )

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-import infoflow_widget.engine as engine_module
+import infoflow_widget.engine.engine as engine_module
 from infoflow_widget import (
     Backtrack,
     Comparison,
@@ -22,8 +22,8 @@ from infoflow_widget import (
     compare_interventions,
     compute_flow,
 )
-from infoflow_widget.consensus import SIGN_RULE, agreement, compare_on, labels_of, span_key
-from infoflow_widget.graph import Edge, FlowGraph, Node
+from infoflow_widget.analysis.consensus import SIGN_RULE, agreement, compare_on, labels_of, span_key
+from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 CORRUPTED = "when felix and sarah went to the store , diego gave a book to"
@@ -234,8 +234,8 @@ def test_compare_on_an_engine_derives_every_intervention(tiny):
 
 def test_the_widgets_consensus_choice_shows_a_flagged_consensus_graph(tiny):
     pytest.importorskip("anywidget")
-    from infoflow_widget._html_export import graph_state
-    from infoflow_widget.widget import InfoFlowWidget
+    from infoflow_widget.widget.page import graph_state
+    from infoflow_widget.widget.widget import InfoFlowWidget
 
     widget = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john", alpha=0.3)
     try:
@@ -270,7 +270,7 @@ def test_the_widgets_consensus_choice_shows_a_flagged_consensus_graph(tiny):
 
 def test_the_widget_refuses_a_bad_consensus_in_the_constructor(tiny):
     pytest.importorskip("anywidget")
-    from infoflow_widget.widget import InfoFlowWidget
+    from infoflow_widget.widget.widget import InfoFlowWidget
 
     with pytest.raises(InfoFlowError, match="same length"):
         InfoFlowWidget(
@@ -285,7 +285,7 @@ def test_the_widget_refuses_a_bad_consensus_in_the_constructor(tiny):
 
 @pytest.mark.slow
 def test_ioi_edges_keep_their_sign_across_interventions(smollm, ioi_case):
-    from infoflow_widget.interventions import INTERVENTIONS
+    from infoflow_widget.interventions.base import INTERVENTIONS
 
     if "knockout" not in INTERVENTIONS:
         pytest.skip("Knockout is not in INTERVENTIONS yet: the IOI consensus compares Zero, Dampen(0.5) and Knockout")

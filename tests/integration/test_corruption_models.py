@@ -12,7 +12,7 @@ import re
 import pytest
 from conftest import bundled_tokenizer
 
-from infoflow_widget.corruption import ADJECTIVES, NAMES, NOUNS, PAST_VERBS, VERBS, corrupted_prompts
+from infoflow_widget.text.corruption import ADJECTIVES, NAMES, NOUNS, PAST_VERBS, VERBS, corrupted_prompts
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ from infoflow_widget import (
     LogitDiff,
     Zero,
 )
-from infoflow_widget.planning import plan_batches
-from infoflow_widget.reference import reference_effects
-from infoflow_widget.trust import FLAGS
+from infoflow_widget.engine.planning import plan_batches
+from infoflow_widget.engine.reference import reference_effects
+from infoflow_widget.graph.trust import FLAGS
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 CORRUPTED = "when felix and sarah went to the store , diego gave a book to"

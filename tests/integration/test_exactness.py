@@ -20,7 +20,7 @@ from infoflow_widget import (
     PromptLengthError,
     Zero,
 )
-from infoflow_widget.reference import reference_effects
+from infoflow_widget.engine.reference import reference_effects
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 CORRUPTED = "when felix and sarah went to the store , diego gave a book to"
@@ -135,7 +135,7 @@ def test_knockout_must_act_after_soft_capping(arch):
 def test_memory_budget_sets_the_batch_size():
     from conftest import make_tiny
 
-    from infoflow_widget.planning import PASS_FIXED_BYTES
+    from infoflow_widget.engine.planning import PASS_FIXED_BYTES
 
     model = make_tiny("qwen2")
     roomy = FlowEngine(model, PROMPT, METRIC, Zero(), progress=False)
@@ -150,7 +150,7 @@ def test_memory_budget_sets_the_batch_size():
 def test_a_budget_below_one_row_names_the_least_budget_that_works():
     from conftest import make_tiny
 
-    from infoflow_widget.planning import PASS_FIXED_BYTES
+    from infoflow_widget.engine.planning import PASS_FIXED_BYTES
 
     model = make_tiny("llama")
     with pytest.raises(InfoFlowError, match=r"below what one row of a forward pass .* needs: give memory_budget="):

@@ -7,8 +7,8 @@ import statistics
 import pytest
 
 from infoflow_widget import Bisect, Corrupt, FlowEngine, InfoFlowError, LogitDiff, Zero, compute_flow
-from infoflow_widget.flowset import compute_flow_set
-from infoflow_widget.promptset import PromptSet
+from infoflow_widget.analysis.flowset import compute_flow_set
+from infoflow_widget.text.promptset import PromptSet
 
 TEMPLATE = "when {IO} and {S} went to the store , {S} gave a book to"
 NAMES = ["mary", "john", "felix", "sarah", "diego", "bob", "alice"]

@@ -31,9 +31,9 @@ from infoflow_widget import (
     compute_flow,
     wrap_model,
 )
-from infoflow_widget.graph import strongest
-from infoflow_widget.interventions import edit_masks
-from infoflow_widget.strategies import verify_in_rounds
+from infoflow_widget.graph.flowgraph import strongest
+from infoflow_widget.interventions.base import edit_masks
+from infoflow_widget.search.strategies import verify_in_rounds
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 CORRUPTED = "when felix and sarah went to the store , diego gave a book to"
@@ -367,7 +367,7 @@ def test_auto_verification_holds_the_exact_top_10_of_the_tiny_models():
 
 
 def test_the_command_line_takes_verify_auto_and_steps(tiny_model_folder, capsys):
-    from infoflow_widget.cli import main
+    from infoflow_widget.cli.main import main
 
     args = ["graph", "--model", str(tiny_model_folder), "--prompt", PROMPT, "--answer", "mary", "--distractor", "john"]
     status = main([*args, "--strategy", "attribution-then-exact", "--verify", "auto", "--steps", "2", "--quiet",
@@ -388,7 +388,7 @@ def test_the_command_line_takes_verify_auto_and_steps(tiny_model_folder, capsys)
 @pytest.mark.parametrize("layers", [None, [1, 2]])
 def test_a_budget_for_one_layer_gives_the_same_estimates_in_segments_of_layers(tiny_model, layers):
     """Long prompts: the backward pass goes through as many layers as the budget holds, one segment per pass."""
-    from infoflow_widget.planning import PASS_FIXED_BYTES
+    from infoflow_widget.engine.planning import PASS_FIXED_BYTES
 
     for intervention, steps in ((Zero(), 1), (Corrupt(CORRUPTED), 3)):
         whole = FlowEngine(tiny_model, PROMPT, METRIC, intervention, layers=layers, progress=False)

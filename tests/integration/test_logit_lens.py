@@ -15,7 +15,7 @@ import torch
 from conftest import WORDS, make_tiny, tiny_config, word_tokenizer
 
 from infoflow_widget import FlowEngine, InfoFlowError, LogitDiff
-from infoflow_widget.lens import EMBEDDINGS, LogitLens, logit_lens
+from infoflow_widget.engine.lens import EMBEDDINGS, LogitLens, logit_lens
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 METRIC = LogitDiff("mary", "john")
@@ -190,7 +190,7 @@ def test_ioi_on_smollm(smollm, ioi_case):
 
 def test_a_lens_that_misses_the_models_logits_says_so(engine, monkeypatch):
     """An architecture doing something the lens does not know after its last layer: a warning and exact=False."""
-    import infoflow_widget.lens as lens_module
+    import infoflow_widget.engine.lens as lens_module
 
     right = lens_module.decode
     monkeypatch.setattr(lens_module, "decode", lambda hf, residuals: right(hf, residuals) * 2 + 1)
@@ -201,8 +201,8 @@ def test_a_lens_that_misses_the_models_logits_says_so(engine, monkeypatch):
 
 def test_final_norm_of_an_unknown_architecture(monkeypatch):
     """An architecture outside FINAL_NORMS gets its base model's one norm child; none, or several: an error."""
-    from infoflow_widget.errors import UnsupportedModelError
-    from infoflow_widget.models import final_norm
+    from infoflow_widget.core.errors import UnsupportedModelError
+    from infoflow_widget.engine.models import final_norm
 
     hf = make_tiny("gpt_neox")._module
     monkeypatch.setattr(hf.config, "model_type", "not_an_architecture")

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from infoflow_widget import BUNDLED_MODELS, InfoFlowError, UnsupportedModelError, load_model
-from infoflow_widget.models import cache_dir
+from infoflow_widget.engine.models import cache_dir
 
 pytestmark = pytest.mark.slow
 

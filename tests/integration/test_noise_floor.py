@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from infoflow_widget import Backtrack, Dampen, FlowEngine, LogitDiff
-from infoflow_widget._style import style
-from infoflow_widget.engine import NOISE_RELATIVE, noise_floor
+from infoflow_widget.core.style import style
+from infoflow_widget.engine.engine import NOISE_RELATIVE, noise_floor
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from conftest import bundled_tokenizer
 
-from infoflow_widget.promptset import PromptSet, ioi_words
+from infoflow_widget.text.promptset import PromptSet, ioi_words
 
 pytestmark = pytest.mark.slow
 

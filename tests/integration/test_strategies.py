@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from infoflow_widget import Edge, FlowEngine, FlowGraph, InfoFlowError, LogitDiff, Node
-from infoflow_widget.strategies import (
+from infoflow_widget.search.strategies import (
     STRATEGIES,
     Backtrack,
     BacktrackBisect,

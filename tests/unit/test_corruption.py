@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from infoflow_widget.corruption import (
+from infoflow_widget.core.errors import InfoFlowError
+from infoflow_widget.text.corruption import (
     NAMES,
     CorruptionPlan,
     check_corruption_args,
@@ -19,7 +20,6 @@ from infoflow_widget.corruption import (
     looks_like_code,
     metric_texts,
 )
-from infoflow_widget.errors import InfoFlowError
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
 IOI = "When Mary and John went to the store, John gave a book to"
@@ -328,7 +328,7 @@ def test_looks_like_code():
 
 
 def test_metric_texts():
-    from infoflow_widget.metrics import KLDivergence, LogitDiff, LogProb
+    from infoflow_widget.engine.metrics import KLDivergence, LogitDiff, LogProb
 
     assert metric_texts(LogitDiff(" Mary", " John")) == (" Mary", " John")
     assert metric_texts(LogProb(" Mary")) == (" Mary",)

@@ -10,9 +10,10 @@ import re
 
 import pytest
 
-from infoflow_widget import display
-from infoflow_widget._style import STATIC, colour, style, theme
-from infoflow_widget.drawing import (
+from infoflow_widget.text import display
+from infoflow_widget.core.style import STATIC, colour, style, theme
+from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
+from infoflow_widget.widget.drawing import (
     MAX_STATIC_ARCS,
     arc_height,
     arc_path,
@@ -28,7 +29,6 @@ from infoflow_widget.drawing import (
     static_html,
     to_precision,
 )
-from infoflow_widget.graph import Edge, FlowGraph, Node
 
 TOKENS = ["The", " cat", "\n", "<b>"]
 

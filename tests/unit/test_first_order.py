@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infoflow_widget.interventions import Corrupt, Crop, Dampen, Knockout, Zero, edit_masks
-from infoflow_widget.strategies import agreement
+from infoflow_widget.interventions.base import Corrupt, Crop, Dampen, Knockout, Zero, edit_masks
+from infoflow_widget.search.strategies import agreement
 
 H, N, D = 3, 7, 4
 

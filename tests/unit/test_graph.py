@@ -12,8 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from infoflow_widget.errors import InfoFlowError
-from infoflow_widget.graph import FORMAT, Edge, FlowGraph, Node
+from infoflow_widget.core.errors import InfoFlowError
+from infoflow_widget.graph.flowgraph import FORMAT, Edge, FlowGraph, Node
 
 TOKENS = ["The", " cat", "\n", "<b>"]
 
@@ -308,7 +308,7 @@ def test_html_is_registered_whatever_module_is_imported_first():
     import subprocess
     import sys
 
-    code = "from infoflow_widget.graph import save_suffixes; print(' '.join(save_suffixes()))"
+    code = "from infoflow_widget.graph.flowgraph import save_suffixes; print(' '.join(save_suffixes()))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == [".json", ".csv", ".html"]
 

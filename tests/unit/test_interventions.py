@@ -8,8 +8,8 @@ from typing import get_args
 import pytest
 import torch
 
-from infoflow_widget.errors import InfoFlowError
-from infoflow_widget.interventions import (
+from infoflow_widget.core.errors import InfoFlowError
+from infoflow_widget.interventions.base import (
     INTERVENTIONS,
     AttentionTensor,
     Corrupt,

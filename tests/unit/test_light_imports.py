@@ -19,7 +19,7 @@ status = None
 print(json.dumps({{"status": status, "heavy": [m for m in {heavy!r} if m in sys.modules]}}))
 """
 CLI = """
-from infoflow_widget.cli import main
+from infoflow_widget.cli.main import main
 try:
     status = main({args!r})
 except SystemExit as exc:  # argparse's --help and usage errors
@@ -63,8 +63,9 @@ def test_public_names_resolve_on_first_use():
     assert set(infoflow_widget.__all__) <= set(dir(infoflow_widget))
     for name in infoflow_widget.__all__:
         assert getattr(infoflow_widget, name) is not None, name
-    from infoflow_widget import FlowGraph, InfoFlowWidget, compute_flow, graph
+    from infoflow_widget import FlowGraph, InfoFlowWidget, compute_flow
+    from infoflow_widget.graph import flowgraph
 
-    assert FlowGraph is graph.FlowGraph and callable(compute_flow) and InfoFlowWidget.__name__ == "InfoFlowWidget"
+    assert FlowGraph is flowgraph.FlowGraph and callable(compute_flow) and InfoFlowWidget.__name__ == "InfoFlowWidget"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         infoflow_widget.nope  # noqa: B018

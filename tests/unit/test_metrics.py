@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from infoflow_widget.errors import InfoFlowError
-from infoflow_widget.metrics import Custom, KLDivergence, Logit, LogitDiff, LogProb, Prob, as_metric
+from infoflow_widget.core.errors import InfoFlowError
+from infoflow_widget.engine.metrics import Custom, KLDivergence, Logit, LogitDiff, LogProb, Prob, as_metric
 
 MARY, JOHN, GAVE = 0, 1, 2
 LOGITS = np.array([[2.0, 1.0, 0.0, -1.0], [0.5, 3.0, -2.0, 0.0], [1.0, 1.0, 1.0, 1.0]])

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from infoflow_widget._openmp import release_idle_threads
+from infoflow_widget.core.openmp import release_idle_threads
 
 
 def threads() -> int:

@@ -6,7 +6,7 @@ import pytest
 from transformers import Gemma3TextConfig, LlamaConfig
 
 from infoflow_widget import InfoFlowError
-from infoflow_widget.planning import PASS_FIXED_BYTES, RowCost, plan_batches
+from infoflow_widget.engine.planning import PASS_FIXED_BYTES, RowCost, plan_batches
 
 
 def test_a_plan_never_exceeds_the_cap_of_its_batch_start_and_covers_every_row():

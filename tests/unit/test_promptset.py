@@ -13,8 +13,8 @@ import warnings
 import pytest
 from conftest import word_tokenizer
 
-from infoflow_widget.errors import InfoFlowError
-from infoflow_widget.promptset import PromptSet, ioi_words
+from infoflow_widget.core.errors import InfoFlowError
+from infoflow_widget.text.promptset import PromptSet, ioi_words
 
 TEMPLATE = "when {IO} and {S} went to the {PLACE} , {S} gave a {OBJECT} to"
 NAMES = ["mary", "john", "felix", "sarah", "diego", "bob", "alice"]
@@ -320,7 +320,7 @@ def test_bundled_ioi_words():
 
 
 def test_template_slots_and_check_template_need_no_tokenizer():
-    from infoflow_widget.promptset import check_template, template_slots
+    from infoflow_widget.text.promptset import check_template, template_slots
 
     assert template_slots(TEMPLATE) == ["IO", "S", "PLACE", "OBJECT"]
     assert check_template(TEMPLATE, answer="{IO}", distractor="{S}", **VALUES) == ["IO", "S", "PLACE", "OBJECT"]

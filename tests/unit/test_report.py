@@ -12,12 +12,12 @@ import re
 
 import pytest
 
-from infoflow_widget._html_export import SAVED_STATUS
-from infoflow_widget._style import STATIC
-from infoflow_widget.errors import InfoFlowError
-from infoflow_widget.graph import Edge, FlowGraph, Node
-from infoflow_widget.interventions import intervention_menu
-from infoflow_widget.report import to_html
+from infoflow_widget.core.errors import InfoFlowError
+from infoflow_widget.core.style import STATIC
+from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
+from infoflow_widget.interventions.base import intervention_menu
+from infoflow_widget.widget.page import SAVED_STATUS
+from infoflow_widget.widget.report import to_html
 
 TOKENS = ["The", " cat", "\n", "<b>"]
 

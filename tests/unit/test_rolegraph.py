@@ -12,9 +12,9 @@ import statistics
 
 import pytest
 
-from infoflow_widget.errors import InfoFlowError
-from infoflow_widget.graph import Edge, FlowGraph, Node
-from infoflow_widget.rolegraph import T_975, RoleGraph, t_975
+from infoflow_widget.core.errors import InfoFlowError
+from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
+from infoflow_widget.graph.rolegraph import T_975, RoleGraph, t_975
 
 NODES = ["When", "IO", " and", "S1", "END"]
 PER_PROMPT = [

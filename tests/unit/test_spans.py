@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infoflow_widget import InfoFlowError, Node
-from infoflow_widget.spans import (
+from infoflow_widget.search.spans import (
     check_pair,
     check_span,
     child_pairs,

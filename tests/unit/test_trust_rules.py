@@ -1,11 +1,11 @@
-"""Trust flags (infoflow_widget.trust): each rule on hand-made numbers, no model."""
+"""Trust flags (infoflow_widget.graph.trust): each rule on hand-made numbers, no model."""
 
 from __future__ import annotations
 
 import pytest
 
-from infoflow_widget.graph import Edge, Node
-from infoflow_widget.trust import (
+from infoflow_widget.graph.flowgraph import Edge, Node
+from infoflow_widget.graph.trust import (
     DAMAGE_MIN,
     DAMAGE_RATIO,
     FLAGS,

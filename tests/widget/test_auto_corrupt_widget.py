@@ -7,9 +7,9 @@ import pytest
 pytest.importorskip("anywidget")
 
 from infoflow_widget import Corrupt, FlowGraph, Node  # noqa: E402
-from infoflow_widget._widget_compute import _summary  # noqa: E402
-from infoflow_widget._widget_request import Request  # noqa: E402
-from infoflow_widget.widget import InfoFlowWidget  # noqa: E402
+from infoflow_widget.widget.computation import _summary  # noqa: E402
+from infoflow_widget.widget.requests import Request  # noqa: E402
+from infoflow_widget.widget.widget import InfoFlowWidget  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 

@@ -82,7 +82,7 @@ def test_close_stops_the_computation_and_nothing_starts_after_it():
     sys.path.insert(0, str(TESTS))
     from conftest import make_tiny
 
-    import infoflow_widget.engine as engine_module
+    import infoflow_widget.engine.engine as engine_module
     from infoflow_widget import InfoFlowWidget
 
     previous, engine_module.MAX_BATCH = engine_module.MAX_BATCH, 1  # many small passes: it is still running

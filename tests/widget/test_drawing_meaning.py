@@ -146,7 +146,7 @@ def test_tooltips_name_tokens_in_words(zero, page, artifacts):
 
 def test_legend_explains_marks_and_the_first_position(page, artifacts, tmp_path):
     """Item 4: the legend explains the strip's whitespace marks; strongest arcs from position 0 get the sink note."""
-    from infoflow_widget.graph import Edge, FlowGraph, Node
+    from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
 
     tokens = ["The", " Eiffel", " Tower", " is", " located", " in", " the", " city", " of"]
     nodes = [Node(i, i + 1) for i in range(len(tokens))]

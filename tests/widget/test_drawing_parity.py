@@ -1,4 +1,4 @@
-"""The Python static drawing (infoflow_widget.drawing) draws what the front end draws: same boxes, arcs, styles.
+"""The Python static drawing (infoflow_widget.widget.drawing) draws what the front end draws: same boxes, arcs, styles.
 
 The front end's own drawFlow runs in Node on jsdom (bundled from js/src by esbuild), the Python port on
 the same graphs; every token box, bracket and arc must match: one drawing, two places it can run.
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from infoflow_widget._widget_request import json_safe
-from infoflow_widget.drawing import (
+from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
+from infoflow_widget.widget.drawing import (
     FADED_TEXT,
     FLAGGED_TEXT,
     draw_svg,
@@ -30,7 +30,7 @@ from infoflow_widget.drawing import (
     static_html,
     to_precision,
 )
-from infoflow_widget.graph import Edge, FlowGraph, Node
+from infoflow_widget.widget.requests import json_safe
 
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "js"

@@ -36,7 +36,7 @@ def browser_context_args(browser_context_args):
 
 def flagged_graph():
     """The Eiffel prompt, every token pair; the first position sends the strongest effects and is flagged a sink."""
-    from infoflow_widget.graph import Edge, FlowGraph, Node
+    from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
 
     tokens = ["<s>", "The", " Eiffel", " Tower", " is", " located", " in", " the", " city", " of"]
     nodes = [Node(i, i + 1) for i in range(len(tokens))]

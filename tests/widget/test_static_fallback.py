@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("anywidget")
 
 from infoflow_widget import FlowEngine  # noqa: E402
-from infoflow_widget.widget import InfoFlowWidget  # noqa: E402
+from infoflow_widget.widget.widget import InfoFlowWidget  # noqa: E402
 
 TESTS = Path(__file__).resolve().parents[1]
 PROMPT = "when mary and john went to the store , john gave a book to"
@@ -124,7 +124,7 @@ def test_a_person_s_front_end_gets_the_live_view_at_once_and_one_display_update(
     messages = []
     try:
         client.wait_for_ready(timeout=120)
-        slow = "import infoflow_widget.engine\ninfoflow_widget.engine.MAX_BATCH = 1  # a graph takes a while"
+        slow = "import infoflow_widget.engine.engine as e\ne.MAX_BATCH = 1  # a graph takes a while"
         code = "\n".join([*NOTEBOOK_CELLS[:1], slow, NOTEBOOK_CELLS[1].replace("\nwidget", "\ndisplay(widget)")])
         reply = client.execute_interactive(code, allow_stdin=True, timeout=240, output_hook=messages.append)
         assert reply["content"]["status"] == "ok"

@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("anywidget")
 
-import infoflow_widget._widget_compute as compute_module  # noqa: E402
-import infoflow_widget.widget as widget_module  # noqa: E402
+import infoflow_widget.widget.computation as compute_module  # noqa: E402
+import infoflow_widget.widget.widget as widget_module  # noqa: E402
 from infoflow_widget import Crop, Dampen, FlowEngine, InfoFlowError, Zero  # noqa: E402
-from infoflow_widget.metrics import as_metric  # noqa: E402
-from infoflow_widget.widget import InfoFlowWidget  # noqa: E402
+from infoflow_widget.engine.metrics import as_metric  # noqa: E402
+from infoflow_widget.widget.widget import InfoFlowWidget  # noqa: E402
 
 # A worker thread's exception would be a bug: failures belong in the `error` trait.
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
@@ -332,7 +332,7 @@ def test_search_strategies_show_no_estimate(tiny, calls):
 
 
 def test_strategy_menu_comes_from_the_engine(tiny):
-    from infoflow_widget.strategies import STRATEGIES
+    from infoflow_widget.search.strategies import STRATEGIES
 
     widget = make(tiny)
     menu = {entry["name"]: entry for entry in widget.strategies}
@@ -475,7 +475,7 @@ def test_clicking_a_span_edge_sends_its_token_graph(tiny):
 
 def test_an_expansion_of_a_graph_no_longer_on_show_is_dropped(tiny):
     """A span edge is clicked, then another (cached) graph goes on show before its token edges are measured."""
-    from infoflow_widget.engine import trace_lock
+    from infoflow_widget.engine.engine import trace_lock
 
     widget = make(tiny, strategy="bisect")
     zero = widget.graph_object
@@ -528,7 +528,7 @@ def test_ioi_on_smollm2_alpha_change_recomputes_and_caches(smollm):
 
 def test_widgets_and_a_cell_share_one_model_while_they_compute(tiny, monkeypatch):
     """Two widgets recompute in their threads while the kernel's thread runs compute_flow on the same model."""
-    import infoflow_widget.engine as engine_module
+    import infoflow_widget.engine.engine as engine_module
     from infoflow_widget import compute_flow
 
     monkeypatch.setattr(engine_module, "MAX_BATCH", 2)  # many small passes: the three computations overlap
@@ -563,7 +563,7 @@ def measured_and_skipped(status):
 
 def test_a_search_chosen_at_threshold_0_gets_a_default_threshold_and_says_what_it_skipped(tiny, calls):
     """Issue 16: backtrack at threshold 0 measured every edge, slower than full, with no word why."""
-    from infoflow_widget._widget_request import SEARCH_THRESHOLD, default_threshold
+    from infoflow_widget.widget.requests import SEARCH_THRESHOLD, default_threshold
 
     widget = make(tiny)
     full = widget.graph_object
@@ -594,7 +594,7 @@ def test_a_search_chosen_at_threshold_0_gets_a_default_threshold_and_says_what_i
 
 
 def test_the_constructor_gives_a_search_its_default_unless_a_threshold_is_given(tiny, calls):
-    from infoflow_widget._widget_request import default_threshold
+    from infoflow_widget.widget.requests import default_threshold
 
     searched = make(tiny, strategy="backtrack")
     assert searched.threshold == default_threshold(searched.graph_object.clean_metric) > 0

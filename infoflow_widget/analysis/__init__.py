@@ -1,0 +1,1 @@
+"""Analyses over many graphs: consensus across interventions, prompt sets."""

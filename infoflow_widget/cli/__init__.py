@@ -1,0 +1,1 @@
+"""The `infoflow` command line."""

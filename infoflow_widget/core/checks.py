@@ -1,0 +1,93 @@
+"""Checks of a request's arguments, made before any model work: one place for the engine and the front ends above it.
+
+Each returns the checked value (or nothing) and raises ``InfoFlowError`` with a message
+that says what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..search.strategies import Full, Strategy
+from .errors import InfoFlowError, is_non_negative, is_whole
+
+if TYPE_CHECKING:
+    from ..engine.metrics import Metric
+
+
+def check_progress_and_cancel(progress: Any, cancel: Any) -> None:
+    """A ``progress`` (True, False, None or a callable) and a ``cancel`` (an event or None), or an error."""
+    if progress is not None and not isinstance(progress, bool) and not callable(progress):
+        raise InfoFlowError(
+            f"progress must be True, False or a callable progress(done, total, desc); got {progress!r}."
+        )
+    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+        raise InfoFlowError(f"cancel must be a threading.Event (or None); got {cancel!r}.")
+
+
+def check_layers(layers: Sequence[int] | None, count: int) -> list[int]:
+    """The chosen layer indices, sorted and distinct (all ``count`` layers for None), or an error."""
+    if layers is None:
+        return list(range(count))
+    chosen = sorted({int(layer) for layer in layers})  # numpy integers become ints: saved as plain JSON
+    bad = [layer for layer in chosen if not 0 <= layer < count]
+    if not chosen or bad:
+        raise InfoFlowError(f"Layers {bad or list(layers)} are out of range: this model has layers 0..{count - 1}.")
+    return chosen
+
+
+def check_graph_request(strategy: Strategy | None, threshold: float, metric: Metric) -> Strategy:
+    """The strategy (``Full()`` by default), once it, the threshold and the metric's fit are checked."""
+    strategy = strategy if strategy is not None else Full()
+    if not isinstance(strategy, Strategy):
+        raise InfoFlowError(f"strategy must be a Strategy such as Full(); got {strategy!r}.")
+    if strategy.estimates:
+        check_first_order(metric)
+    if not is_non_negative(threshold):
+        raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
+    return strategy
+
+
+def check_edge(sources: Any, targets: Any, n: int) -> tuple[list[int], list[int]]:
+    """An edge's (sources, targets) as sorted position lists, checked against a prompt of ``n`` tokens."""
+    found = []
+    for role, given in (("source", sources), ("target", targets)):
+        positions = [given] if not isinstance(given, (Sequence, set, frozenset)) or isinstance(given, str) else given
+        if not positions or not all(is_whole(p, minimum=None) for p in positions):
+            raise InfoFlowError(f"The {role} must be a token position or a list of them; got {given!r}.")
+        bad = [p for p in positions if not 0 <= p < n]
+        if bad:
+            raise InfoFlowError(f"The {role} position {bad[0]} is out of range: this prompt has positions 0..{n - 1}.")
+        found.append(sorted({int(p) for p in positions}))
+    if found[0][0] > found[1][-1]:
+        raise InfoFlowError(
+            f"The source {found[0]} comes after the target {found[1]}: a position attends only to itself and "
+            "earlier positions, so there is no such edge. Swap them?"
+        )
+    return found[0], found[1]
+
+
+def check_text(text: Any, role: str) -> None:
+    """A non-blank text, or an error naming its ``role`` (the prompt, the corrupted prompt)."""
+    if not isinstance(text, str) or not text.strip():
+        raise InfoFlowError(f"The {role} is empty: give some text to analyse.")
+
+
+def check_first_order(metric: Metric) -> None:
+    """A metric whose gradient at the clean run means something (attribution needs one), or an error."""
+    if not metric.first_order:
+        raise InfoFlowError(
+            f"Attribution estimates need a metric whose gradient at the clean run means something; {metric.describe()} "
+            "is at its optimum there, so every estimate would be zero. Give an answer (and a distractor) for a "
+            "logit-difference or log-probability metric, or use an exact strategy such as Full()."
+        )
+
+
+def context_length(config: Any) -> int | None:
+    """The model's context length from its config, or None when it does not say."""
+    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = getattr(config, name, None)
+        if is_whole(value, minimum=1):
+            return value
+    return None

@@ -1,0 +1,1 @@
+"""Results as plain data: flow graphs, role graphs, anatomies, trust flags, and their files."""

@@ -1,0 +1,1 @@
+"""Prompts as text: token display, prompt sets from templates, word-swap corruption (no torch)."""
