@@ -32,7 +32,7 @@ def code_case_model(tokens: int):
     model = load_model("gemma-3-270m", quiet=True)
     text = (Path(__file__).resolve().parents[2] / "cases" / "code_completion_prompt.py").read_text()
     ids = model.tokenizer(text, add_special_tokens=False)["input_ids"]
-    prompts = [model.tokenizer.decode(ids[:tokens - 1]), model.tokenizer.decode(ids[1:tokens])]
+    prompts = [model.tokenizer.decode(ids[: tokens - 1]), model.tokenizer.decode(ids[1:tokens])]
     return model, prompts, ("bar", "foo")
 
 

@@ -166,7 +166,6 @@ def test_a_budget_below_one_row_names_the_least_budget_that_works():
     assert engine.graph(Attribution()).edges, "the budget it names works"
 
 
-
 def test_progress_callback_and_cancellation():
     import threading
 

@@ -21,7 +21,9 @@ MiB = 2**20
 def probe(model: str, tokens: int, budget: int, path: str) -> dict:
     done = subprocess.run(
         [sys.executable, str(PROBE), model, str(tokens), str(budget), path],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from infoflow_widget.text import display
 from infoflow_widget.core.style import STATIC, colour, style, theme
 from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
+from infoflow_widget.text import display
 from infoflow_widget.widget.drawing import (
     MAX_STATIC_ARCS,
     arc_height,

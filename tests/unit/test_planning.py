@@ -22,8 +22,18 @@ def test_a_plan_never_exceeds_the_cap_of_its_batch_start_and_covers_every_row():
 
 
 def test_a_row_costs_more_with_more_positions_more_edit_tensors_and_its_own_context():
-    cost = RowCost.of(LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
-                                  num_key_value_heads=2, vocab_size=100), 4, 100)
+    cost = RowCost.of(
+        LlamaConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=100,
+        ),
+        4,
+        100,
+    )
     assert (cost.heads, cost.kv_heads, cost.head_dim, cost.layers) == (4, 2, 16, 4)
     assert cost.forward(512, 256) < cost.forward(512, 512) < cost.forward(512, 512, edit_tensors=3)
     assert cost.forward(512, 512) < cost.forward(512, 512, context=True)
@@ -32,8 +42,15 @@ def test_a_row_costs_more_with_more_positions_more_edit_tensors_and_its_own_cont
 
 def test_the_attention_tensors_dominate_a_long_prompt_and_the_cache_gemma():
     """Gemma 3 270M's shape: at 563 tokens the cache of 18 layers weighs as much as the attention of one."""
-    config = Gemma3TextConfig(hidden_size=640, intermediate_size=2048, num_hidden_layers=18, num_attention_heads=4,
-                              num_key_value_heads=1, head_dim=256, vocab_size=262144)
+    config = Gemma3TextConfig(
+        hidden_size=640,
+        intermediate_size=2048,
+        num_hidden_layers=18,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        head_dim=256,
+        vocab_size=262144,
+    )
     cost = RowCost.of(config, 4, 262144)
     row = cost.forward(563, 563)
     assert 40 * 2**20 < row < 90 * 2**20  # measured: 51.5 MiB a row (benchmarks/README.md)
@@ -41,8 +58,9 @@ def test_the_attention_tensors_dominate_a_long_prompt_and_the_cache_gemma():
 
 
 def test_a_budget_below_one_row_is_an_error_naming_the_least_that_works():
-    cost = RowCost.of(LlamaConfig(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=4),
-                      4, 100)
+    cost = RowCost.of(
+        LlamaConfig(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=4), 4, 100
+    )
     row = cost.forward(100, 100)
     with pytest.raises(InfoFlowError, match=r"give memory_budget=[\d,]+ \(\d+ MiB\) or more") as caught:
         cost.rows(row, row, "row")
