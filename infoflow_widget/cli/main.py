@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from ..core.errors import InfoFlowError, is_non_negative, is_whole
-from ..graph.flowgraph import check_destination, write_atomic
+from ..core.files import check_destination, write_atomic
+from ..graph.flowgraph import save_suffixes
+from ..graph.rolegraph import SAVE_SUFFIXES as SET_SUFFIXES
 from ..interventions.base import AUTO, INTERVENTIONS, build_intervention, intervention_menu
 from ..search.strategies import AUTO as VERIFY_AUTO
 from ..search.strategies import STRATEGIES
@@ -253,7 +255,9 @@ def load_cli_model(args: argparse.Namespace) -> object:
 def run_graph(args: argparse.Namespace) -> None:
     """Check every argument, compute the graph, and write it."""
     if args.out != "-":
-        check_destination(args.out)  # suffix, folder, and that a file can be created there: before any work
+        check_destination(
+            args.out, save_suffixes()
+        )  # suffix, folder, and that a file can be created there: before any work
     if not is_non_negative(args.threshold):
         raise InfoFlowError(f"--threshold must be a finite number >= 0; got {args.threshold}.")
     given = computation_inputs(args)
@@ -355,7 +359,7 @@ def run_anatomy(args: argparse.Namespace) -> None:
     if args.out != "-":
         if Path(args.out).suffix.lower() != ".json":
             raise InfoFlowError(f"Cannot save to {Path(args.out).name!r}: anatomy writes .json, or - for stdout.")
-        check_destination(args.out)  # folder, and that a file can be created there: before any work
+        check_destination(args.out, (".json",))  # folder, and that a file can be created there: before any work
     source, target = parse_positions(args.source, "--source"), parse_positions(args.target, "--target")
     if min(source[0], target[0], target[1] or 0) >= 0:  # no index from the end: a reversed edge fails before loading
         _check_order([source[0]], [target[0] if target[1] is None else target[1] - 1], args.source, args.target)
@@ -414,9 +418,6 @@ from there."""
 SET_DEFAULT_N = 100
 """``infoflow set --template``: prompts drawn when ``--n`` is not given (as :meth:`PromptSet.from_template`)."""
 
-SET_SUFFIXES = (".json", ".csv")
-"""What ``infoflow set --out`` writes: the role graph as JSON (:func:`set_json`) or its edge table as CSV."""
-
 
 def add_set_parser(commands: argparse._SubParsersAction) -> None:
     """The ``set`` command: the role graph of a prompt set (``compute_flow_set``)."""
@@ -467,7 +468,7 @@ def add_set_parser(commands: argparse._SubParsersAction) -> None:
 
 def _read_slots(path: Path) -> dict[str, object]:
     """The slot values of ``--slots``: a JSON object of slot name -> list of values (the template checks them)."""
-    from ..graph.flowgraph import read_json
+    from ..core.files import read_json
 
     data = read_json(path, "a --slots file")
     if not isinstance(data, dict):
@@ -544,7 +545,7 @@ def run_set(args: argparse.Namespace) -> None:
                 f"Cannot save to {Path(args.out).name!r}: set writes {' or '.join(SET_SUFFIXES)}, or - for JSON on "
                 "stdout."
             )
-        check_destination(args.out)  # folder, and that a file can be created there: before any work
+        check_destination(args.out, SET_SUFFIXES)  # folder, and that a file can be created there: before any work
     template = set_template(args)
     from ..text.promptset import PromptSet
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 import html
 import json
 import math
-import numbers
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InfoFlowError, is_non_negative, is_whole, plain
+from ..core.files import check_destination, read_json, write_atomic
 from ..text.display import GREEN, RED, describe, visible
+from . import schema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -355,7 +355,7 @@ class FlowGraph:
             InfoFlowError: the destination cannot take the file (:func:`check_destination`, checked before
                 anything is rendered), the graph cannot be written in that format, or the write fails.
         """
-        path = check_destination(path)
+        path = check_destination(path, save_suffixes())
         text = _WRITERS[path.suffix.lower()](self, top_k=top_k)
         write_atomic(path, text)
         return path
@@ -371,41 +371,7 @@ class FlowGraph:
         path = Path(path)
         if path.suffix.lower() != ".json":
             raise InfoFlowError(f"Only .json files can be loaded back into a FlowGraph, not {path.name!r}.")
-        return cls.from_dict(read_json(path))
-
-
-def read_text(path: Path) -> str:
-    """The text of the file ``path``, read as UTF-8 (a byte-order mark dropped), for loading saved data.
-
-    Raises:
-        InfoFlowError: the file cannot be read or is not UTF-8 (the message gives the first bad byte).
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise InfoFlowError(f"Cannot read {path}: {err.strerror or err}.") from err
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InfoFlowError(f"{path} is not UTF-8 text (byte {err.start} is {raw[err.start]:#04x}).") from None
-
-
-def read_json(path: Path, what: str = "a saved graph") -> Any:
-    """The JSON data of the file ``path`` (:func:`read_text`), for the ``load`` of saved data.
-
-    Raises:
-        InfoFlowError: the file cannot be read, is not UTF-8, is not JSON, or is nested too deeply to parse;
-            ``what`` names what the file should have been (``"a saved graph"``).
-    """
-    text = read_text(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InfoFlowError(f"{path} is not valid JSON: {err}.") from err
-    except RecursionError:
-        raise InfoFlowError(f"{path} is nested too deeply to be {what}.") from None
-    except ValueError as err:  # e.g. an integer of more digits than Python converts
-        raise InfoFlowError(f"{path} is not {what}: {err}.") from None
+        return cls.from_dict(read_json(path, "a saved graph"))
 
 
 def _edge_dict(e: Edge) -> dict[str, Any]:
@@ -448,116 +414,19 @@ def save_suffixes() -> tuple[str, ...]:
     return tuple(_WRITERS)
 
 
-# --- checking saved graphs and destinations --------------------------------------------------------
-
-NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-"""How JSON exports other than :meth:`FlowGraph.to_json` (the widget's download) write NaN and infinities."""
-
-MAX_DEPTH = 32
-"""How deeply ``provenance`` and ``stats`` of a loaded graph may nest."""
-
-
-def _show(value: Any) -> str:
-    """``value`` as it reads in the JSON file (``"false"`` keeps its quotes), cut short."""
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
-def _bad(where: str, expected: str, value: Any) -> InfoFlowError:
-    return InfoFlowError(f"{where} must be {expected}; got {_show(value)}.")
-
-
-def _index(value: Any, where: str) -> int:
-    if not is_whole(value):
-        raise _bad(where, "a whole number >= 0", value)
-    return int(value)
-
-
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, str) and value in NON_FINITE:
-        return NON_FINITE[value]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _bad(where, 'a number (or "NaN", "Infinity", "-Infinity")', value)
-    try:
-        return float(value)
-    except OverflowError:
-        raise _bad(where, "a number within the range of a float", value) from None
-
-
-def _flag(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise _bad(where, "true or false", value)
-    return value
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise _bad(where, "a string", value)
-    return value
-
-
-def _optional_number(value: Any, where: str) -> float | None:
-    return None if value is None else _number(value, where)
-
-
-def _names(value: Any, where: str) -> tuple[str, ...]:
-    """A list of names (an edge's flags) as a tuple; each must be a non-empty string."""
-    if not isinstance(value, (list, tuple)):
-        raise _bad(where, 'a list of names such as ["sink"]', value)
-    for i, name in enumerate(value):
-        if not isinstance(name, str) or not name:
-            raise _bad(f"{where}[{i}]", "a non-empty string", name)
-    return tuple(value)
-
-
-def _data(value: Any, where: str, depth: int = 0) -> Any:
-    """``value`` (provenance, stats) unchanged, once checked to nest at most :data:`MAX_DEPTH` levels."""
-    if depth > MAX_DEPTH:
-        raise InfoFlowError(f"{where} is nested more than {MAX_DEPTH} levels deep.")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _data(item, f"{where}.{key}", depth + 1)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _data(item, f"{where}[{i}]", depth + 1)
-    return value
-
-
 # The saved graph's layout: each field with the function that checks and converts it, and its default
 # (REQUIRED when it has none). Records (nodes, edges) list their own fields.
-REQUIRED = object()
-_NODE_FIELDS = {"start": (_index, REQUIRED), "end": (_index, REQUIRED)}
+_NODE_FIELDS = {"start": (schema.index, schema.REQUIRED), "end": (schema.index, schema.REQUIRED)}
 _EDGE_FIELDS = {
-    "source": (_index, REQUIRED),
-    "target": (_index, REQUIRED),
-    "effect": (_number, REQUIRED),
-    "level": (_index, 0),
-    "exact": (_flag, True),
-    "damage": (_optional_number, None),
-    "flags": (_names, ()),
-    "effect_std": (_optional_number, None),
+    "source": (schema.index, schema.REQUIRED),
+    "target": (schema.index, schema.REQUIRED),
+    "effect": (schema.number, schema.REQUIRED),
+    "level": (schema.index, 0),
+    "exact": (schema.flag, True),
+    "damage": (schema.optional_number, None),
+    "flags": (schema.names, ()),
+    "effect_std": (schema.optional_number, None),
 }
-
-
-def _fields(item: Any, where: str, layout: dict[str, tuple[Callable[[Any, str], Any], Any]]) -> dict[str, Any]:
-    """The fields of one record, each checked; a missing required key or a wrong value names ``where.key``."""
-    if not isinstance(item, dict):
-        raise _bad(where, "an object (a dict)", item)
-    out = {}
-    for key, (check, default) in layout.items():
-        if key not in item and default is REQUIRED:
-            raise InfoFlowError(f"{where} has no {key!r} key.")
-        out[key] = check(item.get(key, default), f"{where}.{key}")
-    return out
-
-
-def _list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise _bad(where, "a list", value)
-    return value
 
 
 def check_saved(d: Any) -> dict[str, Any]:
@@ -577,11 +446,11 @@ def check_saved(d: Any) -> dict[str, Any]:
         if key not in d:
             raise InfoFlowError(f"The saved graph has no {key!r} key; is it a FlowGraph saved by to_dict/save?")
     if d["format"] != FORMAT:
-        raise InfoFlowError(f"Unknown graph format {_show(d['format'])}; this version reads {FORMAT!r}.")
-    tokens = [_text(t, f"tokens[{i}]") for i, t in enumerate(_list(d["tokens"], "tokens"))]
+        raise InfoFlowError(f"Unknown graph format {schema.show(d['format'])}; this version reads {FORMAT!r}.")
+    tokens = [schema.text(t, f"tokens[{i}]") for i, t in enumerate(schema.list_of(d["tokens"], "tokens"))]
     nodes = []
-    for i, item in enumerate(_list(d["nodes"], "nodes")):
-        node = Node(**_fields(item, f"nodes[{i}]", _NODE_FIELDS))
+    for i, item in enumerate(schema.list_of(d["nodes"], "nodes")):
+        node = Node(**schema.record(item, f"nodes[{i}]", _NODE_FIELDS))
         if not node.start < node.end <= len(tokens):
             raise InfoFlowError(
                 f"nodes[{i}] is the span {node.label}, but a span start:end needs start < end <= {len(tokens)} "
@@ -589,96 +458,24 @@ def check_saved(d: Any) -> dict[str, Any]:
             )
         nodes.append(node)
     edges = []
-    for i, item in enumerate(_list(d["edges"], "edges")):
-        edge = Edge(**_fields(item, f"edges[{i}]", _EDGE_FIELDS))
+    for i, item in enumerate(schema.list_of(d["edges"], "edges")):
+        edge = Edge(**schema.record(item, f"edges[{i}]", _EDGE_FIELDS))
         for key in ("source", "target"):
             if getattr(edge, key) >= len(nodes):
-                raise _bad(
+                raise schema.bad(
                     f"edges[{i}].{key}", f"a node index below {len(nodes)} (there are {len(nodes)} nodes)", item[key]
                 )
         edges.append(edge)
     provenance, stats = (d.get(key, {}) for key in ("provenance", "stats"))
     for key, value in (("provenance", provenance), ("stats", stats)):
         if not isinstance(value, dict):
-            raise _bad(key, "an object (a dict)", value)
-        _data(value, key)
+            raise schema.bad(key, "an object (a dict)", value)
+        schema.nested(value, key)
     return {
         "tokens": tokens,
         "nodes": nodes,
         "edges": edges,
-        "clean_metric": _number(d["clean_metric"], "clean_metric"),
+        "clean_metric": schema.number(d["clean_metric"], "clean_metric"),
         "provenance": dict(provenance),
         "stats": dict(stats),
     }
-
-
-def check_destination(path: str | os.PathLike[str]) -> Path:
-    """Check, before any work, that a graph can be saved to ``path``; return it as a :class:`~pathlib.Path`.
-
-    The suffix must be one :meth:`FlowGraph.save` writes, in any case (``.JSON`` is ``.json``); the
-    folder must exist and take a new file (a probe file is created there and removed, which also catches
-    read-only file systems and ``/proc``); ``path`` must not be a folder or another non-file. ``save``
-    calls it first; front ends call it before loading a model, so a bad destination fails in no time.
-
-    Raises:
-        InfoFlowError: saying which of these fails.
-    """
-    try:
-        path = Path(path)
-    except TypeError:
-        raise InfoFlowError(f"The destination must be a file path, got {type(path).__name__}.") from None
-    if path.suffix.lower() not in _WRITERS:
-        raise InfoFlowError(f"Cannot save to {path.name!r}: use one of the suffixes {', '.join(_WRITERS)}.")
-    folder = path.parent
-    try:
-        if path.is_dir():
-            raise InfoFlowError(f"Cannot save to {path}: it is a folder. Give a file name inside it, or another name.")
-        if path.exists() and not path.is_file():
-            raise InfoFlowError(f"Cannot save to {path}: it exists and is not a regular file.")
-        if not folder.is_dir():
-            what = "is not a folder" if folder.exists() else "does not exist"
-            raise InfoFlowError(f"Cannot save to {path}: the folder {folder} {what}.")
-        probe = _temp_path(path)
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        probe.unlink()
-    except OSError as err:
-        raise InfoFlowError(
-            f"Cannot save to {path}: no file can be written in {folder} ({err.strerror or err})."
-        ) from None
-    return path
-
-
-def _temp_path(path: Path) -> Path:
-    """A fresh hidden name beside ``path`` for writing it atomically."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-
-
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` as UTF-8 through a temporary file in the same folder and ``os.replace``.
-
-    Readers therefore see either the old file or the whole new one, never a partial write.
-
-    Raises:
-        InfoFlowError: the file cannot be written (the system's reason in the message); nothing is left behind.
-    """
-    path = Path(path)
-    try:
-        _write_through_temp(path, text)
-    except OSError as err:
-        raise InfoFlowError(f"Could not write {path}: {err.strerror or err}.") from err
-
-
-def _write_through_temp(path: Path, text: str) -> None:
-    tmp = _temp_path(path)
-    # os.open with 0o666 lets the umask set the permissions, as a plain open() would (mkstemp forces 0o600).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        # newline="" keeps the text's own line endings (the CSV writer has already chosen them).
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

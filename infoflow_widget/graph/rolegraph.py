@@ -29,23 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InfoFlowError, is_whole, plain
+from ..core.files import check_destination, read_json, write_atomic
 from ..text.display import GREEN, RED, describe, visible
-from .flowgraph import (
-    REQUIRED,
-    Edge,
-    FlowGraph,
-    Node,
-    _bad,
-    _data,
-    _fields,
-    _flag,
-    _list,
-    _text,
-    check_destination,
-    read_json,
-    strongest,
-    write_atomic,
-)
+from . import schema
+from .flowgraph import Edge, FlowGraph, Node, strongest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -433,21 +420,21 @@ class RoleGraph:
             if key not in d:
                 raise InfoFlowError(f"The saved role graph has no {key!r} key; is it a RoleGraph saved by save()?")
         if d["format"] != FORMAT:
-            raise _bad("format", repr(FORMAT), d["format"])
-        nodes = [_text(t, f"nodes[{i}]") for i, t in enumerate(_list(d["nodes"], "nodes"))]
+            raise schema.bad("format", repr(FORMAT), d["format"])
+        nodes = [schema.text(t, f"nodes[{i}]") for i, t in enumerate(schema.list_of(d["nodes"], "nodes"))]
         if not is_whole(d["n_prompts"], 1):
-            raise _bad("n_prompts", "a whole number >= 1", d["n_prompts"])
+            raise schema.bad("n_prompts", "a whole number >= 1", d["n_prompts"])
         clean = d.get("clean_metrics")
         if clean is not None:
-            clean = [_finite(v, f"clean_metrics[{i}]") for i, v in enumerate(_list(clean, "clean_metrics"))]
+            clean = [_finite(v, f"clean_metrics[{i}]") for i, v in enumerate(schema.list_of(clean, "clean_metrics"))]
         _check_prompt_count(d["n_prompts"], clean)
         per_prompt: list[list[Measurement]] = [[] for _ in range(d["n_prompts"])]
-        for i, item in enumerate(_list(d["edges"], "edges")):
+        for i, item in enumerate(schema.list_of(d["edges"], "edges")):
             _saved_edge(item, f"edges[{i}]", per_prompt)
         for key in ("provenance", "stats"):
             if not isinstance(d.get(key, {}), dict):
-                raise _bad(key, "an object (a dict)", d[key])
-            _data(d.get(key, {}), key)
+                raise schema.bad(key, "an object (a dict)", d[key])
+            schema.nested(d.get(key, {}), key)
         return cls.aggregate(
             nodes, per_prompt, clean_metrics=clean, provenance=d.get("provenance"), stats=d.get("stats")
         )
@@ -476,7 +463,7 @@ class RoleGraph:
         suffix = Path(path).suffix.lower()
         if suffix not in SAVE_SUFFIXES:
             raise InfoFlowError(f"A RoleGraph saves to {' or '.join(SAVE_SUFFIXES)} files, not {Path(path).name!r}.")
-        path = check_destination(path)
+        path = check_destination(path, SAVE_SUFFIXES)
         text = self.to_json(indent=1) if suffix == ".json" else self.to_pandas().to_csv(index=False)
         write_atomic(path, text)
         return path
@@ -573,7 +560,7 @@ def _or_nan(value: float | None) -> float:
 
 def _finite(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _bad(where, "a finite number", value)
+        raise schema.bad(where, "a finite number", value)
     return float(value)
 
 
@@ -583,10 +570,10 @@ def _optional_finite(value: Any, where: str) -> float | None:
 
 # The saved fields an edge is rebuilt from; its statistics are derived again from the values.
 _SAVED_EDGE = {
-    "source": (_text, REQUIRED),
-    "target": (_text, REQUIRED),
-    "values": (_list, REQUIRED),
-    "exact": (_flag, True),
+    "source": (schema.text, schema.REQUIRED),
+    "target": (schema.text, schema.REQUIRED),
+    "values": (schema.list_of, schema.REQUIRED),
+    "exact": (schema.flag, True),
 }
 
 
@@ -597,17 +584,17 @@ MAX_SAVED_PROMPTS = 1_000_000
 def _check_prompt_count(n: int, clean: list[float] | None) -> None:
     """``n_prompts`` against the clean metrics the file holds (one per prompt) and a maximum, before allocating."""
     if clean is not None and len(clean) != n:
-        raise _bad("n_prompts", f"{len(clean)} (the file holds {len(clean)} clean metrics, one per prompt)", n)
+        raise schema.bad("n_prompts", f"{len(clean)} (the file holds {len(clean)} clean metrics, one per prompt)", n)
     if n > MAX_SAVED_PROMPTS:
-        raise _bad("n_prompts", f"at most {MAX_SAVED_PROMPTS:,}", n)
+        raise schema.bad("n_prompts", f"at most {MAX_SAVED_PROMPTS:,}", n)
 
 
 def _saved_edge(item: Any, where: str, per_prompt: list[list[Measurement]]) -> None:
     """Check one saved edge and add its values to ``per_prompt`` (its statistics are derived again)."""
-    fields = _fields(item, where, _SAVED_EDGE)
+    fields = schema.record(item, where, _SAVED_EDGE)
     values = fields["values"]
     if len(values) != len(per_prompt):
-        raise _bad(
+        raise schema.bad(
             f"{where}.values", f"a list of {len(per_prompt)} values (one per prompt, null where unmeasured)", values
         )
     for k, value in enumerate(values):

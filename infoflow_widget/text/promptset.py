@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InfoFlowError, is_whole
-from ..graph.flowgraph import read_text, write_atomic
+from ..core.files import read_text, write_atomic
 from .display import token_texts
 
 END = "END"

@@ -13,7 +13,8 @@ import json
 import os
 
 from ..core.errors import InfoFlowError, is_whole
-from ..graph.flowgraph import Edge, FlowGraph, register_format, write_atomic
+from ..core.files import write_atomic
+from ..graph.flowgraph import Edge, FlowGraph, register_format
 from ..text.display import describe, visible, xml_safe
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}

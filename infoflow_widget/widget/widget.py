@@ -37,10 +37,11 @@ import anywidget
 import traitlets
 
 from ..core.errors import InfoFlowError
+from ..core.files import write_atomic
 from ..core.style import STATIC, unbuilt_message
 from ..engine.models import load_model
 from ..graph.anatomy import Anatomy
-from ..graph.flowgraph import FlowGraph, write_atomic
+from ..graph.flowgraph import FlowGraph
 from ..graph.rolegraph import RoleGraph
 from ..interventions.base import intervention_menu
 from ..text.promptset import PromptSet

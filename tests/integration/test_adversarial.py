@@ -62,11 +62,12 @@ def unwritable(tmp_path: Path, case: str) -> Path:
     ],
 )
 def test_item2_save_to_an_unwritable_destination_is_an_infoflow_error(tmp_path, case, message):
-    from infoflow_widget.graph.flowgraph import check_destination
+    from infoflow_widget.core.files import check_destination
+    from infoflow_widget.graph.flowgraph import save_suffixes
 
     path = unwritable(tmp_path, case)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    for attempt in (check_destination, small_graph().save):
+    for attempt in (lambda p: check_destination(p, save_suffixes()), small_graph().save):
         with pytest.raises(InfoFlowError, match=message):
             attempt(path)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, "nothing written, nothing left"
@@ -82,10 +83,11 @@ def test_item2_destination_is_checked_before_the_graph_is_rendered(tmp_path):
 
 @pytest.mark.parametrize("name", ["g.JSON", "g.Csv", "g.HTML"])
 def test_item2_suffixes_are_case_insensitive(tmp_path, name):
-    from infoflow_widget.graph.flowgraph import check_destination
+    from infoflow_widget.core.files import check_destination
+    from infoflow_widget.graph.flowgraph import save_suffixes
 
     path = tmp_path / name
-    assert check_destination(path) == path
+    assert check_destination(path, save_suffixes()) == path
     assert os.listdir(tmp_path) == [], "the check leaves no probe file"
     assert small_graph().save(path) == path
     assert os.listdir(tmp_path) == [name]
@@ -94,11 +96,12 @@ def test_item2_suffixes_are_case_insensitive(tmp_path, name):
 
 
 def test_item2_unknown_suffix_lists_the_known_ones(tmp_path):
-    from infoflow_widget.graph.flowgraph import check_destination
+    from infoflow_widget.core.files import check_destination
+    from infoflow_widget.graph.flowgraph import save_suffixes
 
     for name in ("g.parquet", "graph", "g.json.bak"):
         with pytest.raises(InfoFlowError, match=r"\.json, \.csv, \.html"):
-            check_destination(tmp_path / name)
+            check_destination(tmp_path / name, save_suffixes())
 
 
 # --- Item 4: FlowGraph.load validates every field ---------------------------------------------------------------
