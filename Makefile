@@ -58,8 +58,9 @@ bench: install
 bench-quick: install
 	$(PY) benchmarks/quick.py
 
-lint: install
+lint: $(STAMP) js/node_modules/.package-lock.json
 	$(VENV)/bin/ruff check infoflow_widget tests benchmarks
+	npm --prefix js run lint
 
 clean:
 	rm -rf $(VENV) out .pytest_cache js/node_modules infoflow_widget/static test-artifacts

@@ -65,7 +65,14 @@ export function createContext(model, root, redraw) {
     // graph: the graph Python sent; drilled: the token graphs opened from its span edges, innermost last;
     // threshold: a slider value previewed in the browser before the kernel has it (null: the trait's).
     // hideFlagged: the toolbar's "hide flagged" box (a view's choice, not a trait: saved pages have it too).
-    view: { graph: readGraph(model.get("graph")), drilled: [], zoom: 1, wrap: null, threshold: null, hideFlagged: false },
+    view: {
+      graph: readGraph(model.get("graph")),
+      drilled: [],
+      zoom: 1,
+      wrap: null,
+      threshold: null,
+      hideFlagged: false,
+    },
     redraw,
     /** `model.on(event, fn)`, undone when the view goes away. */
     watch(event, fn) {
@@ -98,10 +105,19 @@ export function shownGraph(view) {
 export function frameOf({ model, view }) {
   const graph = shownGraph(view);
   const common = { depth: view.drilled.length, zoom: view.zoom, selected: model.get("selected") };
-  if (!graph || !graph.tokens) {
+  if (!graph?.tokens) {
     const scale = { value: 0, basis: "largest" };
     return {
-      ...common, graph: null, edges: [], maxAbs: 0, scale, noiseFloor: 0, belowNoise: 0, allNoise: false, flagged: 0, hiddenFlagged: 0,
+      ...common,
+      graph: null,
+      edges: [],
+      maxAbs: 0,
+      scale,
+      noiseFloor: 0,
+      belowNoise: 0,
+      allNoise: false,
+      flagged: 0,
+      hiddenFlagged: 0,
       wrap: view.wrap ?? false,
     };
   }
@@ -112,8 +128,16 @@ export function frameOf({ model, view }) {
   const edges = view.hideFlagged ? measurable.filter((e) => !isFlagged(e)) : measurable;
   const scale = edgeScale(graph, edges);
   return {
-    ...common, graph, edges, maxAbs: scale.value, scale, noiseFloor: floor, belowNoise: kept.length - measurable.length,
-    flagged, hiddenFlagged: measurable.length - edges.length,
-    allNoise: graph.edges.length > 0 && !anyAboveNoise(graph.edges, floor), wrap: view.wrap ?? graph.tokens.length >= WRAP_FROM,
+    ...common,
+    graph,
+    edges,
+    maxAbs: scale.value,
+    scale,
+    noiseFloor: floor,
+    belowNoise: kept.length - measurable.length,
+    flagged,
+    hiddenFlagged: measurable.length - edges.length,
+    allNoise: graph.edges.length > 0 && !anyAboveNoise(graph.edges, floor),
+    wrap: view.wrap ?? graph.tokens.length >= WRAP_FROM,
   };
 }

@@ -15,7 +15,11 @@ export function debounce(fn, ms) {
     clearTimeout(timer);
     timer = setTimeout(run, ms);
   };
-  wrapped.flush = () => timer && (clearTimeout(timer), run());
+  wrapped.flush = () => {
+    if (!timer) return;
+    clearTimeout(timer);
+    run();
+  };
   wrapped.cancel = () => {
     clearTimeout(timer);
     timer = null;

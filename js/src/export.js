@@ -4,7 +4,16 @@ import { SVG_NS } from "./dom.js";
 import { xmlSafe } from "./format.js";
 
 // Presentation properties the stylesheet sets; an exported SVG carries them inline, since it leaves the page.
-const STYLED = ["fill", "stroke", "stroke-width", "stroke-opacity", "opacity", "font-family", "font-size", "font-weight"];
+const STYLED = [
+  "fill",
+  "stroke",
+  "stroke-width",
+  "stroke-opacity",
+  "opacity",
+  "font-family",
+  "font-size",
+  "font-weight",
+];
 
 /** A copy of `svg` with the computed styles of its elements inlined (an exported SVG leaves the page's stylesheet). */
 function inlined(svg) {
@@ -38,7 +47,8 @@ export function svgText(svgs) {
   } else {
     const { width, height } = stackSize(list);
     copy = document.createElementNS(SVG_NS, "svg");
-    for (const [k, v] of Object.entries({ width, height, viewBox: `0 0 ${width} ${height}` })) copy.setAttribute(k, String(v));
+    for (const [k, v] of Object.entries({ width, height, viewBox: `0 0 ${width} ${height}` }))
+      copy.setAttribute(k, String(v));
     let y = 0;
     for (const svg of list) {
       const part = inlined(svg);
@@ -49,7 +59,10 @@ export function svgText(svgs) {
     }
   }
   copy.setAttribute("xmlns", SVG_NS);
-  const background = getComputedStyle(list[0].closest(".if-root") ?? list[0]).getPropertyValue("--if-bg").trim() || "#ffffff";
+  const background =
+    getComputedStyle(list[0].closest(".if-root") ?? list[0])
+      .getPropertyValue("--if-bg")
+      .trim() || "#ffffff";
   const rect = document.createElementNS(SVG_NS, "rect");
   rect.setAttribute("width", "100%");
   rect.setAttribute("height", "100%");
@@ -91,7 +104,8 @@ export const MAX_CANVAS_SIDE = 16384;
  * from the SVG (or SVGs, stacked as svgText stacks them) through a canvas. `onError(message)` hears of a failure, which is otherwise silent.
  */
 export function downloadPng(svgs, filename = "infoflow.png", scale = 2, onError = () => {}) {
-  const { width, height } = Array.isArray(svgs) && svgs.length > 1 ? stackSize(svgs) : svgSize(Array.isArray(svgs) ? svgs[0] : svgs);
+  const { width, height } =
+    Array.isArray(svgs) && svgs.length > 1 ? stackSize(svgs) : svgSize(Array.isArray(svgs) ? svgs[0] : svgs);
   const factor = Math.min(scale, MAX_CANVAS_SIDE / Math.max(width, height, 1));
   const image = new Image();
   const url = URL.createObjectURL(new Blob([svgText(svgs)], { type: "image/svg+xml" }));
@@ -103,7 +117,10 @@ export function downloadPng(svgs, filename = "infoflow.png", scale = 2, onError 
     context.scale(factor, factor);
     context.drawImage(image, 0, 0);
     URL.revokeObjectURL(url);
-    canvas.toBlob((blob) => (blob ? download(blob, filename) : onError("the browser could not draw the PNG: try SVG")), "image/png");
+    canvas.toBlob(
+      (blob) => (blob ? download(blob, filename) : onError("the browser could not draw the PNG: try SVG")),
+      "image/png",
+    );
   };
   image.onerror = () => {
     URL.revokeObjectURL(url);
@@ -114,7 +131,11 @@ export function downloadPng(svgs, filename = "infoflow.png", scale = 2, onError 
 
 /** JSON as FlowGraph.load reads it: NaN and infinities as the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers). */
 export function graphJson(graph) {
-  return JSON.stringify(graph, (_key, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value), 1);
+  return JSON.stringify(
+    graph,
+    (_key, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value),
+    1,
+  );
 }
 
 export function downloadJson(graph, filename = "infoflow-graph.json") {

@@ -22,7 +22,9 @@ export function traitFields({ model, watch }) {
 
   return {
     follow,
-    flush: () => debounced.forEach((send) => send.flush()),
+    flush: () => {
+      for (const send of debounced) send.flush();
+    },
 
     /**
      * A select of the trait `name` whose options come from Python: the list trait `items` of {name, description}
@@ -37,7 +39,9 @@ export function traitFields({ model, watch }) {
         const listed = entries();
         const value = model.get(name);
         const extra = value != null && !listed.some((e) => e.name === value) ? [{ name: value, description: "" }] : [];
-        input.replaceChildren(...[...listed, ...extra].map((e) => el("option", { value: e.name, text: e.name, title: e.description })));
+        input.replaceChildren(
+          ...[...listed, ...extra].map((e) => el("option", { value: e.name, text: e.name, title: e.description })),
+        );
         input.value = value;
         input.title = listed.find((e) => e.name === value)?.description ?? "";
       };
@@ -76,7 +80,9 @@ export function traitFields({ model, watch }) {
     /** A whole number of at least 0, or null when empty. */
     count(name, placeholder) {
       const input = el("input", { type: "number", min: 0, step: 1, placeholder, "data-trait": name });
-      input.addEventListener("change", () => write(name, input.value === "" ? null : Math.max(0, Math.round(+input.value))));
+      input.addEventListener("change", () =>
+        write(name, input.value === "" ? null : Math.max(0, Math.round(+input.value))),
+      );
       follow(name, () => (input.value = model.get(name) ?? ""));
       return input;
     },

@@ -12,7 +12,9 @@ export const FADED_TEXT = "faded: sign differs between interventions";
 
 /** The name of one flag: a string, or an object's name (see flagText). */
 export function flagName(flag) {
-  return typeof flag === "string" ? flag : String(flag?.name ?? flag?.kind ?? flag?.code ?? flag?.flag ?? flagText(flag));
+  return typeof flag === "string"
+    ? flag
+    : String(flag?.name ?? flag?.kind ?? flag?.code ?? flag?.flag ?? flagText(flag));
 }
 
 /** The flag names of an edge (empty when nothing is suspect). */
@@ -30,7 +32,12 @@ export function hasFlags(graph) {
 
 /** The dotted outline under a flagged arc of stroke width `width` (before zoom): its stroke, width, dashes, opacity. */
 export function flagOutline(width, zoom = 1) {
-  return { color: look.color, width: (width + look.extraWidth) * zoom ** 0.5, dash: `${look.dash * zoom} ${look.gap * zoom}`, opacity: look.opacity };
+  return {
+    color: look.color,
+    width: (width + look.extraWidth) * zoom ** 0.5,
+    dash: `${look.dash * zoom} ${look.gap * zoom}`,
+    opacity: look.opacity,
+  };
 }
 
 /** An arc's opacity given its flags: inconsistent arcs are faded. */
@@ -45,14 +52,19 @@ export function flaggedOpacity(opacity, edge) {
  */
 export function sinkList(graph) {
   const sinks = graph?.stats?.sinks;
-  const shareOf = (entry) => (entry != null && typeof entry === "object" ? entry.share ?? entry.attention : entry);
-  if (Array.isArray(sinks)) return sinks.map((s) => (s != null && typeof s === "object" ? [Number(s.position ?? s.pos), shareOf(s)] : [Number(s), null]));
+  const shareOf = (entry) => (entry != null && typeof entry === "object" ? (entry.share ?? entry.attention) : entry);
+  if (Array.isArray(sinks))
+    return sinks.map((s) =>
+      s != null && typeof s === "object" ? [Number(s.position ?? s.pos), shareOf(s)] : [Number(s), null],
+    );
   if (Array.isArray(sinks?.positions)) {
     const shares = Array.isArray(sinks.share) ? sinks.share : Array.isArray(sinks.shares) ? sinks.shares : [];
     return sinks.positions.map((p, i) => [Number(p), shares[i] ?? null]);
   }
   if (sinks == null || typeof sinks !== "object") return [];
-  return Object.entries(sinks).filter(([key]) => /^\d+$/.test(key)).map(([key, entry]) => [Number(key), shareOf(entry)]);
+  return Object.entries(sinks)
+    .filter(([key]) => /^\d+$/.test(key))
+    .map(([key, entry]) => [Number(key), shareOf(entry)]);
 }
 
 /** The share of attention received by the sink in positions `start` to `end` (exclusive); null when unknown. Shares above 1 are percents. */
@@ -88,7 +100,8 @@ export function flagReasons(graph, edge) {
 export function trustRows(edge) {
   const rows = [];
   const damage = Number(edge.damage);
-  if (edge.damage != null && !Number.isNaN(damage)) rows.push(["damage", `${formatMagnitude(damage)} nats (KL of the next-token distribution)`]);
+  if (edge.damage != null && !Number.isNaN(damage))
+    rows.push(["damage", `${formatMagnitude(damage)} nats (KL of the next-token distribution)`]);
   const std = Number(edge.effect_std);
   // A role edge's (it has a prompt count n) is the standard deviation over the prompts of a set.
   const over = edge.n != null ? `the ${edge.n} prompts (standard deviation)` : "corrupted samples";

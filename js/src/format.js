@@ -1,6 +1,7 @@
 // Text shown for tokens, effects and the graph's provenance.
 
 /** Control characters other than newline and tab: invisible on screen, and XML cannot hold most of them. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's purpose.
 export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
 /** A control character by its code, as the bytes of a split character are shown: ESC "<0x1B>", NUL "<0x00>". */
@@ -13,17 +14,21 @@ export function visible(text) {
   return String(text).replace(/ /g, "·").replace(/\n/g, "↵").replace(/\t/g, "⇥").replace(CONTROL, picture);
 }
 
+/** The control characters XML 1.0 cannot hold (all but tab, newline and carriage return). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's purpose.
+const XML_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f]/g;
+
 /** `text` with every character XML 1.0 cannot hold replaced: control characters by their codes, others by "\ufffd". */
 export function xmlSafe(text) {
   return String(text)
-    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, picture)
+    .replace(XML_CONTROL, picture)
     .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|[\ufffe\uffff]/g, "\ufffd");
 }
 
 /** A token cut to `max` characters for its box; the tooltip keeps the whole text. */
 export function boxLabel(text, max) {
   const shown = visible(text);
-  return shown.length > max ? shown.slice(0, max - 1) + "…" : shown;
+  return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
 }
 
 /** An effect with its sign and four significant digits. */
@@ -58,7 +63,7 @@ export function nodeName(graph, index) {
 export function spanName(graph, { start, end }) {
   const text = visible(graph.tokens.slice(start, end).join(""));
   if (end - start <= 1) return `${start} ${text}`;
-  return `${nodeRange({ start, end })} ‘${text.length > SPAN_TEXT ? text.slice(0, SPAN_TEXT - 1) + "…" : text}’`;
+  return `${nodeRange({ start, end })} ‘${text.length > SPAN_TEXT ? `${text.slice(0, SPAN_TEXT - 1)}…` : text}’`;
 }
 
 /** A node label as Python writes it ("7:14", a slice) named for a reader (see spanName); other labels as they are. */
@@ -101,7 +106,7 @@ export function isSpanEdge(graph, edge) {
  * strings "NaN", "Infinity" and "-Infinity" (JSON has no such numbers), and `Number()` reads them back.
  */
 export function readGraph(graph) {
-  if (!graph || !graph.edges) return graph;
+  if (!graph?.edges) return graph;
   return {
     ...graph,
     clean_metric: Number(graph.clean_metric),
@@ -139,9 +144,10 @@ export function formatShort(x) {
 export function roleEffectText(edge) {
   if (edge?.n == null || edge.sign_consistency == null) return null;
   const n = Number(edge.n);
-  const interval = edge.low != null && edge.high != null
-    ? ` (95% CI ${formatShort(Number(edge.low))}..${formatShort(Number(edge.high))})`
-    : " (one prompt: no interval)";
+  const interval =
+    edge.low != null && edge.high != null
+      ? ` (95% CI ${formatShort(Number(edge.low))}..${formatShort(Number(edge.high))})`
+      : " (one prompt: no interval)";
   const same = Math.round(Number(edge.sign_consistency) * n);
   return `mean ${formatShort(Number(edge.effect))}${interval}, same sign in ${same}/${n} prompts`;
 }

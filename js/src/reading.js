@@ -41,7 +41,8 @@ export const FLAGS_NOTE =
  */
 export function readingNotes(graph, edges) {
   const top = edges.filter((e) => Number.isFinite(e.effect)).slice(0, STRONGEST);
-  const dominant = (test) => top.length > 0 && (test(graph, top[0]) || 2 * top.filter((e) => test(graph, e)).length >= top.length);
+  const dominant = (test) =>
+    top.length > 0 && (test(graph, top[0]) || 2 * top.filter((e) => test(graph, e)).length >= top.length);
   const notes = [];
   const sinkFlagged = edges.some((e) => flagNames(e).includes("sink"));
   if (dominant(fromFirstPosition)) notes.push({ kind: "sink", text: sinkFlagged ? SINK_FLAGS_NOTE : SINK_NOTE });

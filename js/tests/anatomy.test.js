@@ -1,7 +1,15 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
-import { GREEN, RED, edgeStyle } from "../src/geometry/edges.js";
-import { anatomyRows, anatomyTitle, cellStyle, drawAnatomy, headText, readAnatomy, shortEffect } from "../src/svg/anatomy.js";
+import { edgeStyle, GREEN, RED } from "../src/geometry/edges.js";
+import {
+  anatomyRows,
+  anatomyTitle,
+  cellStyle,
+  drawAnatomy,
+  headText,
+  readAnatomy,
+  shortEffect,
+} from "../src/svg/anatomy.js";
 import { anatomyData } from "./mock-model.js";
 
 const draw = (data = anatomyData()) => {
@@ -51,7 +59,9 @@ describe("drawing the anatomy", () => {
     expect(cells.length).toBe(12);
     const strongest = svg.querySelector("rect[data-layer='1'][data-head='0']");
     expect(strongest.getAttribute("fill")).toBe(GREEN);
-    expect(strongest.querySelector("title").textContent).toBe("L1.H0: +1.200 (exact: the edge intervened in this head only, key/value head 0)");
+    expect(strongest.querySelector("title").textContent).toBe(
+      "L1.H0: +1.200 (exact: the edge intervened in this head only, key/value head 0)",
+    );
     expect(svg.querySelector("rect[data-layer='2'][data-head='2']").getAttribute("fill")).toBe(RED);
     expect(svg.querySelector("rect[data-layer='0'][data-head='2']").classList.contains("if-an-blank")).toBe(true); // 1e-4 < floor
   });
@@ -59,7 +69,11 @@ describe("drawing the anatomy", () => {
   it("lists the heads carrying most of the effect, strongest first", () => {
     const { svg } = draw();
     expect([...svg.querySelectorAll(".if-an-top")].map((t) => t.textContent)).toEqual([
-      "L1.H0 +1.2", "L2.H2 -0.9", "L1.H1 -0.4", "L0.H3 +0.3", "L0.H0 +0.1",
+      "L1.H0 +1.2",
+      "L2.H2 -0.9",
+      "L1.H1 -0.4",
+      "L0.H3 +0.3",
+      "L0.H0 +0.1",
     ]);
   });
 
@@ -72,9 +86,12 @@ describe("drawing the anatomy", () => {
     expect(upTo.textContent).toBe("layers 0..1: +1.300 (exact)");
     const target = svg.querySelectorAll("[data-end='target'] .if-an-lens-token");
     expect([...target].map((t) => t.textContent)).toEqual(Array(4).fill("·Mary"));
-    expect(svg.querySelector("[data-end='target'] .if-an-lens-row[data-layer='-1'] > title").textContent)
-      .toBe("embeddings at 13 ·to: ·Mary (logit 2.00, p 0.40), ·John (logit 2.00, p 0.20); metric -0.5000");
-    expect(svg.textContent).toContain("exact measurements, not estimates: the edge intervened (zero pattern) in one head");
+    expect(svg.querySelector("[data-end='target'] .if-an-lens-row[data-layer='-1'] > title").textContent).toBe(
+      "embeddings at 13 ·to: ·Mary (logit 2.00, p 0.40), ·John (logit 2.00, p 0.20); metric -0.5000",
+    );
+    expect(svg.textContent).toContain(
+      "exact measurements, not estimates: the edge intervened (zero pattern) in one head",
+    );
     expect(svg.textContent).toContain("22 measurements in 2 forward passes, 0.1 s");
   });
 
@@ -85,13 +102,17 @@ describe("drawing the anatomy", () => {
     const points = svg.querySelectorAll("[data-series='lens-source'] .if-an-point");
     expect([...points].map((p) => p.classList.contains("if-an-clipped"))).toEqual([true, false, false, false]);
     expect(points[0].querySelector("title").textContent).toBe("metric read from the embeddings at 1: +50.00");
-    expect(Number(points[0].getAttribute("cx"))).toBe(Math.max(...[...points].map((p) => Number(p.getAttribute("cx")))));
+    expect(Number(points[0].getAttribute("cx"))).toBe(
+      Math.max(...[...points].map((p) => Number(p.getAttribute("cx")))),
+    );
   });
 
   it("says so while measuring, and after a failure", () => {
     const { svg, size } = draw({ edge: { source: 1, target: 13 }, status: "computing" });
     expect(svg.textContent).toContain("measuring…");
     expect(svg.getAttribute("height")).toBe(String(size.height));
-    expect(draw({ edge: { source: 1, target: 13 }, status: "failed" }).svg.textContent).toContain("the error box above says why");
+    expect(draw({ edge: { source: 1, target: 13 }, status: "failed" }).svg.textContent).toContain(
+      "the error box above says why",
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { WRAP_FROM, clearPin, createContext, createHub, frameOf, isOffline, shownGraph } from "../src/context.js";
+import { clearPin, createContext, createHub, frameOf, isOffline, shownGraph, WRAP_FROM } from "../src/context.js";
 import { flaggedGraph, fullGraph, mockModel, noiseGraph, widgetState } from "./mock-model.js";
 
 describe("hub", () => {
@@ -91,7 +91,7 @@ describe("frameOf", () => {
   it("has no graph and no edges before the first graph", () => {
     const frame = frameOf(context({ ...widgetState(), graph: null, selected: 3 }));
     expect(frame).toMatchObject({ graph: null, edges: [], maxAbs: 0, depth: 0, selected: 3 });
-     expect(frame).toMatchObject({ flagged: 0, hiddenFlagged: 0 });
+    expect(frame).toMatchObject({ flagged: 0, hiddenFlagged: 0 });
   });
 
   it("counts the flagged edges on show, and leaves them out while `hideFlagged` is set, ranks kept (issue 10)", () => {
@@ -111,7 +111,8 @@ describe("frameOf", () => {
 });
 
 describe("noise", () => {
-  const context = (graph, extra = {}) => createContext(mockModel({ ...widgetState(graph), top_k: null, ...extra }), null, () => {});
+  const context = (graph, extra = {}) =>
+    createContext(mockModel({ ...widgetState(graph), top_k: null, ...extra }), null, () => {});
 
   it("draws no edge under the noise floor, and says when no edge reaches it", () => {
     const frame = frameOf(context(noiseGraph()));
@@ -154,7 +155,14 @@ describe("offline and pins", () => {
   it("tells a saved page's stand-in model by its _offline flag, or the status every saved page starts with", () => {
     expect(isOffline(mockModel(widgetState()))).toBe(false);
     expect(isOffline(mockModel({ ...widgetState(), _offline: true }))).toBe(true);
-    expect(isOffline(mockModel({ ...widgetState(), status: "Saved page: filtering works here; recomputing needs the live widget in a notebook." }))).toBe(true);
+    expect(
+      isOffline(
+        mockModel({
+          ...widgetState(),
+          status: "Saved page: filtering works here; recomputing needs the live widget in a notebook.",
+        }),
+      ),
+    ).toBe(true);
     expect(createContext(mockModel({ ...widgetState(), _offline: true }), null, () => {}).offline).toBe(true);
   });
 

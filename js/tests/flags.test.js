@@ -1,10 +1,24 @@
 import { describe, expect, it } from "vitest";
 import {
-  FLAG_COLOR, flagNames, flagOutline, flagReasons, flaggedOpacity, hasFlags, isFlagged, isInconsistent, sinkShare, trustRows,
+  FLAG_COLOR,
+  flaggedOpacity,
+  flagNames,
+  flagOutline,
+  flagReasons,
+  hasFlags,
+  isFlagged,
+  isInconsistent,
+  sinkShare,
+  trustRows,
 } from "../src/flags.js";
 import style from "../src/style.json";
 
-const graph = (stats = {}) => ({ tokens: ["<s>", "a", "b"], nodes: [0, 1, 2].map((i) => ({ start: i, end: i + 1 })), edges: [], stats });
+const graph = (stats = {}) => ({
+  tokens: ["<s>", "a", "b"],
+  nodes: [0, 1, 2].map((i) => ({ start: i, end: i + 1 })),
+  edges: [],
+  stats,
+});
 
 describe("trust flags (issue 10)", () => {
   it("reads an edge's flags: absent or empty is not flagged", () => {
@@ -20,7 +34,12 @@ describe("trust flags (issue 10)", () => {
   });
 
   it("draws a flagged arc's outline wider than the arc, dotted, in the flag colour; fades inconsistent arcs", () => {
-    expect(flagOutline(2)).toEqual({ color: FLAG_COLOR, width: 2 + style.flags.extraWidth, dash: "1.5 2.5", opacity: style.flags.opacity });
+    expect(flagOutline(2)).toEqual({
+      color: FLAG_COLOR,
+      width: 2 + style.flags.extraWidth,
+      dash: "1.5 2.5",
+      opacity: style.flags.opacity,
+    });
     expect(flagOutline(2, 4).width).toBe((2 + style.flags.extraWidth) * 2);
     expect(flagOutline(2, 4).dash).toBe("6 10");
     expect(flaggedOpacity(0.8, { flags: ["inconsistent"] })).toBeCloseTo(0.8 * style.flags.fade);
@@ -58,7 +77,13 @@ describe("trust flags (issue 10)", () => {
       "damage: far above edges of similar effect",
     ]);
     expect(flagReasons(g, { source: 1, target: 2 })).toEqual([]);
-    const span = { ...graph({ sinks: { positions: [0], share: [0.581] } }), nodes: [{ start: 0, end: 2 }, { start: 2, end: 3 }] };
+    const span = {
+      ...graph({ sinks: { positions: [0], share: [0.581] } }),
+      nodes: [
+        { start: 0, end: 2 },
+        { start: 2, end: 3 },
+      ],
+    };
     expect(flagReasons(span, { source: 0, target: 1, flags: ["sink"] })[0]).toContain("(receives 58% of attention)");
   });
 
@@ -67,7 +92,9 @@ describe("trust flags (issue 10)", () => {
       ["damage", "2.35 nats (KL of the next-token distribution)"],
       ["spread", "± 0.314 over corrupted samples"],
     ]);
-    expect(trustRows({ damage: "Infinity" })).toEqual([["damage", "Infinity nats (KL of the next-token distribution)"]]);
+    expect(trustRows({ damage: "Infinity" })).toEqual([
+      ["damage", "Infinity nats (KL of the next-token distribution)"],
+    ]);
     expect(trustRows({})).toEqual([]);
   });
 });

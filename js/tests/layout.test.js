@@ -1,10 +1,32 @@
 import { describe, expect, it } from "vitest";
-import { boxLabel, edgeFlags, flagText, formatEffect, formatMagnitude, isSpanEdge, labelName, nodeName, nodeRange, visible, xmlSafe } from "../src/format.js";
+import {
+  boxLabel,
+  edgeFlags,
+  flagText,
+  formatEffect,
+  formatMagnitude,
+  isSpanEdge,
+  labelName,
+  nodeName,
+  nodeRange,
+  visible,
+  xmlSafe,
+} from "../src/format.js";
 import { arcBandFor, arcBandsByRow, arcHeight, arcPath, loopPath, rowCrossingPath } from "../src/geometry/arcs.js";
 import {
-  GREEN, NOISE_RELATIVE, RED, aboveNoise, anyAboveNoise, edgeScale, edgeStyle, filterEdges, maxAbsEffect, noiseFloor, rankEdges,
+  aboveNoise,
+  anyAboveNoise,
+  edgeScale,
+  edgeStyle,
+  filterEdges,
+  GREEN,
+  maxAbsEffect,
+  NOISE_RELATIVE,
+  noiseFloor,
+  RED,
+  rankEdges,
 } from "../src/geometry/edges.js";
-import { MARGIN, bracketRows, layoutStrip, nodeAnchor, spanSegments } from "../src/geometry/strip.js";
+import { bracketRows, layoutStrip, MARGIN, nodeAnchor, spanSegments } from "../src/geometry/strip.js";
 
 const numbers = (path) => path.match(/-?\d+(\.\d+)?/g).map(Number);
 
@@ -23,7 +45,13 @@ describe("token display", () => {
     expect(boxLabel(" to", 6)).toBe("·to");
   });
   it("tells span edges from token edges", () => {
-    const graph = { nodes: [{ start: 0, end: 1 }, { start: 1, end: 3 }, { start: 3, end: 4 }] };
+    const graph = {
+      nodes: [
+        { start: 0, end: 1 },
+        { start: 1, end: 3 },
+        { start: 3, end: 4 },
+      ],
+    };
     expect(isSpanEdge(graph, { source: 0, target: 2 })).toBe(false);
     expect(isSpanEdge(graph, { source: 1, target: 2 })).toBe(true);
     expect(isSpanEdge(graph, { source: 0, target: 1 })).toBe(true);
@@ -122,7 +150,10 @@ describe("arc geometry", () => {
   });
 
   it("connects rows when a prompt wraps: the target end lies on its own row", () => {
-    const wrapped = layoutStrip(Array.from({ length: 40 }, () => " word"), { wrapWidth: 300, arcBand: 60 });
+    const wrapped = layoutStrip(
+      Array.from({ length: 40 }, () => " word"),
+      { wrapWidth: 300, arcBand: 60 },
+    );
     const s = nodeAnchor(wrapped.boxes, { start: 0, end: 1 });
     const t = nodeAnchor(wrapped.boxes, { start: 39, end: 40 });
     expect(t.row).toBeGreaterThan(s.row);
@@ -131,7 +162,10 @@ describe("arc geometry", () => {
   });
 
   it("routes arcs between wrapped rows around the text: above the rows and down the gutter", () => {
-    const wrapped = layoutStrip(Array.from({ length: 40 }, () => " word"), { wrapWidth: 300, arcBand: 60 });
+    const wrapped = layoutStrip(
+      Array.from({ length: 40 }, () => " word"),
+      { wrapWidth: 300, arcBand: 60 },
+    );
     for (const b of wrapped.boxes) expect(b.x + b.width).toBeLessThan(wrapped.gutterX);
     expect(wrapped.width).toBeLessThanOrEqual(300);
     const s = nodeAnchor(wrapped.boxes, { start: 2, end: 3 });
@@ -156,14 +190,20 @@ describe("arc geometry", () => {
   });
 
   it("gives each wrapped row the arc band its own arcs need", () => {
-    const wrapped = layoutStrip(Array.from({ length: 40 }, () => " word"), { wrapWidth: 300, arcBand: 0 });
+    const wrapped = layoutStrip(
+      Array.from({ length: 40 }, () => " word"),
+      { wrapWidth: 300, arcBand: 0 },
+    );
     const s = nodeAnchor(wrapped.boxes, { start: 0, end: 1 });
     const t = nodeAnchor(wrapped.boxes, { start: 4, end: 5 });
     const bands = arcBandsByRow([[s, t]], wrapped.rows);
     expect(bands[0]).toBe(arcBandFor([[s, t]]));
     expect(bands[1]).toBe(arcBandFor([]));
     expect(bands[1]).toBeLessThan(bands[0]);
-    const laid = layoutStrip(Array.from({ length: 40 }, () => " word"), { wrapWidth: 300, arcBand: bands });
+    const laid = layoutStrip(
+      Array.from({ length: 40 }, () => " word"),
+      { wrapWidth: 300, arcBand: bands },
+    );
     const row1 = laid.boxes.find((b) => b.row === 1);
     const row2 = laid.boxes.find((b) => b.row === 2);
     expect(row1.band).toBe(bands[1]);
@@ -178,7 +218,13 @@ describe("arc geometry", () => {
 
 describe("span brackets", () => {
   it("stacks nested spans below the spans that hold them", () => {
-    const nodes = [{ start: 0, end: 8 }, { start: 0, end: 4 }, { start: 4, end: 8 }, { start: 0, end: 2 }, { start: 3, end: 4 }];
+    const nodes = [
+      { start: 0, end: 8 },
+      { start: 0, end: 4 },
+      { start: 4, end: 8 },
+      { start: 0, end: 2 },
+      { start: 3, end: 4 },
+    ];
     const rows = bracketRows(nodes);
     expect(rows.get(0)).toBe(0);
     expect(rows.get(1)).toBe(1);
@@ -188,7 +234,10 @@ describe("span brackets", () => {
   });
 
   it("splits a bracket at row breaks", () => {
-    const { boxes } = layoutStrip(Array.from({ length: 30 }, () => " word"), { wrapWidth: 300 });
+    const { boxes } = layoutStrip(
+      Array.from({ length: 30 }, () => " word"),
+      { wrapWidth: 300 },
+    );
     const segments = spanSegments(boxes, { start: 0, end: 30 });
     expect(segments.length).toBe(boxes[29].row + 1);
     expect(segments[0].x1).toBe(boxes[0].x);
@@ -244,8 +293,15 @@ describe("the noise floor (issue 16)", () => {
   });
   it("keeps effects at or above it, infinite and NaN ones too, drops smaller ones", () => {
     const floor = 1e-4;
-    expect([1e-4, -2e-4, Infinity, NaN, 9.9e-5, -1.9e-6, 0].map((effect) => aboveNoise({ effect }, floor)))
-      .toEqual([true, true, true, true, false, false, false]);
+    expect([1e-4, -2e-4, Infinity, NaN, 9.9e-5, -1.9e-6, 0].map((effect) => aboveNoise({ effect }, floor))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
     expect(anyAboveNoise([{ effect: 1e-6 }, { effect: -5e-5 }], floor)).toBe(false);
     expect(anyAboveNoise([{ effect: 1e-6 }, { effect: -5e-3 }], floor)).toBe(true);
     expect(anyAboveNoise([], floor)).toBe(false);
@@ -254,11 +310,17 @@ describe("the noise floor (issue 16)", () => {
 
 describe("the width scale (issue 16)", () => {
   it("is the clean metric's magnitude while every effect drawn is smaller", () => {
-    expect(edgeScale({ clean_metric: -3 }, [{ effect: 1.9e-6 }, { effect: -0.5 }])).toEqual({ value: 3, basis: "clean" });
+    expect(edgeScale({ clean_metric: -3 }, [{ effect: 1.9e-6 }, { effect: -0.5 }])).toEqual({
+      value: 3,
+      basis: "clean",
+    });
     expect(edgeScale({ clean_metric: 3 }, [])).toEqual({ value: 3, basis: "clean" });
   });
   it("is the largest effect drawn when that is larger, or when the clean metric is 0 or not finite", () => {
-    expect(edgeScale({ clean_metric: 3 }, [{ effect: -7 }, { effect: Infinity }])).toEqual({ value: 7, basis: "largest" });
+    expect(edgeScale({ clean_metric: 3 }, [{ effect: -7 }, { effect: Infinity }])).toEqual({
+      value: 7,
+      basis: "largest",
+    });
     expect(edgeScale({ clean_metric: 0 }, [{ effect: 0.02 }])).toEqual({ value: 0.02, basis: "largest" });
     expect(edgeScale({ clean_metric: NaN }, [{ effect: 0.02 }])).toEqual({ value: 0.02, basis: "largest" });
   });
@@ -272,7 +334,12 @@ describe("the width scale (issue 16)", () => {
 describe("names a reader can read (issue 16)", () => {
   const graph = {
     tokens: ["When", " Mary", " and", "\n", " went"],
-    nodes: [{ start: 0, end: 1 }, { start: 1, end: 4 }, { start: 3, end: 4 }, { start: 0, end: 5 }],
+    nodes: [
+      { start: 0, end: 1 },
+      { start: 1, end: 4 },
+      { start: 3, end: 4 },
+      { start: 0, end: 5 },
+    ],
   };
   it("names a token by position and text, a span by its range (both ends included) and quoted text", () => {
     expect(nodeName(graph, 0)).toBe("0 When");
@@ -293,7 +360,14 @@ describe("names a reader can read (issue 16)", () => {
     expect(labelName(graph, undefined)).toBe('""');
   });
   it("writes magnitudes in a few digits", () => {
-    expect([3.21e-4, 1e-4, 3.21, 0.123456, 0, 1234.5].map(formatMagnitude)).toEqual(["3.2e-4", "1.0e-4", "3.21", "0.123", "0", "1230"]);
+    expect([3.21e-4, 1e-4, 3.21, 0.123456, 0, 1234.5].map(formatMagnitude)).toEqual([
+      "3.2e-4",
+      "1.0e-4",
+      "3.21",
+      "0.123",
+      "0",
+      "1230",
+    ]);
   });
   it("reads trust flags as strings or named objects", () => {
     expect(flagText("sink")).toBe("sink");
@@ -308,7 +382,9 @@ describe("names a reader can read (issue 16)", () => {
 
 describe("the scale of the drawn edges", () => {
   it("is the largest finite |effect|, 0 for none", () => {
-    expect(maxAbsEffect([{ effect: -0.7 }, { effect: 0.2 }, { effect: NaN }, { effect: Infinity }, { effect: "Infinity" }])).toBe(0.7);
+    expect(
+      maxAbsEffect([{ effect: -0.7 }, { effect: 0.2 }, { effect: NaN }, { effect: Infinity }, { effect: "Infinity" }]),
+    ).toBe(0.7);
     expect(maxAbsEffect([])).toBe(0);
   });
 });
@@ -338,7 +414,10 @@ describe("filtering, as FlowGraph.filter(threshold).top(k)", () => {
 describe("JSON export", () => {
   it("writes NaN and infinities as the strings FlowGraph.load reads, not as null", async () => {
     const { graphJson } = await import("../src/export.js");
-    const text = graphJson({ clean_metric: Infinity, edges: [{ effect: NaN }, { effect: -Infinity }, { effect: 0.5 }] });
+    const text = graphJson({
+      clean_metric: Infinity,
+      edges: [{ effect: NaN }, { effect: -Infinity }, { effect: 0.5 }],
+    });
     const back = JSON.parse(text);
     expect(back.clean_metric).toBe("Infinity");
     expect(back.edges.map((e) => e.effect)).toEqual(["NaN", "-Infinity", 0.5]);

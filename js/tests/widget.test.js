@@ -1,8 +1,17 @@
 // @vitest-environment jsdom
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import widget from "../src/widget.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEBOUNCE_MS } from "../src/debounce.js";
-import { STRATEGY_MENU, estimatedGraph, flaggedGraph, fullGraph, mockModel, noiseGraph, savedState, widgetState } from "./mock-model.js";
+import widget from "../src/widget.js";
+import {
+  estimatedGraph,
+  flaggedGraph,
+  fullGraph,
+  mockModel,
+  noiseGraph,
+  STRATEGY_MENU,
+  savedState,
+  widgetState,
+} from "./mock-model.js";
 
 let host;
 let cleanup;
@@ -210,7 +219,9 @@ describe("interaction", () => {
     expect(tip.textContent).toContain("rank1 of 105");
     const pos = Number(arc.dataset.source.split(":")[0]);
     expect(tip.textContent).toContain(`source${pos} ${fullGraph().tokens[pos].replace(/ /g, "·")}`);
-    const ends = [...host.querySelectorAll(".if-token.if-end")].map((t) => `${t.dataset.pos}:${Number(t.dataset.pos) + 1}`);
+    const ends = [...host.querySelectorAll(".if-token.if-end")].map(
+      (t) => `${t.dataset.pos}:${Number(t.dataset.pos) + 1}`,
+    );
     expect(ends.sort()).toEqual([...new Set([arc.dataset.source, arc.dataset.target])].sort());
     arc.dispatchEvent(new MouseEvent("mouseout", { bubbles: true }));
     expect(host.querySelectorAll(".if-token.if-end").length).toBe(0);
@@ -218,7 +229,10 @@ describe("interaction", () => {
 
   it("hovering a span arc outlines every token of both spans", () => {
     const graph = fullGraph();
-    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.nodes = [
+      { start: 0, end: 7, label: "0:7" },
+      { start: 7, end: 14, label: "7:14" },
+    ];
     graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
     mount(widgetState(graph));
     arcs()[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
@@ -236,8 +250,14 @@ describe("interaction", () => {
 
   it("clicking a span arc asks Python to expand it and shows the answer, with a way back", () => {
     const graph = fullGraph();
-    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
-    graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }, { source: 1, target: 1, effect: -0.2, level: 0 }];
+    graph.nodes = [
+      { start: 0, end: 7, label: "0:7" },
+      { start: 7, end: 14, label: "7:14" },
+    ];
+    graph.edges = [
+      { source: 0, target: 1, effect: 0.8, level: 0 },
+      { source: 1, target: 1, effect: -0.2, level: 0 },
+    ];
     const model = mount(widgetState(graph));
     expect(host.querySelectorAll(".if-bracket").length).toBe(2);
     expect(host.querySelector(".if-bracket text").textContent).toBe("0–6");
@@ -259,8 +279,14 @@ describe("interaction", () => {
 describe("review fixes", () => {
   const spanGraph = () => {
     const graph = fullGraph();
-    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
-    graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }, { source: 1, target: 1, effect: -0.2, level: 0 }];
+    graph.nodes = [
+      { start: 0, end: 7, label: "0:7" },
+      { start: 7, end: 14, label: "7:14" },
+    ];
+    graph.edges = [
+      { source: 0, target: 1, effect: 0.8, level: 0 },
+      { source: 1, target: 1, effect: -0.2, level: 0 },
+    ];
     return graph;
   };
 
@@ -353,7 +379,16 @@ describe("wiring", () => {
     mount();
     const root = host.querySelector(".if-root");
     expect([...root.children].map((c) => c.className)).toEqual([
-      "if-header", "if-controls", "if-prompts", "if-status", "if-error", "if-toolbar", "if-canvas", "", "if-anatomy", "if-tooltip",
+      "if-header",
+      "if-controls",
+      "if-prompts",
+      "if-status",
+      "if-error",
+      "if-toolbar",
+      "if-canvas",
+      "",
+      "if-anatomy",
+      "if-tooltip",
     ]);
     expect(root.querySelector(".if-prompts").hidden).toBe(true); // the prompt stepper: only for a prompt set
     expect(root.children[7].firstChild.className).toBe("if-legend");
@@ -390,7 +425,9 @@ describe("noise is not evidence (issue 16, item 1)", () => {
   it("draws no arc when every effect is numerical noise, and says so in the drawing and the legend", () => {
     mount({ ...widgetState(noiseGraph()), top_k: null });
     expect(arcs().length).toBe(0);
-    expect(host.querySelector(".if-drawing-note").textContent).toBe("No edge changes the metric measurably (all |effect| < 3.2e-4)");
+    expect(host.querySelector(".if-drawing-note").textContent).toBe(
+      "No edge changes the metric measurably (all |effect| < 3.2e-4)",
+    );
     const legend = host.querySelector(".if-legend").textContent;
     expect(legend).toContain("not drawn: |effect| < 3.2e-4, numerical noise (105 edges)");
     expect(host.querySelector(".if-header").textContent).toContain("105 edges measured, 0 shown");
@@ -407,7 +444,9 @@ describe("noise is not evidence (issue 16, item 1)", () => {
     const widths = [...arcs()].map((a) => Number(a.getAttribute("stroke-width")));
     expect(Math.max(...widths)).toBeLessThan(0.8); // minWidth 0.75 + 4.75 x 0.3%
     expect(Math.max(...[...arcs()].map((a) => Number(a.getAttribute("stroke-opacity"))))).toBeLessThan(0.2);
-    expect(host.querySelector(".if-legend").textContent).toContain("|effect| relative to 3.21 (the clean metric's magnitude)");
+    expect(host.querySelector(".if-legend").textContent).toContain(
+      "|effect| relative to 3.21 (the clean metric's magnitude)",
+    );
   });
 
   it("scales against the largest effect drawn when the clean metric is 0 (KL divergence)", () => {
@@ -431,7 +470,11 @@ describe("a saved page (issue 16, item 3)", () => {
   const kernelControls = ["intervention", "alpha", "strategy", "answer", "distractor", "corrupted_prompt"];
   const savedGraph = () => {
     const graph = fullGraph();
-    graph.provenance = { ...graph.provenance, intervention: { kind: "dampen", alpha: 1 }, intervention_text: "dampen: alpha = 1" };
+    graph.provenance = {
+      ...graph.provenance,
+      intervention: { kind: "dampen", alpha: 1 },
+      intervention_text: "dampen: alpha = 1",
+    };
     return graph;
   };
 
@@ -469,11 +512,16 @@ describe("a saved page (issue 16, item 3)", () => {
 
   it("asks no kernel to drill into a span: the tooltip says why", () => {
     const graph = fullGraph();
-    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.nodes = [
+      { start: 0, end: 7, label: "0:7" },
+      { start: 7, end: 14, label: "7:14" },
+    ];
     graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
     const model = mount(savedState(graph));
     arcs()[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
-    expect(host.querySelector(".if-hint").textContent).toBe("measuring inside a span needs a running kernel: this is a saved page");
+    expect(host.querySelector(".if-hint").textContent).toBe(
+      "measuring inside a span needs a running kernel: this is a saved page",
+    );
     arcs()[0].dispatchEvent(new MouseEvent("click", { bubbles: true }));
     expect(model.sent).toEqual([]);
   });
@@ -500,7 +548,10 @@ describe("labels a reader can read (issue 16, item 4)", () => {
 
   it("names span ends by their range and text, in the tooltip and the drill-down's header", () => {
     const graph = fullGraph();
-    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.nodes = [
+      { start: 0, end: 7, label: "0:7" },
+      { start: 7, end: 14, label: "7:14" },
+    ];
     graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
     const model = mount(widgetState(graph));
     arcs()[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
@@ -508,9 +559,14 @@ describe("labels a reader can read (issue 16, item 4)", () => {
     expect(tip).toContain("source0–6 ‘When·Mary·and·John·went·to·the’");
     expect(tip).toContain("target7–13 ‘·store,·John·gave·a·book·to’");
     arcs()[0].dispatchEvent(new MouseEvent("click", { bubbles: true }));
-    const inner = { ...fullGraph(), provenance: { ...fullGraph().provenance, expanded_from: { name: "span-pair", source: "0:7", target: "7:14" } } };
+    const inner = {
+      ...fullGraph(),
+      provenance: { ...fullGraph().provenance, expanded_from: { name: "span-pair", source: "0:7", target: "7:14" } },
+    };
     model.emit("msg:custom", { type: "expanded", level: 0, request: model.sent[0].request, graph: inner });
-    expect(host.querySelector(".if-drill").textContent).toBe("inside span edge 0–6 ‘When·Mary·and·John·went·to·the’ → 7–13 ‘·store,·John·gave·a·book·to’");
+    expect(host.querySelector(".if-drill").textContent).toBe(
+      "inside span edge 0–6 ‘When·Mary·and·John·went·to·the’ → 7–13 ‘·store,·John·gave·a·book·to’",
+    );
   });
 
   it("explains the whitespace marks of the strip in the legend", () => {
@@ -524,7 +580,10 @@ describe("labels a reader can read (issue 16, item 4)", () => {
 
   it("says what strong arcs from the first position and between neighbours usually mean", () => {
     const graph = fullGraph();
-    graph.edges = graph.edges.map((e) => ({ ...e, effect: e.source === 0 && e.target > 0 ? 2 + e.target / 100 : e.effect / 10 }));
+    graph.edges = graph.edges.map((e) => ({
+      ...e,
+      effect: e.source === 0 && e.target > 0 ? 2 + e.target / 100 : e.effect / 10,
+    }));
     mount(widgetState(graph));
     const note = host.querySelector(".if-note[data-kind='sink']");
     expect(note.textContent).toContain("attention sink");
@@ -536,7 +595,10 @@ describe("labels a reader can read (issue 16, item 4)", () => {
     host.remove();
 
     const local = fullGraph();
-    local.edges = local.edges.map((e) => ({ ...e, effect: e.target === e.source + 1 ? 1 + e.source / 100 : e.effect / 10 }));
+    local.edges = local.edges.map((e) => ({
+      ...e,
+      effect: e.target === e.source + 1 ? 1 + e.source / 100 : e.effect / 10,
+    }));
     mount(widgetState(local));
     expect(host.querySelector(".if-note[data-kind='local']").textContent).toContain("previous-token");
     expect(host.querySelector(".if-note[data-kind='sink']")).toBe(null);
@@ -544,7 +606,10 @@ describe("labels a reader can read (issue 16, item 4)", () => {
 
   it("lists an edge's trust flags in its tooltip, when it has some", () => {
     const graph = fullGraph();
-    const strongest = graph.edges.reduce((best, e, i) => (Math.abs(e.effect) > Math.abs(graph.edges[best].effect) ? i : best), 0);
+    const strongest = graph.edges.reduce(
+      (best, e, i) => (Math.abs(e.effect) > Math.abs(graph.edges[best].effect) ? i : best),
+      0,
+    );
     graph.edges[strongest].flags = ["sink-source", { name: "hemorrhage", detail: "the metric collapses" }];
     mount(widgetState(graph));
     const arc = [...arcs()].find((a) => a.dataset.rank === "1");
@@ -590,7 +655,10 @@ describe("a pin belongs to its graph (issue 16, item 5)", () => {
 
   it("unpins when a drill-down opens and when it closes", () => {
     const graph = fullGraph();
-    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.nodes = [
+      { start: 0, end: 7, label: "0:7" },
+      { start: 7, end: 14, label: "7:14" },
+    ];
     graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
     const model = mount(widgetState(graph));
     token(2).dispatchEvent(new MouseEvent("click", { bubbles: true }));

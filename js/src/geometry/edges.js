@@ -42,7 +42,9 @@ export function anyAboveNoise(edges, floor) {
 export function edgeScale(graph, edges) {
   const largest = maxAbsEffect(edges);
   const clean = Math.abs(Number(graph?.clean_metric));
-  return Number.isFinite(clean) && clean > 0 && clean >= largest ? { value: clean, basis: "clean" } : { value: largest, basis: "largest" };
+  return Number.isFinite(clean) && clean > 0 && clean >= largest
+    ? { value: clean, basis: "clean" }
+    : { value: largest, basis: "largest" };
 }
 
 /**
@@ -50,7 +52,13 @@ export function edgeScale(graph, edges) {
  * An infinite effect is the strongest there is (it ranks first); NaN is grey and faint: neither helps nor hurts.
  */
 export function edgeStyle(effect, maxAbs) {
-  const t = Number.isNaN(effect) ? 0 : !Number.isFinite(effect) ? 1 : maxAbs > 0 ? Math.min(1, Math.abs(effect) / maxAbs) : 0;
+  const t = Number.isNaN(effect)
+    ? 0
+    : !Number.isFinite(effect)
+      ? 1
+      : maxAbs > 0
+        ? Math.min(1, Math.abs(effect) / maxAbs)
+        : 0;
   return {
     color: Number.isNaN(effect) ? GREY : effect >= 0 ? GREEN : RED,
     width: scale.minWidth + scale.widthRange * t,

@@ -17,12 +17,24 @@ export function selectionOf(graph, index, level) {
 
 /** Whether `selection` names edge `edge` of drill-down `level`. */
 const names = (selection, edge, level) =>
-  selection != null && selection.source === edge.source && selection.target === edge.target && (selection.level ?? 0) === level;
+  selection != null &&
+  selection.source === edge.source &&
+  selection.target === edge.target &&
+  (selection.level ?? 0) === level;
 
 export function createAnatomy({ model, root, view, hub, watch, offline }) {
   const svg = svgEl("svg", { class: "if-anatomy-svg", role: "img", "aria-label": "anatomy of the selected edge" });
-  const close = el("button", { class: "if-anatomy-close", type: "button", title: "Close the anatomy (Escape)", "aria-label": "close the anatomy", text: "×" });
-  const panel = el("section", { class: "if-anatomy", "aria-label": "anatomy of the selected edge" }, [close, el("div", { class: "if-anatomy-scroll" }, [svg])]);
+  const close = el("button", {
+    class: "if-anatomy-close",
+    type: "button",
+    title: "Close the anatomy (Escape)",
+    "aria-label": "close the anatomy",
+    text: "×",
+  });
+  const panel = el("section", { class: "if-anatomy", "aria-label": "anatomy of the selected edge" }, [
+    close,
+    el("div", { class: "if-anatomy-scroll" }, [svg]),
+  ]);
   panel.hidden = true;
   let depth = 0;
 
@@ -38,7 +50,8 @@ export function createAnatomy({ model, root, view, hub, watch, offline }) {
     const graph = shownGraph(view);
     const edge = graph?.edges[Number(arc.dataset.index)];
     if (offline || !edge || isSetGraph(graph) || (!anyArc && isSpanEdge(graph, edge))) return; // a span arc's click drills down; a set has no one run to measure
-    if (!names(model.get("selected_edge"), edge, view.drilled.length)) select(selectionOf(graph, arc.dataset.index, view.drilled.length));
+    if (!names(model.get("selected_edge"), edge, view.drilled.length))
+      select(selectionOf(graph, arc.dataset.index, view.drilled.length));
   };
   hub.on("arc:activate", (arc) => open(arc, false));
   hub.on("arc:anatomy", (arc) => open(arc, true));
@@ -48,7 +61,10 @@ export function createAnatomy({ model, root, view, hub, watch, offline }) {
     const selection = model.get("selected_edge");
     const graph = shownGraph(view);
     for (const arc of root.querySelectorAll(".if-canvas .if-arc")) {
-      arc.classList.toggle("if-chosen", graph != null && names(selection, graph.edges[Number(arc.dataset.index)], view.drilled.length));
+      arc.classList.toggle(
+        "if-chosen",
+        graph != null && names(selection, graph.edges[Number(arc.dataset.index)], view.drilled.length),
+      );
     }
   }
   function show() {
@@ -58,7 +74,10 @@ export function createAnatomy({ model, root, view, hub, watch, offline }) {
     if (panel.hidden) return svg.replaceChildren();
     const { source, target, level = 0 } = model.get("selected_edge");
     const graph = level === 0 ? view.graph : view.drilled[level - 1];
-    const named = graph?.nodes[source] && graph.nodes[target] ? `Anatomy of ${nodeName(graph, source)} → ${nodeName(graph, target)}` : undefined;
+    const named =
+      graph?.nodes[source] && graph.nodes[target]
+        ? `Anatomy of ${nodeName(graph, source)} → ${nodeName(graph, target)}`
+        : undefined;
     const { width, height } = drawAnatomy(svg, data, named);
     // The drawn text decides the width (the builder only estimates it): downloads keep all of it.
     const box = typeof svg.getBBox === "function" ? svg.getBBox() : null;

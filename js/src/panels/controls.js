@@ -94,7 +94,11 @@ export function createControls(ctx) {
     model.save_changes();
   });
   autoButton.dataset.control = "corrupt-auto";
-  const corruptedField = labelled("corrupted prompt", el("span", { class: "if-corrupted-input" }, [corruptedInput, autoButton]), "if-wide if-corrupted");
+  const corruptedField = labelled(
+    "corrupted prompt",
+    el("span", { class: "if-corrupted-input" }, [corruptedInput, autoButton]),
+    "if-wide if-corrupted",
+  );
   const showParameters = () => {
     const takes = interventionParameters(model);
     alphaField.hidden = !("alpha" in takes);

@@ -3,7 +3,7 @@
 // or activates an arc (on the hub, for the drill-down and the anatomy; with Shift, "arc:anatomy" for the anatomy
 // alone). Wrapped rows follow the width of the output area.
 
-import { SVG_NS, el } from "../dom.js";
+import { el, SVG_NS } from "../dom.js";
 import { formatMagnitude } from "../format.js";
 import { drawFlow } from "../svg/flow.js";
 import { highlightArcEnds, highlightToken } from "../svg/highlight.js";
@@ -72,12 +72,15 @@ export function createDrawing({ model, hub, redraw }) {
   });
 
   let lastWidth = 0;
-  const resize = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => {
-    if (Math.abs(canvas.clientWidth - lastWidth) > 4) {
-      lastWidth = canvas.clientWidth;
-      redraw();
-    }
-  });
+  const resize =
+    typeof ResizeObserver === "undefined"
+      ? null
+      : new ResizeObserver(() => {
+          if (Math.abs(canvas.clientWidth - lastWidth) > 4) {
+            lastWidth = canvas.clientWidth;
+            redraw();
+          }
+        });
   resize?.observe(canvas);
 
   return {

@@ -14,7 +14,13 @@ export function createDrill({ model, view, hub, watch, redraw, offline }) {
     const edge = shownGraph(view).edges[Number(arc.dataset.index)];
     if (!offline && !isSetGraph(shownGraph(view)) && isSpanEdge(shownGraph(view), edge)) {
       pending = `${viewId}:${++requests}`;
-      model.send({ type: "expand", source: edge.source, target: edge.target, level: view.drilled.length, request: pending });
+      model.send({
+        type: "expand",
+        source: edge.source,
+        target: edge.target,
+        level: view.drilled.length,
+        request: pending,
+      });
     }
   });
   // An expansion still on its way belongs to the graph that was on show.

@@ -7,7 +7,10 @@ import { downloadJson, downloadPng, downloadSvg } from "../export.js";
 
 export function createExports({ root, view, hub }) {
   // The drawing, and below it the anatomy panel while it is open: they download together.
-  const drawing = () => [root.querySelector(".if-canvas svg"), ...root.querySelectorAll(".if-anatomy:not([hidden]) .if-anatomy-svg")];
+  const drawing = () => [
+    root.querySelector(".if-canvas svg"),
+    ...root.querySelectorAll(".if-anatomy:not([hidden]) .if-anatomy-svg"),
+  ];
   const pngFailed = (message) => hub.emit("error", `PNG export: ${message}`);
   return {
     slot: "toolbar",

@@ -8,7 +8,11 @@ import { hasFlags } from "../flags.js";
 export function createFlagFilter({ view, redraw }) {
   const box = el("input", { type: "checkbox", "data-control": "hide-flagged" });
   const text = el("span");
-  const label = el("label", { class: "if-check if-hide-flagged", title: "Hide arcs flagged as possible damage rather than a route" }, [box, text]);
+  const label = el(
+    "label",
+    { class: "if-check if-hide-flagged", title: "Hide arcs flagged as possible damage rather than a route" },
+    [box, text],
+  );
   label.hidden = true;
   box.addEventListener("change", () => {
     view.hideFlagged = box.checked;

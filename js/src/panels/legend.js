@@ -3,8 +3,8 @@
 // whitespace marks of the strip; notes on the strongest arcs.
 
 import { el } from "../dom.js";
+import { FADED_TEXT, FLAGGED_TEXT, flaggedOpacity, flagOutline, isFlagged, isInconsistent } from "../flags.js";
 import { CONTROL, formatMagnitude, isEstimate } from "../format.js";
-import { FADED_TEXT, FLAGGED_TEXT, flagOutline, flaggedOpacity, isFlagged, isInconsistent } from "../flags.js";
 import { GREEN, RED } from "../geometry/edges.js";
 import { readingNotes } from "../reading.js";
 import { dashes } from "../svg/flow.js";
@@ -35,7 +35,15 @@ export function scaleText(scale) {
  *   belowNoise (edges the filters kept that the floor hid), allNoise, marks (see marksIn), flagged / inconsistent
  *   (flagged arcs, inconsistent ones, drawn), hiddenFlagged (flagged arcs the "hide flagged" box hid)
  */
-export function legend({ scale, estimated = false, noiseFloor = 0, belowNoise = 0, allNoise = false, marks = [], ...trust }) {
+export function legend({
+  scale,
+  estimated = false,
+  noiseFloor = 0,
+  belowNoise = 0,
+  allNoise = false,
+  marks = [],
+  ...trust
+}) {
   const path = (color, width, opacity, dash = "none", extra = "") =>
     `<path d="M2,10 C2,1 32,1 32,10" fill="none" stroke="${color}" stroke-width="${width}" stroke-opacity="${opacity}" stroke-dasharray="${dash}"${extra}/>`;
   const sample = (...look) => `<svg width="34" height="12">${path(...look)}</svg>`;
@@ -53,26 +61,50 @@ export function legend({ scale, estimated = false, noiseFloor = 0, belowNoise = 
   ];
   if (belowNoise > 0 || allNoise) {
     const count = belowNoise > 0 ? ` (${belowNoise} edge${belowNoise === 1 ? "" : "s"})` : "";
-    items.push(el("span", { class: "if-noise", text: `not drawn: |effect| < ${formatMagnitude(noiseFloor)}, numerical noise${count}` }));
+    items.push(
+      el("span", {
+        class: "if-noise",
+        text: `not drawn: |effect| < ${formatMagnitude(noiseFloor)}, numerical noise${count}`,
+      }),
+    );
   }
   items.push(el("span", { text: "arcs run source → target (arrowhead)" }));
-  if (estimated) items.push(item(sample("currentColor", 2, 0.8, dashes()), " dashed: first-order estimate, not measured"));
+  if (estimated)
+    items.push(item(sample("currentColor", 2, 0.8, dashes()), " dashed: first-order estimate, not measured"));
   // The outline shows only beside the arc (the drawing masks it where the arc lies; here the background covers it).
   const flaggedSample = (opacity) =>
     `<svg width="34" height="14">${path(outline.color, outline.width, outline.opacity, outline.dash)}` +
     `${path("#ffffff", 2, 1, "none", ' style="stroke: var(--if-bg)"')}${path("currentColor", 2, opacity)}</svg>`;
   if (trust.flagged) items.push(item(flaggedSample(0.8), ` ${FLAGGED_TEXT}`, "if-flagged"));
-  if (trust.inconsistent) items.push(item(flaggedSample(flaggedOpacity(0.8, { flags: ["inconsistent"] })), ` ${FADED_TEXT}`, "if-faded"));
-  if (trust.hiddenFlagged) items.push(el("span", { class: "if-noise", text: `not drawn: ${trust.hiddenFlagged} flagged arc${trust.hiddenFlagged === 1 ? "" : "s"} (hide flagged)` }));
+  if (trust.inconsistent)
+    items.push(item(flaggedSample(flaggedOpacity(0.8, { flags: ["inconsistent"] })), ` ${FADED_TEXT}`, "if-faded"));
+  if (trust.hiddenFlagged)
+    items.push(
+      el("span", {
+        class: "if-noise",
+        text: `not drawn: ${trust.hiddenFlagged} flagged arc${trust.hiddenFlagged === 1 ? "" : "s"} (hide flagged)`,
+      }),
+    );
   if (marks.length) {
-    items.push(el("span", { class: "if-marks", text: `in tokens: ${marks.map(([mark, meaning]) => `${mark} ${meaning}`).join(", ")}` }));
+    items.push(
+      el("span", {
+        class: "if-marks",
+        text: `in tokens: ${marks.map(([mark, meaning]) => `${mark} ${meaning}`).join(", ")}`,
+      }),
+    );
   }
   return el("div", { class: "if-legend" }, items);
 }
 
 /** The notes on how to read the strongest arcs (see readingNotes), under the legend; null for none. */
 export function notesBox(notes) {
-  return notes.length ? el("div", { class: "if-notes" }, notes.map((n) => el("div", { class: "if-note", "data-kind": n.kind, text: n.text }))) : null;
+  return notes.length
+    ? el(
+        "div",
+        { class: "if-notes" },
+        notes.map((n) => el("div", { class: "if-note", "data-kind": n.kind, text: n.text })),
+      )
+    : null;
 }
 
 export function createLegend() {
@@ -86,8 +118,14 @@ export function createLegend() {
       }
       const shown = {
         scale: edges.length ? scale : null, // nothing drawn: no width to explain
-        noiseFloor, belowNoise, allNoise, estimated: graph.edges.some(isEstimate), marks: marksIn(graph.tokens),
-        flagged: edges.some(isFlagged), inconsistent: edges.some(isInconsistent), hiddenFlagged,
+        noiseFloor,
+        belowNoise,
+        allNoise,
+        estimated: graph.edges.some(isEstimate),
+        marks: marksIn(graph.tokens),
+        flagged: edges.some(isFlagged),
+        inconsistent: edges.some(isInconsistent),
+        hiddenFlagged,
       };
       const notes = notesBox(readingNotes(graph, edges));
       slot.replaceChildren(legend(shown), ...(notes ? [notes] : []));

@@ -7,7 +7,13 @@ import { visible } from "../format.js";
 
 export function createPin({ model }) {
   const label = el("span", { class: "if-pin-label" });
-  const remove = el("button", { class: "if-pin-remove", type: "button", title: "Unpin: show every arc again", "aria-label": "unpin", text: "×" });
+  const remove = el("button", {
+    class: "if-pin-remove",
+    type: "button",
+    title: "Unpin: show every arc again",
+    "aria-label": "unpin",
+    text: "×",
+  });
   remove.addEventListener("click", () => clearPin(model));
   const chip = el("span", { class: "if-pin", role: "status" }, [label, remove]);
   chip.hidden = true;

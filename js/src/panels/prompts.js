@@ -29,10 +29,17 @@ export function createPrompts({ model, watch, offline }) {
     model.set("prompt_index", index);
     model.save_changes();
   };
-  const select = el("select", { "data-trait": "prompt_index", "aria-label": "the graph on show: the mean over the prompts, or one prompt" });
+  const select = el("select", {
+    "data-trait": "prompt_index",
+    "aria-label": "the graph on show: the mean over the prompts, or one prompt",
+  });
   select.addEventListener("change", () => go(Number(select.value)));
-  const prev = button("‹", "Previous prompt (before the first: the mean)", () => go(stepIndex(model.get("prompt_index") ?? -1, -1, count())));
-  const next = button("›", "Next prompt (after the last: the mean)", () => go(stepIndex(model.get("prompt_index") ?? -1, 1, count())));
+  const prev = button("‹", "Previous prompt (before the first: the mean)", () =>
+    go(stepIndex(model.get("prompt_index") ?? -1, -1, count())),
+  );
+  const next = button("›", "Next prompt (after the last: the mean)", () =>
+    go(stepIndex(model.get("prompt_index") ?? -1, 1, count())),
+  );
   prev.dataset.control = "prompt-prev";
   next.dataset.control = "prompt-next";
   const box = el("div", { class: "if-prompts" }, [el("span", { class: "if-key", text: "show" }), prev, select, next]);
@@ -40,7 +47,9 @@ export function createPrompts({ model, watch, offline }) {
   const fill = () => {
     const prompts = model.get("prompts") ?? [];
     box.hidden = prompts.length === 0;
-    select.replaceChildren(...promptOptions(prompts).map((o) => el("option", { value: String(o.value), text: o.text })));
+    select.replaceChildren(
+      ...promptOptions(prompts).map((o) => el("option", { value: String(o.value), text: o.text })),
+    );
     choose();
   };
   watch("change:prompts", fill);

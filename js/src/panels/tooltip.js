@@ -25,13 +25,16 @@ export function effectText(effect, cleanMetric) {
 }
 
 /** Why a prompt set's arcs open nothing on a click. */
-export const SET_HINT = "anatomy and drill-down need one prompt: open it alone, InfoFlowWidget(model, prompt, answer=…)";
+export const SET_HINT =
+  "anatomy and drill-down need one prompt: open it alone, InfoFlowWidget(model, prompt, answer=…)";
 
 /** What a click on an arc does: drill into a span edge, or open a token edge's anatomy (none in a saved page, none for a prompt set). */
 export function arcHint(span, offline, set = false) {
   if (set) return SET_HINT;
   if (offline) return span ? `measuring inside a span ${OFFLINE_TITLE}` : null;
-  return span ? "click to measure the token edges inside; Shift+click: its anatomy" : "click (or Enter): its anatomy by layer and head, and the logit lens";
+  return span
+    ? "click to measure the token edges inside; Shift+click: its anatomy"
+    : "click (or Enter): its anatomy by layer and head, and the logit lens";
 }
 
 export function createTooltip({ root, view, hub, offline }) {
@@ -42,7 +45,13 @@ export function createTooltip({ root, view, hub, offline }) {
   function move(point) {
     const box = root.getBoundingClientRect();
     const bounds = { width: root.clientWidth, height: root.clientHeight };
-    const { left, top } = placeBeside(point.clientX - box.left, point.clientY - box.top, tip.offsetWidth, tip.offsetHeight, bounds);
+    const { left, top } = placeBeside(
+      point.clientX - box.left,
+      point.clientY - box.top,
+      tip.offsetWidth,
+      tip.offsetHeight,
+      bounds,
+    );
     tip.style.left = `${left}px`;
     tip.style.top = `${top}px`;
   }
@@ -57,7 +66,14 @@ export function createTooltip({ root, view, hub, offline }) {
       ["value", isEstimate(edge) ? "estimate (first order, not measured)" : "exact (measured)"],
     ];
     rows.push(...trustRows(edge), ...flagReasons(graph, edge).map((reason) => ["flag", reason]));
-    tip.replaceChildren(...rows.map(([k, v]) => el("div", k === "flag" ? { class: "if-flags" } : {}, [el("span", { class: "if-key", text: k }), el("span", { text: v })])));
+    tip.replaceChildren(
+      ...rows.map(([k, v]) =>
+        el("div", k === "flag" ? { class: "if-flags" } : {}, [
+          el("span", { class: "if-key", text: k }),
+          el("span", { text: v }),
+        ]),
+      ),
+    );
     const note = arcNote(graph, edge);
     if (note) tip.append(el("div", { class: "if-arc-note", text: note }));
     const hint = arcHint(isSpanEdge(graph, edge), offline, isSetGraph(graph));

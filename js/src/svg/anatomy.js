@@ -5,7 +5,7 @@
 
 import { svgEl } from "../dom.js";
 import { formatEffect, formatMagnitude, spanName, visible } from "../format.js";
-import { GREY, edgeStyle } from "../geometry/edges.js";
+import { edgeStyle, GREY } from "../geometry/edges.js";
 
 const ROW = 12; // px per layer row
 const CELL = 14; // px per head column
@@ -28,7 +28,8 @@ const finiteMax = (values) => values.reduce((m, v) => (Number.isFinite(v) ? Math
 /** An effect in two significant digits with its sign: "+1.2", "-0.034", "+3.4e-5". */
 export function shortEffect(effect) {
   if (!Number.isFinite(effect)) return formatEffect(effect);
-  const text = effect === 0 ? "0" : Math.abs(effect) >= 1e-3 ? String(Number(effect.toPrecision(2))) : effect.toExponential(1);
+  const text =
+    effect === 0 ? "0" : Math.abs(effect) >= 1e-3 ? String(Number(effect.toPrecision(2))) : effect.toExponential(1);
   return effect > 0 ? `+${text}` : text;
 }
 
@@ -39,7 +40,15 @@ export function headText(layer, head, effect) {
 
 /** The anatomy data with its numbers restored (NaN travels as "NaN", a lens metric that is not finite as null). */
 export function readAnatomy(data) {
-  const lens = (l) => l && { ...l, layers: l.layers.map((row) => ({ ...row, metric: num(row.metric), top: row.top.map((t) => ({ ...t, logit: num(t.logit), prob: num(t.prob) })) })) };
+  const lens = (l) =>
+    l && {
+      ...l,
+      layers: l.layers.map((row) => ({
+        ...row,
+        metric: num(row.metric),
+        top: row.top.map((t) => ({ ...t, logit: num(t.logit), prob: num(t.prob) })),
+      })),
+    };
   return {
     ...data,
     effect: num(data.effect),
@@ -94,13 +103,38 @@ function curve(parent, { x, width, rowY, values, scale, series, label, color = n
   const [top, bottom] = [rowY(values[0][0]) - ROW / 2, rowY(values.at(-1)[0]) + ROW / 2];
   svgEl("line", { class: "if-an-axis", x1: mid, x2: mid, y1: top, y2: bottom }, g);
   if (reference != null && Number.isFinite(reference)) {
-    svgEl("line", { class: "if-an-reference", x1: at(reference), x2: at(reference), y1: top, y2: bottom, "stroke-dasharray": "3 2" }, g);
+    svgEl(
+      "line",
+      {
+        class: "if-an-reference",
+        x1: at(reference),
+        x2: at(reference),
+        y1: top,
+        y2: bottom,
+        "stroke-dasharray": "3 2",
+      },
+      g,
+    );
   }
   const points = values.filter(([, v]) => Number.isFinite(v));
-  svgEl("polyline", { class: "if-an-line", fill: "none", points: points.map(([l, v]) => `${at(v)},${rowY(l)}`).join(" ") }, g);
+  svgEl(
+    "polyline",
+    { class: "if-an-line", fill: "none", points: points.map(([l, v]) => `${at(v)},${rowY(l)}`).join(" ") },
+    g,
+  );
   for (const [layer, v] of values) {
     const clipped = Math.abs(v) > scale;
-    const dot = svgEl("circle", { class: `if-an-point${clipped ? " if-an-clipped" : ""}`, cx: Number.isFinite(v) ? at(v) : mid, cy: rowY(layer), r: 2.4, "data-layer": layer }, g);
+    const dot = svgEl(
+      "circle",
+      {
+        class: `if-an-point${clipped ? " if-an-clipped" : ""}`,
+        cx: Number.isFinite(v) ? at(v) : mid,
+        cy: rowY(layer),
+        r: 2.4,
+        "data-layer": layer,
+      },
+      g,
+    );
     if (color) dot.setAttribute(clipped ? "stroke" : "fill", color(v));
     titled(dot, label(layer, v));
   }
@@ -113,10 +147,20 @@ function heatmap(parent, data, { x, rowY, scale, floor }) {
     const layer = data.layer_indices[k];
     row.forEach((effect, head) => {
       const style = cellStyle(effect, scale, floor);
-      const cell = svgEl("rect", {
-        class: style ? "if-an-cell" : "if-an-cell if-an-blank", x: x + head * CELL, y: rowY(layer) - ROW / 2, width: CELL - 1, height: ROW - 1,
-        "data-layer": layer, "data-head": head, ...(style ? { fill: style.color, "fill-opacity": style.opacity } : {}),
-      }, g);
+      const cell = svgEl(
+        "rect",
+        {
+          class: style ? "if-an-cell" : "if-an-cell if-an-blank",
+          x: x + head * CELL,
+          y: rowY(layer) - ROW / 2,
+          width: CELL - 1,
+          height: ROW - 1,
+          "data-layer": layer,
+          "data-head": head,
+          ...(style ? { fill: style.color, "fill-opacity": style.opacity } : {}),
+        },
+        g,
+      );
       const kv = data.kv_group > 1 ? `, key/value head ${Math.floor(head / data.kv_group)}` : "";
       titled(cell, `L${layer}.H${head}: ${formatEffect(effect)} (exact: the edge intervened in this head only${kv})`);
     });
@@ -130,18 +174,30 @@ function lensColumn(parent, lens, { x, rowY, end }) {
     const top = row.top[0];
     const shown = top ? visible(top.token) : "";
     const cell = svgEl("g", { class: "if-an-lens-row", "data-layer": row.layer }, g); // its title stays out of the text
-    const tops = row.top.map((t) => `${visible(t.token)} (logit ${t.logit.toFixed(2)}, p ${t.prob.toPrecision(2)})`).join(", ");
-    titled(cell, `${row.layer < 0 ? "embeddings" : `after layer ${row.layer}`} at ${lens.position} ${visible(lens.token)}: ${tops}; metric ${formatEffect(row.metric)}`);
+    const tops = row.top
+      .map((t) => `${visible(t.token)} (logit ${t.logit.toFixed(2)}, p ${t.prob.toPrecision(2)})`)
+      .join(", ");
+    titled(
+      cell,
+      `${row.layer < 0 ? "embeddings" : `after layer ${row.layer}`} at ${lens.position} ${visible(lens.token)}: ${tops}; metric ${formatEffect(row.metric)}`,
+    );
     text(cell, x, rowY(row.layer) + 4, shown.length > TOKEN_CHARS ? `${shown.slice(0, TOKEN_CHARS - 1)}…` : shown, {
-      class: "if-an-lens-token", "fill-opacity": top ? 0.45 + 0.55 * top.prob : 1, // surer tokens darker
+      class: "if-an-lens-token",
+      "fill-opacity": top ? 0.45 + 0.55 * top.prob : 1, // surer tokens darker
     });
   }
   const values = lens.layers.map((row) => [row.layer, row.metric]);
   // Scaled to the decoder layers: the embeddings' reading is often far off (clipped at the edge when it is).
   const scale = finiteMax(values.filter(([l]) => l >= 0).map(([, v]) => v)) || finiteMax(values.map(([, v]) => v));
   curve(g, {
-    x: x + LENS_TOKEN, width: LENS_CHART, rowY, values, scale, series: `lens-${end}`,
-    label: (l, v) => `metric read ${l < 0 ? "from the embeddings" : `after layer ${l}`} at ${lens.position}: ${formatEffect(v)}`,
+    x: x + LENS_TOKEN,
+    width: LENS_CHART,
+    rowY,
+    values,
+    scale,
+    series: `lens-${end}`,
+    label: (l, v) =>
+      `metric read ${l < 0 ? "from the embeddings" : `after layer ${l}`} at ${lens.position}: ${formatEffect(v)}`,
   });
   return scale;
 }
@@ -154,7 +210,10 @@ export function drawAnatomy(svg, raw, title = "Anatomy of the selected edge") {
   svg.replaceChildren();
   const data = raw.status === "done" ? readAnatomy(raw) : raw;
   if (data.status !== "done") {
-    const line = data.status === "failed" ? "failed: the error box above says why" : "measuring… (progress in the status line above)";
+    const line =
+      data.status === "failed"
+        ? "failed: the error box above says why"
+        : "measuring… (progress in the status line above)";
     text(svg, 4, 16, title, { class: "if-an-title" });
     text(svg, 4, 34, line, { class: "if-an-muted" });
     return size(svg, 420, 44);
@@ -169,29 +228,65 @@ export function drawAnatomy(svg, raw, title = "Anatomy of the selected edge") {
   const sign = (v) => (Math.abs(v) < floor ? GREY : edgeStyle(v, curveScale).color); // grey: numerical noise
 
   const heading = text(svg, 4, 15, anatomyTitle(data), { class: "if-an-title" });
-  svgEl("tspan", { class: "if-an-muted", dx: 12 }, heading).textContent = `effect ${formatEffect(data.effect)} (the edge in every layer)`;
+  svgEl("tspan", { class: "if-an-muted", dx: 12 }, heading).textContent =
+    `effect ${formatEffect(data.effect)} (the edge in every layer)`;
   const stats = data.stats ?? {};
   const how = data.intervention_text ? ` (${data.intervention_text})` : "";
   const passes = `${stats.forward_passes} forward pass${stats.forward_passes === 1 ? "" : "es"}`;
-  text(svg, 4, 32, `exact measurements, not estimates: the edge intervened${how} in one head, one layer or a window of layers ` +
-    `at a time; ${stats.interventions} measurements in ${passes}, ${stats.seconds} s`, { class: "if-an-muted" });
+  text(
+    svg,
+    4,
+    32,
+    `exact measurements, not estimates: the edge intervened${how} in one head, one layer or a window of layers ` +
+      `at a time; ${stats.interventions} measurements in ${passes}, ${stats.seconds} s`,
+    { class: "if-an-muted" },
+  );
   // The strongest heads, in one line of tspans (they flow: no widths to guess).
   const list = text(svg, 4, 50, "heads carrying most of it:", { class: "if-an-muted" });
   for (const [layer, head, effect] of data.top_heads) {
-    svgEl("tspan", { class: "if-an-top", dx: 12, fill: edgeStyle(effect, 1).color, "data-layer": layer, "data-head": head, "data-effect": effect }, list)
-      .textContent = headText(layer, head, effect);
+    svgEl(
+      "tspan",
+      {
+        class: "if-an-top",
+        dx: 12,
+        fill: edgeStyle(effect, 1).color,
+        "data-layer": layer,
+        "data-head": head,
+        "data-effect": effect,
+      },
+      list,
+    ).textContent = headText(layer, head, effect);
   }
 
   // Columns, left to right, on one row per layer.
   const heatX = LABEL + 6;
   let x = heatX + Math.max(heads * CELL, 84) + GAP;
   const headings = [[heatX, "layer × head"]];
-  for (const layer of rows) text(svg, LABEL, rowY(layer) + 4, layer < 0 ? "embed" : String(layer), { class: "if-an-muted if-an-label", "text-anchor": "end" });
-  for (let h = 0; h < heads; h++) text(svg, heatX + h * CELL + CELL / 2, HEAD_ROWS - 4, String(h), { class: "if-an-muted if-an-index", "text-anchor": "middle" });
+  for (const layer of rows)
+    text(svg, LABEL, rowY(layer) + 4, layer < 0 ? "embed" : String(layer), {
+      class: "if-an-muted if-an-label",
+      "text-anchor": "end",
+    });
+  for (let h = 0; h < heads; h++)
+    text(svg, heatX + h * CELL + CELL / 2, HEAD_ROWS - 4, String(h), {
+      class: "if-an-muted if-an-index",
+      "text-anchor": "middle",
+    });
   heatmap(svg, data, { x: heatX, rowY, scale: headScale, floor });
   for (const [key, heading, label] of CURVES) {
     const values = data.layer_indices.map((layer, k) => [layer, series[key][k]]);
-    if (values.length) curve(svg, { x, width: CHART, rowY, values, scale: curveScale, series: key, color: sign, reference: data.effect, label: (l, v) => `${label(l)}: ${formatEffect(v)} (exact)` });
+    if (values.length)
+      curve(svg, {
+        x,
+        width: CHART,
+        rowY,
+        values,
+        scale: curveScale,
+        series: key,
+        color: sign,
+        reference: data.effect,
+        label: (l, v) => `${label(l)}: ${formatEffect(v)} (exact)`,
+      });
     headings.push([x, heading]);
     x += CHART + GAP;
   }
@@ -216,7 +311,9 @@ export function drawAnatomy(svg, raw, title = "Anatomy of the selected edge") {
     `logit lens: the residual stream at each end after each layer, read through the final norm and the unembedding: its top token, ` +
       `and the metric on those logits (±${lensScales.map(formatMagnitude).join(" and ±")} across the decoder layers; hollow: beyond it)`,
   ];
-  notes.forEach((note, i) => text(svg, 4, foot + 15 * i, note, { class: "if-an-muted if-an-note" }));
+  notes.forEach((note, i) => {
+    text(svg, 4, foot + 15 * i, note, { class: "if-an-muted if-an-note" });
+  });
   return size(svg, Math.max(x, 4 + 5.6 * Math.max(...notes.map((n) => n.length))), foot + 15 * notes.length);
 }
 

@@ -33,6 +33,9 @@ export function highlightToken(svg, pos) {
 export function highlightArcEnds(svg, arc) {
   for (const token of svg.querySelectorAll(".if-token")) {
     const pos = Number(token.dataset.pos);
-    token.classList.toggle("if-end", arc != null && (inSpan(arc.dataset.source, pos) || inSpan(arc.dataset.target, pos)));
+    token.classList.toggle(
+      "if-end",
+      arc != null && (inSpan(arc.dataset.source, pos) || inSpan(arc.dataset.target, pos)),
+    );
   }
 }

@@ -10,17 +10,35 @@ export function drawTokens(svg, tokens, boxes, zoom) {
   const group = svgEl("g", { class: "if-tokens" }, svg);
   tokens.forEach((token, i) => {
     const b = boxes[i];
-    const g = svgEl("g", { class: "if-token", "data-pos": i, tabindex: 0, role: "button", "aria-label": `token ${i} ${visible(token)}` }, group);
+    const g = svgEl(
+      "g",
+      { class: "if-token", "data-pos": i, tabindex: 0, role: "button", "aria-label": `token ${i} ${visible(token)}` },
+      group,
+    );
     svgEl("rect", { x: b.x, y: b.y, width: b.width, height: b.height, rx: 3 * zoom }, g);
-    const label = svgEl("text", {
-      x: b.x + b.width / 2, y: b.y + b.height / 2, "font-size": 12 * zoom,
-      "text-anchor": "middle", "dominant-baseline": "central",
-    }, g);
+    const label = svgEl(
+      "text",
+      {
+        x: b.x + b.width / 2,
+        y: b.y + b.height / 2,
+        "font-size": 12 * zoom,
+        "text-anchor": "middle",
+        "dominant-baseline": "central",
+      },
+      g,
+    );
     label.textContent = boxLabel(token, MAX_CHARS);
-    const index = svgEl("text", {
-      class: "if-index", x: b.x + b.width / 2, y: b.y + b.height + 9 * zoom, "font-size": 8.5 * zoom,
-      "text-anchor": "middle",
-    }, g);
+    const index = svgEl(
+      "text",
+      {
+        class: "if-index",
+        x: b.x + b.width / 2,
+        y: b.y + b.height + 9 * zoom,
+        "font-size": 8.5 * zoom,
+        "text-anchor": "middle",
+      },
+      g,
+    );
     index.textContent = String(i);
     svgEl("title", {}, g).textContent = `token ${i} ${visible(token)}`;
   });
@@ -36,9 +54,16 @@ export function drawBrackets(svg, nodes, boxes, rows, zoom) {
       const g = svgEl("g", { class: "if-bracket", "data-node": i }, group);
       svgEl("path", { d: `M${seg.x1 + 1},${y} v${tick} H${seg.x2 - 1} v${-tick}`, fill: "none" }, g);
       if (k === 0) {
-        const label = svgEl("text", {
-          x: (seg.x1 + seg.x2) / 2, y: y + tick + 9 * zoom, "font-size": 9 * zoom, "text-anchor": "middle",
-        }, g);
+        const label = svgEl(
+          "text",
+          {
+            x: (seg.x1 + seg.x2) / 2,
+            y: y + tick + 9 * zoom,
+            "font-size": 9 * zoom,
+            "text-anchor": "middle",
+          },
+          g,
+        );
         label.textContent = nodeRange(node); // positions as the strip numbers them, both ends included
       }
     });

@@ -1,8 +1,8 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
 import { createAnatomy, selectionOf } from "../../src/panels/anatomy.js";
-import { mountPanel } from "../panel-harness.js";
 import { anatomyData, arc, fullGraph, spanGraph, widgetState } from "../mock-model.js";
+import { mountPanel } from "../panel-harness.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
@@ -61,7 +61,10 @@ describe("anatomy panel", () => {
     canvas.innerHTML = `<svg><path class="if-arc" data-index="${index}"/><path class="if-arc" data-index="0"/></svg>`;
     mounted.root.append(canvas);
     mounted.ctx.redraw();
-    expect([...canvas.querySelectorAll(".if-arc")].map((a) => a.classList.contains("if-chosen"))).toEqual([true, false]);
+    expect([...canvas.querySelectorAll(".if-arc")].map((a) => a.classList.contains("if-chosen"))).toEqual([
+      true,
+      false,
+    ]);
   });
 
   it("closes when the view backs out of the drill-down its edge was selected in", () => {

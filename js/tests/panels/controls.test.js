@@ -1,9 +1,15 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEBOUNCE_MS } from "../../src/debounce.js";
-import { AUTO_TITLE, createControls, filtersInBrowser, interventionParameters, savedParameters } from "../../src/panels/controls.js";
+import {
+  AUTO_TITLE,
+  createControls,
+  filtersInBrowser,
+  interventionParameters,
+  savedParameters,
+} from "../../src/panels/controls.js";
+import { fullGraph, INTERVENTION_MENU, mockModel, STRATEGY_MENU, widgetState } from "../mock-model.js";
 import { mountPanel } from "../panel-harness.js";
-import { INTERVENTION_MENU, STRATEGY_MENU, fullGraph, mockModel, widgetState } from "../mock-model.js";
 
 let mounted;
 afterEach(() => {
@@ -20,8 +26,9 @@ const change = (name, value) => {
 describe("controls", () => {
   it("filters in the browser for strategies that keep every edge", () => {
     const model = (strategy) => mockModel({ strategy, strategies: STRATEGY_MENU });
-    expect(["full", "backtrack", "split", "attribution", "attribution-then-exact"].map((s) => filtersInBrowser(model(s))))
-      .toEqual([true, false, false, true, true]);
+    expect(
+      ["full", "backtrack", "split", "attribution", "attribution-then-exact"].map((s) => filtersInBrowser(model(s))),
+    ).toEqual([true, false, false, true, true]);
     expect(filtersInBrowser(model("unknown"))).toBe(false);
   });
 
@@ -31,7 +38,10 @@ describe("controls", () => {
     expect(options.map((o) => o.value)).toEqual(INTERVENTION_MENU.map((i) => i.name));
     expect(options.map((o) => o.title)).toEqual(INTERVENTION_MENU.map((i) => i.description));
     change("intervention", "crop");
-    expect([mounted.model.get("intervention"), control("intervention").title]).toEqual(["crop", INTERVENTION_MENU[2].description]);
+    expect([mounted.model.get("intervention"), control("intervention").title]).toEqual([
+      "crop",
+      INTERVENTION_MENU[2].description,
+    ]);
   });
 
   it("shows a parameter's field when the chosen intervention takes it, whatever its name", () => {
@@ -40,7 +50,12 @@ describe("controls", () => {
     const [alpha, corrupted] = [".if-alpha", ".if-corrupted"].map((cls) => mounted.root.querySelector(cls));
     const shown = () => [!alpha.hidden, !corrupted.hidden];
     expect(shown()).toEqual([false, false]);
-    for (const [name, expected] of [["scale", [true, false]], ["corrupt", [false, true]], ["dampen", [true, false]], ["crop", [false, false]]]) {
+    for (const [name, expected] of [
+      ["scale", [true, false]],
+      ["corrupt", [false, true]],
+      ["dampen", [true, false]],
+      ["crop", [false, false]],
+    ]) {
       change("intervention", name);
       expect(shown()).toEqual(expected);
     }
@@ -62,7 +77,10 @@ describe("controls", () => {
     mounted = mountPanel(createControls);
     expect([...control("strategy").options].map((o) => o.value)).toEqual(STRATEGY_MENU.map((s) => s.name));
     change("strategy", "backtrack");
-    expect([mounted.model.get("strategy"), control("strategy").title]).toEqual(["backtrack", STRATEGY_MENU[1].description]);
+    expect([mounted.model.get("strategy"), control("strategy").title]).toEqual([
+      "backtrack",
+      STRATEGY_MENU[1].description,
+    ]);
   });
 
   it("writes top k as a whole number of at least 0, or null when empty", () => {
@@ -96,7 +114,11 @@ describe("controls", () => {
     const graph = fullGraph();
     graph.edges[0].effect = "Infinity"; // as Python sends it: not a scale
     mounted = mountPanel(createControls, { ...widgetState(graph), threshold: 0.2 });
-    const largest = Math.max(...fullGraph().edges.slice(1).map((e) => Math.abs(e.effect)));
+    const largest = Math.max(
+      ...fullGraph()
+        .edges.slice(1)
+        .map((e) => Math.abs(e.effect)),
+    );
     expect(Number(control("threshold").max)).toBeCloseTo(largest);
     expect(Number(control("threshold").step)).toBeCloseTo(largest / 200);
     expect(Number(control("threshold").value)).toBeCloseTo(0.2, 2);
@@ -135,7 +157,10 @@ describe("controls in a saved page (issue 16)", () => {
   it("reads the parameters a graph was computed with from its provenance", () => {
     const graph = fullGraph();
     graph.provenance = {
-      ...graph.provenance, intervention: { kind: "dampen", alpha: 1 }, strategy: { name: "bisect", max_depth: 3 }, threshold: 0.2,
+      ...graph.provenance,
+      intervention: { kind: "dampen", alpha: 1 },
+      strategy: { name: "bisect", max_depth: 3 },
+      threshold: 0.2,
     };
     expect(savedParameters(graph)).toEqual({ intervention: "dampen", alpha: 1, strategy: "bisect", threshold: 0.2 });
     graph.provenance.intervention = { kind: "corrupt", corrupted_prompt: "x y" };
@@ -160,10 +185,13 @@ describe("controls in a saved page (issue 16)", () => {
 
   it("disables what recomputes, titled why, and keeps top k and a browser threshold live", () => {
     mounted = mountPanel(createControls, saved());
-    const disabled = [...mounted.root.querySelectorAll("input, select")].filter((i) => i.disabled).map((i) => i.dataset.trait);
+    const disabled = [...mounted.root.querySelectorAll("input, select")]
+      .filter((i) => i.disabled)
+      .map((i) => i.dataset.trait);
     expect(disabled.sort()).toEqual(["alpha", "answer", "corrupted_prompt", "distractor", "intervention", "strategy"]);
     expect(mounted.root.querySelector('[data-control="corrupt-auto"]').disabled).toBe(true);
-    for (const label of mounted.root.querySelectorAll(".if-needs-kernel")) expect(label.title).toBe("needs a running kernel: this is a saved page");
+    for (const label of mounted.root.querySelectorAll(".if-needs-kernel"))
+      expect(label.title).toBe("needs a running kernel: this is a saved page");
     change("top_k", "4");
     expect(mounted.model.get("top_k")).toBe(4);
     control("threshold").value = "0.5";

@@ -1,10 +1,10 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
-import { createDrawing, noiseNote } from "../../src/panels/drawing.js";
-import { mountPanel } from "../panel-harness.js";
-import { flaggedGraph, noiseGraph, widgetState } from "../mock-model.js";
 import { FLAG_COLOR } from "../../src/flags.js";
+import { createDrawing, noiseNote } from "../../src/panels/drawing.js";
 import style from "../../src/style.json";
+import { flaggedGraph, noiseGraph, widgetState } from "../mock-model.js";
+import { mountPanel } from "../panel-harness.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
@@ -27,7 +27,8 @@ describe("drawing", () => {
 
   it("wraps rows to the canvas's width when the frame says so", () => {
     mounted = mountPanel(createDrawing);
-    const rowsOf = () => new Set([...mounted.root.querySelectorAll(".if-token rect")].map((r) => r.getAttribute("y"))).size;
+    const rowsOf = () =>
+      new Set([...mounted.root.querySelectorAll(".if-token rect")].map((r) => r.getAttribute("y"))).size;
     expect(rowsOf()).toBe(1);
     Object.defineProperty(mounted.panel.el, "clientWidth", { value: 200 });
     mounted.ctx.view.wrap = true;
@@ -110,7 +111,10 @@ describe("drawing", () => {
     mounted = mountPanel(createDrawing, widgetState(flaggedGraph()));
     const outlines = [...mounted.root.querySelectorAll(".if-flag-outline")];
     const flagged = arcs().filter((a) => a.dataset.flags);
-    expect(flagged.map((a) => [a.dataset.rank, a.dataset.flags])).toEqual([["3", "inconsistent"], ["1", "sink damage"]]);
+    expect(flagged.map((a) => [a.dataset.rank, a.dataset.flags])).toEqual([
+      ["3", "inconsistent"],
+      ["1", "sink damage"],
+    ]);
     expect(outlines.length).toBe(2);
     for (const arc of flagged) {
       const outline = arc.previousElementSibling; // right under its arc
@@ -118,7 +122,9 @@ describe("drawing", () => {
       expect(outline.getAttribute("d")).toBe(arc.getAttribute("d"));
       expect(outline.getAttribute("stroke")).toBe(FLAG_COLOR);
       expect(outline.getAttribute("stroke-dasharray")).toBe("1.5 2.5");
-      expect(Number(outline.getAttribute("stroke-width"))).toBe(Number(arc.getAttribute("stroke-width")) + style.flags.extraWidth);
+      expect(Number(outline.getAttribute("stroke-width"))).toBe(
+        Number(arc.getAttribute("stroke-width")) + style.flags.extraWidth,
+      );
       expect(outline.getAttribute("pointer-events")).toBe("none"); // hovering reaches the arc
       // Masked where its arc lies, so the dots show only beside the arc, which keeps its colour.
       const mask = mounted.root.querySelector(`mask${outline.getAttribute("mask").slice(4, -1)}`);
@@ -132,12 +138,18 @@ describe("drawing", () => {
     }
     const [inconsistent, strongest] = flagged;
     const plain = arcs().find((a) => a.dataset.rank === "2");
-    expect(Number(inconsistent.getAttribute("stroke-opacity"))).toBeLessThan(0.5 * Number(plain.getAttribute("stroke-opacity")));
-    expect(Number(strongest.getAttribute("stroke-opacity"))).toBeGreaterThanOrEqual(Number(plain.getAttribute("stroke-opacity"))); // not faded
+    expect(Number(inconsistent.getAttribute("stroke-opacity"))).toBeLessThan(
+      0.5 * Number(plain.getAttribute("stroke-opacity")),
+    );
+    expect(Number(strongest.getAttribute("stroke-opacity"))).toBeGreaterThanOrEqual(
+      Number(plain.getAttribute("stroke-opacity")),
+    ); // not faded
     // A token's highlight takes the outlines along with their arcs.
     token(0).dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
     const hot = outlines.filter((o) => o.classList.contains("if-hot"));
-    expect(hot.map((o) => o.dataset.source)).toEqual(outlines.filter((o) => o.dataset.source === "0:1" || o.dataset.target === "0:1").map((o) => o.dataset.source));
+    expect(hot.map((o) => o.dataset.source)).toEqual(
+      outlines.filter((o) => o.dataset.source === "0:1" || o.dataset.target === "0:1").map((o) => o.dataset.source),
+    );
   });
 
   it("draws no outline without flags, and none for the arcs hidden by `hideFlagged`", () => {

@@ -1,12 +1,11 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
 import { createDrill } from "../../src/panels/drill.js";
-import { mountPanel } from "../panel-harness.js";
 import { arc, fullGraph, spanGraph, widgetState } from "../mock-model.js";
+import { mountPanel } from "../panel-harness.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
-
 
 describe("drill-down", () => {
   it("asks for the token edges of a span arc, each request its own", () => {
@@ -37,7 +36,12 @@ describe("drill-down", () => {
     expect(ctx.view.drilled.length).toBe(0);
     expect(mounted.redraws).toBe(0);
     ctx.hub.emit("arc:activate", arc(0));
-    model.emit("msg:custom", { type: "expanded", level: 0, request: model.sent[1].request, graph: { ...fullGraph(), clean_metric: "NaN" } });
+    model.emit("msg:custom", {
+      type: "expanded",
+      level: 0,
+      request: model.sent[1].request,
+      graph: { ...fullGraph(), clean_metric: "NaN" },
+    });
     expect(ctx.view.drilled.length).toBe(1);
     expect(Number.isNaN(ctx.view.drilled[0].clean_metric)).toBe(true); // read as every graph from Python
     expect(mounted.redraws).toBe(1);

@@ -2,8 +2,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { graphJson } from "../../src/export.js";
 import { createExports } from "../../src/panels/exports.js";
-import { mountPanel } from "../panel-harness.js";
 import { fullGraph } from "../mock-model.js";
+import { mountPanel } from "../panel-harness.js";
 
 let mounted;
 let blobs;
@@ -34,7 +34,9 @@ describe("exports", () => {
     mounted = mountPanel(createExports);
     expect(mounted.panel.slot).toBe("toolbar");
     expect([...mounted.panel.el.querySelectorAll("button")].map((b) => b.title)).toEqual([
-      "Download the drawing as SVG", "Download the drawing as PNG", "Download the graph on show as JSON",
+      "Download the drawing as SVG",
+      "Download the drawing as PNG",
+      "Download the graph on show as JSON",
     ]);
   });
 
@@ -60,9 +62,11 @@ describe("exports", () => {
 
   it("downloads the anatomy panel with the drawing while it is open, stacked below it", async () => {
     mounted = mountPanel(createExports);
-    mounted.root.insertAdjacentHTML("beforeend",
+    mounted.root.insertAdjacentHTML(
+      "beforeend",
       '<div class="if-canvas"><svg width="300" height="100"><path class="if-arc" d="M0,0"/></svg></div>' +
-      '<section class="if-anatomy"><svg class="if-anatomy-svg" width="500" height="200"><rect class="if-an-cell"/></svg></section>');
+        '<section class="if-anatomy"><svg class="if-anatomy-svg" width="500" height="200"><rect class="if-an-cell"/></svg></section>',
+    );
     press("SVG");
     const text = await read(blobs[0]);
     expect(text).toMatch(/^<svg[^>]* width="500" height="312"/);
@@ -74,11 +78,14 @@ describe("exports", () => {
   });
 
   it("announces a failed PNG on the hub, for the error box", () => {
-    vi.stubGlobal("Image", class {
-      set src(_url) {
-        this.onerror();
-      }
-    });
+    vi.stubGlobal(
+      "Image",
+      class {
+        set src(_url) {
+          this.onerror();
+        }
+      },
+    );
     mounted = mountPanel(createExports);
     mounted.root.insertAdjacentHTML("beforeend", '<div class="if-canvas"><svg width="10" height="10"></svg></div>');
     const size = { baseVal: { value: 10 } }; // jsdom has no SVG lengths

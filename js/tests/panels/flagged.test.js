@@ -1,8 +1,8 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
 import { createFlagFilter } from "../../src/panels/flagged.js";
-import { mountPanel } from "../panel-harness.js";
 import { flaggedGraph, fullGraph, savedState, widgetState } from "../mock-model.js";
+import { mountPanel } from "../panel-harness.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());

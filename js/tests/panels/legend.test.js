@@ -1,9 +1,9 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
+import { FADED_TEXT, FLAG_COLOR, FLAGGED_TEXT } from "../../src/flags.js";
 import { createLegend, legend, marksIn, notesBox, scaleText } from "../../src/panels/legend.js";
-import { mountPanel } from "../panel-harness.js";
 import { estimatedGraph, flaggedGraph, fullGraph, noiseGraph, widgetState } from "../mock-model.js";
-import { FADED_TEXT, FLAGGED_TEXT, FLAG_COLOR } from "../../src/flags.js";
+import { mountPanel } from "../panel-harness.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
@@ -11,17 +11,25 @@ const text = (shown) => legend(shown).textContent;
 
 describe("legend", () => {
   it("says what the widest arc stands for: the clean metric's magnitude or the largest effect drawn", () => {
-    expect(scaleText({ value: 3.21, basis: "clean" })).toBe("width and opacity: |effect| relative to 3.21 (the clean metric's magnitude)");
-    expect(scaleText({ value: 0.123456, basis: "largest" })).toBe("width and opacity: |effect| relative to 0.123 (the largest |effect| drawn)");
+    expect(scaleText({ value: 3.21, basis: "clean" })).toBe(
+      "width and opacity: |effect| relative to 3.21 (the clean metric's magnitude)",
+    );
+    expect(scaleText({ value: 0.123456, basis: "largest" })).toBe(
+      "width and opacity: |effect| relative to 0.123 (the largest |effect| drawn)",
+    );
     expect(scaleText({ value: 0, basis: "largest" })).toBe("width and opacity: |effect| (no arc drawn)");
     expect(text({ scale: { value: 3.21, basis: "clean" } })).toContain("relative to 3.21");
   });
 
   it("says what is not drawn as numerical noise, and how much", () => {
     const scale = { value: 1, basis: "clean" };
-    expect(text({ scale, noiseFloor: 3.21e-4, belowNoise: 2 })).toContain("not drawn: |effect| < 3.2e-4, numerical noise (2 edges)");
+    expect(text({ scale, noiseFloor: 3.21e-4, belowNoise: 2 })).toContain(
+      "not drawn: |effect| < 3.2e-4, numerical noise (2 edges)",
+    );
     expect(text({ scale, noiseFloor: 3.21e-4, belowNoise: 1 })).toContain("(1 edge)");
-    expect(text({ scale, noiseFloor: 3.21e-4, allNoise: true })).toContain("not drawn: |effect| < 3.2e-4, numerical noise");
+    expect(text({ scale, noiseFloor: 3.21e-4, allNoise: true })).toContain(
+      "not drawn: |effect| < 3.2e-4, numerical noise",
+    );
     expect(text({ scale, noiseFloor: 3.21e-4 })).not.toContain("not drawn");
   });
 
@@ -34,7 +42,11 @@ describe("legend", () => {
   });
 
   it("explains the whitespace marks that occur in the tokens", () => {
-    expect(marksIn(["a", " b", "c\n", "\td"])).toEqual([["·", "a space"], ["↵", "a newline"], ["⇥", "a tab"]]);
+    expect(marksIn(["a", " b", "c\n", "\td"])).toEqual([
+      ["·", "a space"],
+      ["↵", "a newline"],
+      ["⇥", "a tab"],
+    ]);
     expect(marksIn(["a", "b"])).toEqual([]);
     expect(text({ marks: [["·", "a space"]] })).toContain("in tokens: · a space");
     mounted = mountPanel(createLegend);
@@ -49,7 +61,9 @@ describe("legend", () => {
 
   it("follows the frame: a graph of noise says so", () => {
     mounted = mountPanel(createLegend, { ...widgetState(noiseGraph()), top_k: null });
-    expect(mounted.root.querySelector(".if-noise").textContent).toBe("not drawn: |effect| < 3.2e-4, numerical noise (105 edges)");
+    expect(mounted.root.querySelector(".if-noise").textContent).toBe(
+      "not drawn: |effect| < 3.2e-4, numerical noise (105 edges)",
+    );
     expect(mounted.root.querySelector(".if-scale").textContent).toContain("(no arc drawn)");
     mounted.ctx.view.graph = fullGraph();
     mounted.ctx.redraw();

@@ -1,14 +1,14 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
+import { formatShort, roleEffectText, setSummary } from "../../src/format.js";
 import { createAnatomy } from "../../src/panels/anatomy.js";
 import { createControls } from "../../src/panels/controls.js";
 import { createDrill } from "../../src/panels/drill.js";
 import { createHeader } from "../../src/panels/header.js";
 import { createPrompts, promptOptions, stepIndex } from "../../src/panels/prompts.js";
 import { createTooltip } from "../../src/panels/tooltip.js";
-import { formatShort, roleEffectText, setSummary } from "../../src/format.js";
-import { mountPanel } from "../panel-harness.js";
 import { fullGraph, savedState, setState, widgetState } from "../mock-model.js";
+import { mountPanel } from "../panel-harness.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
@@ -16,10 +16,14 @@ afterEach(() => mounted?.unmount());
 describe("the prompt stepper", () => {
   it("lists the mean, then each prompt, and steps around", () => {
     expect(promptOptions(["a b", "c d"]).map((o) => [o.value, o.text])).toEqual([
-      [-1, "mean over 2 prompts (role graph)"], [0, "prompt 1: a b"], [1, "prompt 2: c d"],
+      [-1, "mean over 2 prompts (role graph)"],
+      [0, "prompt 1: a b"],
+      [1, "prompt 2: c d"],
     ]);
     expect(promptOptions(["x".repeat(100)])[1].text.length).toBe("prompt 1: ".length + 64);
-    expect([stepIndex(-1, 1, 3), stepIndex(2, 1, 3), stepIndex(-1, -1, 3), stepIndex(0, -1, 3)]).toEqual([0, -1, 2, -1]);
+    expect([stepIndex(-1, 1, 3), stepIndex(2, 1, 3), stepIndex(-1, -1, 3), stepIndex(0, -1, 3)]).toEqual([
+      0, -1, 2, -1,
+    ]);
   });
 
   it("is hidden for one prompt", () => {
@@ -50,16 +54,20 @@ describe("the prompt stepper", () => {
 
   it("is disabled in a saved page", () => {
     mounted = mountPanel(createPrompts, { ...savedState(), prompts: ["a", "b"], prompt_index: -1 });
-    expect([...mounted.root.querySelectorAll(".if-prompts select, .if-prompts button")].every((c) => c.disabled)).toBe(true);
+    expect([...mounted.root.querySelectorAll(".if-prompts select, .if-prompts button")].every((c) => c.disabled)).toBe(
+      true,
+    );
   });
 });
 
 describe("a role graph's words", () => {
   it("gives the mean with its interval and sign consistency", () => {
-    expect(roleEffectText({ effect: 1.234, low: 0.9, high: 1.5, sign_consistency: 0.94, n: 50 }))
-      .toBe("mean +1.23 (95% CI +0.9..+1.5), same sign in 47/50 prompts");
-    expect(roleEffectText({ effect: -0.5, low: null, high: null, sign_consistency: 1, n: 1 }))
-      .toBe("mean -0.5 (one prompt: no interval), same sign in 1/1 prompts");
+    expect(roleEffectText({ effect: 1.234, low: 0.9, high: 1.5, sign_consistency: 0.94, n: 50 })).toBe(
+      "mean +1.23 (95% CI +0.9..+1.5), same sign in 47/50 prompts",
+    );
+    expect(roleEffectText({ effect: -0.5, low: null, high: null, sign_consistency: 1, n: 1 })).toBe(
+      "mean -0.5 (one prompt: no interval), same sign in 1/1 prompts",
+    );
     expect(roleEffectText({ effect: 0.5 })).toBe(null);
     expect([formatShort(2.1e-4), formatShort(0), formatShort(-12.345)]).toEqual(["+2.1e-4", "0", "-12.3"]);
   });
@@ -79,10 +87,14 @@ describe("a role graph's words", () => {
 
   it("the header names the set and its template; one prompt of it says which", () => {
     mounted = mountPanel(createHeader, setState());
-    expect(mounted.root.querySelector(".if-set").textContent)
-      .toBe("role graph: mean over 2 prompts of template “When {IO} and {S} went to the {PLACE}, {S} gave a {OBJECT} to”");
+    expect(mounted.root.querySelector(".if-set").textContent).toBe(
+      "role graph: mean over 2 prompts of template “When {IO} and {S} went to the {PLACE}, {S} gave a {OBJECT} to”",
+    );
     expect(mounted.root.textContent).toContain("14 labels");
-    const one = { ...fullGraph(), provenance: { ...fullGraph().provenance, prompt_of_set: { index: 1, prompts: 2, template: "t {IO}" } } };
+    const one = {
+      ...fullGraph(),
+      provenance: { ...fullGraph().provenance, prompt_of_set: { index: 1, prompts: 2, template: "t {IO}" } },
+    };
     expect(setSummary(one)).toBe("prompt 2 of 2 of template “t {IO}”: its own graph");
     expect(setSummary(fullGraph())).toBe("");
   });

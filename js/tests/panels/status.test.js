@@ -2,8 +2,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createError } from "../../src/panels/error.js";
 import { createStatus } from "../../src/panels/status.js";
-import { mountPanel } from "../panel-harness.js";
 import { estimatedGraph, widgetState } from "../mock-model.js";
+import { mountPanel } from "../panel-harness.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
@@ -22,8 +22,11 @@ describe("status", () => {
     mounted = mountPanel(createStatus, { ...widgetState(), progress: 0.3 });
     mounted.model.set("anatomy", { edge: { source: 1, target: 13 }, status: "computing" });
     const fill = mounted.root.querySelector(".if-progress-fill");
-    expect([fill.style.width, mounted.root.classList.contains("if-measuring"), mounted.root.classList.contains("if-computing")])
-      .toEqual(["30%", true, false]);
+    expect([
+      fill.style.width,
+      mounted.root.classList.contains("if-measuring"),
+      mounted.root.classList.contains("if-computing"),
+    ]).toEqual(["30%", true, false]);
     mounted.model.set("anatomy", { edge: { source: 1, target: 13 }, status: "failed" });
     expect([fill.style.width, mounted.root.classList.contains("if-measuring")]).toEqual(["0%", false]);
   });

@@ -1,8 +1,8 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
-import { ZOOMS, createToolbar, nextZoom } from "../../src/panels/toolbar.js";
-import { mountPanel } from "../panel-harness.js";
+import { createToolbar, nextZoom, ZOOMS } from "../../src/panels/toolbar.js";
 import { fullGraph, widgetState } from "../mock-model.js";
+import { mountPanel } from "../panel-harness.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());

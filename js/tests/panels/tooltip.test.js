@@ -1,8 +1,8 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
 import { createTooltip, effectText, placeBeside } from "../../src/panels/tooltip.js";
-import { mountPanel } from "../panel-harness.js";
 import { fullGraph, widgetState } from "../mock-model.js";
+import { mountPanel } from "../panel-harness.js";
 
 let mounted;
 afterEach(() => mounted?.unmount());
@@ -32,24 +32,35 @@ describe("tooltip", () => {
     const tip = mounted.root.querySelector(".if-tooltip");
     expect(tip.hidden).toBe(true);
     const edge = mounted.ctx.view.graph.edges[5];
-    mounted.ctx.hub.emit("arc:enter", arcFor(5, `${edge.source}:${edge.source + 1}`, `${edge.target}:${edge.target + 1}`, 7), { clientX: 0, clientY: 0 });
+    mounted.ctx.hub.emit(
+      "arc:enter",
+      arcFor(5, `${edge.source}:${edge.source + 1}`, `${edge.target}:${edge.target + 1}`, 7),
+      { clientX: 0, clientY: 0 },
+    );
     expect(tip.hidden).toBe(false);
     expect(tip.textContent).toContain("rank7 of 105");
     expect(tip.textContent).toContain("exact (measured)");
-    expect(tip.querySelector(".if-hint").textContent).toBe("click (or Enter): its anatomy by layer and head, and the logit lens");
+    expect(tip.querySelector(".if-hint").textContent).toBe(
+      "click (or Enter): its anatomy by layer and head, and the logit lens",
+    );
     mounted.ctx.redraw();
     expect(tip.hidden).toBe(true);
   });
 
   it("offers to measure inside a span edge, and hides when the arc is left", () => {
     const graph = fullGraph();
-    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.nodes = [
+      { start: 0, end: 7, label: "0:7" },
+      { start: 7, end: 14, label: "7:14" },
+    ];
     graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
     mounted = mountPanel(createTooltip, widgetState(graph));
     mounted.ctx.hub.emit("arc:enter", arcFor(0, "0:7", "7:14"), { clientX: 0, clientY: 0 });
     const tip = mounted.root.querySelector(".if-tooltip");
     expect(tip.textContent).toContain("When·Mary·and·John·went·to·the");
-    expect(tip.querySelector(".if-hint").textContent).toBe("click to measure the token edges inside; Shift+click: its anatomy");
+    expect(tip.querySelector(".if-hint").textContent).toBe(
+      "click to measure the token edges inside; Shift+click: its anatomy",
+    );
     mounted.ctx.hub.emit("arc:leave");
     expect(tip.hidden).toBe(true);
   });
@@ -82,7 +93,9 @@ describe("tooltip words (issue 16)", () => {
     graph.edges[5].flags = ["sink"];
     mounted = mountPanel(createTooltip, widgetState(graph));
     enter(5, "x", "y");
-    expect(mounted.root.querySelector(".if-flags").textContent).toBe("flagsource is an attention sink: cutting it tends to break the model — “hemorrhage”");
+    expect(mounted.root.querySelector(".if-flags").textContent).toBe(
+      "flagsource is an attention sink: cutting it tends to break the model — “hemorrhage”",
+    );
     enter(6, "x", "y");
     expect(mounted.root.querySelector(".if-flags")).toBe(null);
   });
@@ -112,10 +125,15 @@ describe("tooltip words (issue 16)", () => {
 
   it("says in a saved page that measuring inside a span needs a kernel", () => {
     const graph = fullGraph();
-    graph.nodes = [{ start: 0, end: 7, label: "0:7" }, { start: 7, end: 14, label: "7:14" }];
+    graph.nodes = [
+      { start: 0, end: 7, label: "0:7" },
+      { start: 7, end: 14, label: "7:14" },
+    ];
     graph.edges = [{ source: 0, target: 1, effect: 0.8, level: 0 }];
     mounted = mountPanel(createTooltip, { ...widgetState(graph), _offline: true });
     enter(0, "0:7", "7:14");
-    expect(mounted.root.querySelector(".if-hint").textContent).toBe("measuring inside a span needs a running kernel: this is a saved page");
+    expect(mounted.root.querySelector(".if-hint").textContent).toBe(
+      "measuring inside a span needs a running kernel: this is a saved page",
+    );
   });
 });
