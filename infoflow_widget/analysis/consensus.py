@@ -34,9 +34,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..core.checks import check_graph_request
 from ..core.errors import InfoFlowError, is_whole
-from ..engine.engine import DEFAULT_MEMORY_BUDGET, FlowEngine
+from ..engine.engine import DEFAULT_MEMORY_BUDGET, FlowEngine, check_graph_request
 from ..engine.metrics import Metric, as_metric
 from ..graph.flowgraph import Edge, FlowGraph, strongest
 from ..graph.trust import FLAGS

@@ -20,10 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.checks import check_graph_request, check_progress_and_cancel
+from ..core.checks import check_progress_and_cancel
 from ..core.errors import ComputationCancelled, InfoFlowError, is_whole
 from ..engine.batching import Request, measure
-from ..engine.engine import DEFAULT_MEMORY_BUDGET, FlowEngine
+from ..engine.engine import DEFAULT_MEMORY_BUDGET, FlowEngine, check_graph_request
 from ..engine.metrics import as_metric
 from ..engine.models import BUNDLED_MODELS, load_model
 from ..graph.flowgraph import FlowGraph

@@ -7,13 +7,9 @@ that says what was expected.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..search.strategies import Full, Strategy
-from .errors import InfoFlowError, is_non_negative, is_whole
-
-if TYPE_CHECKING:
-    from ..engine.metrics import Metric
+from .errors import InfoFlowError, is_whole
 
 
 def check_progress_and_cancel(progress: Any, cancel: Any) -> None:
@@ -35,18 +31,6 @@ def check_layers(layers: Sequence[int] | None, count: int) -> list[int]:
     if not chosen or bad:
         raise InfoFlowError(f"Layers {bad or list(layers)} are out of range: this model has layers 0..{count - 1}.")
     return chosen
-
-
-def check_graph_request(strategy: Strategy | None, threshold: float, metric: Metric) -> Strategy:
-    """The strategy (``Full()`` by default), once it, the threshold and the metric's fit are checked."""
-    strategy = strategy if strategy is not None else Full()
-    if not isinstance(strategy, Strategy):
-        raise InfoFlowError(f"strategy must be a Strategy such as Full(); got {strategy!r}.")
-    if strategy.estimates:
-        check_first_order(metric)
-    if not is_non_negative(threshold):
-        raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
-    return strategy
 
 
 def check_edge(sources: Any, targets: Any, n: int) -> tuple[list[int], list[int]]:
@@ -72,16 +56,6 @@ def check_text(text: Any, role: str) -> None:
     """A non-blank text, or an error naming its ``role`` (the prompt, the corrupted prompt)."""
     if not isinstance(text, str) or not text.strip():
         raise InfoFlowError(f"The {role} is empty: give some text to analyse.")
-
-
-def check_first_order(metric: Metric) -> None:
-    """A metric whose gradient at the clean run means something (attribution needs one), or an error."""
-    if not metric.first_order:
-        raise InfoFlowError(
-            f"Attribution estimates need a metric whose gradient at the clean run means something; {metric.describe()} "
-            "is at its optimum there, so every estimate would be zero. Give an answer (and a distractor) for a "
-            "logit-difference or log-probability metric, or use an exact strategy such as Full()."
-        )
 
 
 def context_length(config: Any) -> int | None:

@@ -38,21 +38,19 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.checks import (
     check_edge,
-    check_first_order,
-    check_graph_request,
     check_layers,
     check_progress_and_cancel,
     check_text,
     context_length,
 )
-from ..core.errors import InfoFlowError, is_whole
+from ..core.errors import InfoFlowError, is_non_negative, is_whole
 from ..graph import trust
 from ..graph.flowgraph import SELECTION_PROVENANCE, Edge, FlowGraph, Node
 from ..interventions.base import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero
-from ..search.strategies import MAX_STEPS, SpanPair, Strategy, cost_stats
+from ..search.strategies import MAX_STEPS, Full, SpanPair, Strategy, cost_stats
 from ..text.display import token_texts
 from .batching import Batch, Request, head_masks, measure
-from .metrics import KLDivergence, Metric, as_metric
+from .metrics import KLDivergence, Metric, as_metric, check_first_order
 from .models import attention_modules, attention_sites, envoy, load_model
 from .planning import PASS_FIXED_BYTES, RowCost
 
@@ -861,6 +859,18 @@ def noise_floor(clean_metric: float, largest_logit: float, dtype: torch.dtype) -
         logit = largest_logit if math.isfinite(largest_logit) else 0.0
         floor = max(floor, 2 * torch.finfo(dtype).eps * max(scale, abs(logit)))
     return floor
+
+
+def check_graph_request(strategy: Strategy | None, threshold: float, metric: Metric) -> Strategy:
+    """The strategy (``Full()`` by default), once it, the threshold and the metric's fit are checked."""
+    strategy = strategy if strategy is not None else Full()
+    if not isinstance(strategy, Strategy):
+        raise InfoFlowError(f"strategy must be a Strategy such as Full(); got {strategy!r}.")
+    if strategy.estimates:
+        check_first_order(metric)
+    if not is_non_negative(threshold):
+        raise InfoFlowError(f"threshold must be a finite number >= 0; got {threshold!r}.")
+    return strategy
 
 
 def compute_flow(

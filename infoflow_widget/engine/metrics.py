@@ -216,3 +216,13 @@ def as_metric(
     if distractor is not None:
         raise InfoFlowError("A distractor needs an answer to compare with.")
     return KLDivergence()
+
+
+def check_first_order(metric: Metric) -> None:
+    """A metric whose gradient at the clean run means something (attribution needs one), or an error."""
+    if not metric.first_order:
+        raise InfoFlowError(
+            f"Attribution estimates need a metric whose gradient at the clean run means something; {metric.describe()} "
+            "is at its optimum there, so every estimate would be zero. Give an answer (and a distractor) for a "
+            "logit-difference or log-probability metric, or use an exact strategy such as Full()."
+        )

@@ -17,9 +17,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..interventions.base import EagerCall
 from .metrics import Metric, as_metric
 from .models import attention_modules
 
@@ -28,39 +28,6 @@ if TYPE_CHECKING:
     from nnsight.modeling.transformers import TransformersModel
 
     from ..interventions.base import Intervention
-
-
-@dataclass(frozen=True)
-class EagerCall:
-    """One call of a model's eager attention function, as an intervention's reference edit sees it.
-
-    Attributes:
-        query: its queries, ``(batch, head, position, dim)``.
-        key: its keys, ``(batch, key-value head, position, dim)``.
-        value: its values, shaped as the keys.
-        output: its head outputs, ``(batch, position, head, dim)``.
-        weights: its post-softmax pattern, ``(batch, head, query, key)``.
-        context: what the intervention's ``reference_prepare`` recorded for this layer (None if nothing).
-        rerun: ``rerun(key, value, mask=None)``, the head outputs of the eager function called again with other
-            keys and values (and another additive mask, which eager attention adds after the scaling and soft-capping).
-        mask: its additive attention mask, ``(batch, 1, query, key)`` (0 where a key is seen), or None.
-    """
-
-    query: torch.Tensor
-    key: torch.Tensor
-    value: torch.Tensor
-    output: torch.Tensor
-    weights: torch.Tensor
-    context: Any
-    rerun: Callable[..., torch.Tensor]
-    mask: torch.Tensor | None = None
-
-    def attend(self, pattern: torch.Tensor) -> torch.Tensor:
-        """The head outputs of ``pattern`` over this call's values: plain ``pattern @ values``."""
-        import torch
-
-        repeated = self.value.repeat_interleave(self.query.shape[1] // self.value.shape[1], dim=1)
-        return torch.matmul(pattern, repeated).transpose(1, 2).contiguous()
 
 
 def reference_effects(

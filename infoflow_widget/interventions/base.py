@@ -50,16 +50,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from ..core.errors import InfoFlowError, PromptLengthError, is_non_negative
 from ..text.corruption import CorruptionPlan, check_corruption_args, corrupted_prompts, metric_texts
 
 if TYPE_CHECKING:
     import torch
-
-    from ..engine.engine import FlowEngine
-    from ..engine.reference import EagerCall
 
 Site = Literal["scores", "pattern", "output"]
 """An attention site an intervention edits (see ``AttentionSites``)."""
@@ -75,6 +72,61 @@ Context = dict[int, Any]
 AUTO = "auto"
 """The corrupted prompt that asks for generated ones: ``build_intervention("corrupt", corrupted_prompt="auto")``
 (the CLI's ``--corrupted auto``, the widget's corrupted-prompt box) is :meth:`Corrupt.auto`."""
+
+
+class EngineView(Protocol):
+    """What an intervention's ``prepare`` and ``plan`` read from the engine that runs it (``FlowEngine`` is one).
+
+    Interventions depend on this, not on the engine: the engine sits above them and calls them.
+    """
+
+    prompt: str
+    tokenizer: Any
+    input_ids: torch.Tensor
+    metric: Any
+
+    def tokenize(self, text: str, role: str) -> torch.Tensor:
+        """The token ids of ``text`` (its ``role`` names it in errors), checked against the context length."""
+        ...
+
+    def attention_tensors(
+        self, input_ids: torch.Tensor, names: Collection[AttentionTensor]
+    ) -> dict[int, dict[str, torch.Tensor]]:
+        """One clean pass of ``input_ids``: per layer, the attention tensors ``names``."""
+        ...
+
+
+@dataclass(frozen=True)
+class EagerCall:
+    """One call of a model's eager attention function, as an intervention's reference edit sees it.
+
+    Attributes:
+        query: its queries, ``(batch, head, position, dim)``.
+        key: its keys, ``(batch, key-value head, position, dim)``.
+        value: its values, shaped as the keys.
+        output: its head outputs, ``(batch, position, head, dim)``.
+        weights: its post-softmax pattern, ``(batch, head, query, key)``.
+        context: what the intervention's ``reference_prepare`` recorded for this layer (None if nothing).
+        rerun: ``rerun(key, value, mask=None)``, the head outputs of the eager function called again with other
+            keys and values (and another additive mask, which eager attention adds after the scaling and soft-capping).
+        mask: its additive attention mask, ``(batch, 1, query, key)`` (0 where a key is seen), or None.
+    """
+
+    query: torch.Tensor
+    key: torch.Tensor
+    value: torch.Tensor
+    output: torch.Tensor
+    weights: torch.Tensor
+    context: Any
+    rerun: Callable[..., torch.Tensor]
+    mask: torch.Tensor | None = None
+
+    def attend(self, pattern: torch.Tensor) -> torch.Tensor:
+        """The head outputs of ``pattern`` over this call's values: plain ``pattern @ values``."""
+        import torch
+
+        repeated = self.value.repeat_interleave(self.query.shape[1] // self.value.shape[1], dim=1)
+        return torch.matmul(pattern, repeated).transpose(1, 2).contiguous()
 
 
 @dataclass(frozen=True)
@@ -154,7 +206,7 @@ class Intervention:
             raise InfoFlowError(f"{cls.kind} takes {', '.join(takes) or 'no parameters'}, not {', '.join(extra)}.")
         return cls(**parameters)
 
-    def prepare(self, engine: FlowEngine) -> Context | Samples:
+    def prepare(self, engine: EngineView) -> Context | Samples:
         """Check the intervention against the engine's prompt, then run what its edits need beyond the clean run.
 
         Raises before any model work when the intervention does not fit the prompt. An intervention measured as
@@ -534,7 +586,7 @@ class Corrupt(Intervention):
     def edit_key(self) -> Hashable:
         return Corrupt
 
-    def prepare(self, engine: FlowEngine) -> Context:
+    def prepare(self, engine: EngineView) -> Context:
         """The corrupted prompt's transposed keys and values as eager attention computes with them, per layer."""
         ids = engine.tokenize(self.corrupted_prompt, "corrupted prompt")
         _check_same_length(engine.input_ids, ids, engine.tokenizer)
@@ -674,7 +726,7 @@ class AutoCorrupt(Intervention):
                 given[f.name] = list(value) if isinstance(value, tuple) else value
         return given
 
-    def plan(self, engine: FlowEngine) -> CorruptionPlan:
+    def plan(self, engine: EngineView) -> CorruptionPlan:
         """The corrupted prompts for the engine's prompt, tokenizer and metric (no model work)."""
         return corrupted_prompts(
             engine.tokenizer,
@@ -688,7 +740,7 @@ class AutoCorrupt(Intervention):
             code=self.code,
         )
 
-    def prepare(self, engine: FlowEngine) -> Samples:
+    def prepare(self, engine: EngineView) -> Samples:
         """The plan (raising before any model work), then one run of each distinct prompt (Corrupt's ``prepare``).
 
         Its own context, for :meth:`first_order`, is the mean corrupted keys and values over the samples.

@@ -14,7 +14,7 @@ import math
 import warnings
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..core.errors import InfoFlowError, is_non_negative, is_whole
 from ..graph.flowgraph import Edge, Node, strongest
@@ -30,13 +30,43 @@ from .spans import (
 )
 
 if TYPE_CHECKING:
-    from ..engine.engine import FlowEngine
+    import torch
 
 PROSE_DELIMITERS: tuple[tuple[str, ...], ...] = (("\n\n",), ("\n",), (".", "!", "?", ";"))
 """Paragraphs, lines, sentences (then tokens)."""
 
 CODE_DELIMITERS: tuple[tuple[str, ...], ...] = (("\n\n",), ("\n",))
 """Blocks separated by blank lines, then lines (then tokens)."""
+
+
+class Measurer(Protocol):
+    """What a strategy reads from and asks of the engine that runs it (``FlowEngine`` is one).
+
+    Strategies depend on this, not on the engine: the engine sits above them and runs them.
+
+    Attributes:
+        n: the prompt's number of tokens.
+        tokens: its tokens as text.
+        intervention: the intervention measured (its ``estimate_steps`` is an estimate's default).
+        interventions: how many edges were measured so far (for the cost in a graph's stats).
+        attention_mass: ``(n, n)``, each edge's attention summed over heads and layers, ``[target, source]``.
+        extra_stats: figures a strategy reports, merged into the graph's stats.
+    """
+
+    n: int
+    tokens: list[str]
+    intervention: Any
+    interventions: int
+    attention_mass: torch.Tensor
+    extra_stats: dict[str, Any]
+
+    def effects(self, groups: Sequence[tuple[Sequence[int], Sequence[int]]], desc: str = "edges") -> list[float]:
+        """The exact effect of intervening on each group of edges (sources, targets), batched."""
+        ...
+
+    def estimate(self, steps: int = 1) -> torch.Tensor:
+        """Every token edge's estimated effect, ``(n, n)`` indexed ``[target, source]``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -47,15 +77,15 @@ class Strategy:
     estimates: ClassVar[bool] = False
     """Whether it uses first-order estimates (which need a metric with ``first_order``)."""
 
-    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+    def run(self, engine: Measurer) -> tuple[list[Node], list[Edge]]:
         """Measure the strategy's edges with ``engine`` and return the graph's nodes and edges."""
         raise TypeError(f"{type(self).__name__} does not define run().")
 
-    def groups(self, engine: FlowEngine) -> list[tuple[list[int], list[int]]] | None:
+    def groups(self, engine: Measurer) -> list[tuple[list[int], list[int]]] | None:
         """The edge groups measured, when known before measuring anything (None: a search, led by what it finds)."""
         return None
 
-    def build(self, engine: FlowEngine, effects: list[float]) -> tuple[list[Node], list[Edge]]:
+    def build(self, engine: Measurer, effects: list[float]) -> tuple[list[Node], list[Edge]]:
         """The nodes and edges of the effects of :meth:`groups` measured elsewhere (strategies that name groups)."""
         raise TypeError(f"{type(self).__name__} searches: it has no groups to build from.")
 
@@ -69,7 +99,7 @@ def full_cost(n: int) -> int:
     return n * (n + 1) // 2
 
 
-def cost_stats(engine: FlowEngine) -> dict[str, Any]:
+def cost_stats(engine: Measurer) -> dict[str, Any]:
     """The engine's work so far against the full graph's: for a graph's ``stats``."""
     full = full_cost(engine.n)
     return {"full_interventions": full, "fraction_of_full": round(engine.interventions / full, 4)}
@@ -79,7 +109,7 @@ def cost_stats(engine: FlowEngine) -> dict[str, Any]:
 class _Search:
     """The span pairs one run has measured, with effect and level; each pair is measured at most once."""
 
-    engine: FlowEngine
+    engine: Measurer
     name: str
     measured: dict[Pair, tuple[float, int]] = field(default_factory=dict)
 
@@ -161,15 +191,15 @@ class Full(Strategy):
 
     name: ClassVar[str] = "full"
 
-    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+    def run(self, engine: Measurer) -> tuple[list[Node], list[Edge]]:
         """Measure all n(n+1)/2 token edges."""
         return self.build(engine, engine.effects(self.groups(engine), desc="full graph"))
 
-    def groups(self, engine: FlowEngine) -> list[tuple[list[int], list[int]]]:
+    def groups(self, engine: Measurer) -> list[tuple[list[int], list[int]]]:
         """Every token edge j -> i with j <= i, by target then source."""
         return [([j], [i]) for i in range(engine.n) for j in range(i + 1)]
 
-    def build(self, engine: FlowEngine, effects: list[float]) -> tuple[list[Node], list[Edge]]:
+    def build(self, engine: Measurer, effects: list[float]) -> tuple[list[Node], list[Edge]]:
         """The token nodes and edges of the effects of :meth:`groups`."""
         nodes = [Node(p, p + 1) for p in range(engine.n)]
         groups = self.groups(engine)
@@ -195,7 +225,7 @@ class Backtrack(Strategy):
     def __post_init__(self) -> None:
         _check_threshold(self.threshold, "Backtrack")
 
-    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+    def run(self, engine: Measurer) -> tuple[list[Node], list[Edge]]:
         """Backtrack from the last position; one batched call per round."""
         search = _Search(engine, self.name)
         targets, done, level = [engine.n - 1], set(), 0
@@ -233,7 +263,7 @@ class Bisect(Strategy):
         _check_threshold(self.threshold, "Bisect")
         _check_min_size(self.min_size, "Bisect")
 
-    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+    def run(self, engine: Measurer) -> tuple[list[Node], list[Edge]]:
         """Bisect level by level; one batched call per level."""
         search = _Search(engine, self.name)
         top = self._split(Node(0, engine.n), 0)
@@ -295,7 +325,7 @@ class Split(Strategy):
         """Blocks separated by blank lines, lines, then tokens."""
         return cls(CODE_DELIMITERS, threshold)
 
-    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+    def run(self, engine: Measurer) -> tuple[list[Node], list[Edge]]:
         """Split level by level; one batched call per level."""
         cuts = [cut_positions(engine.tokens, level) for level in self.delimiters]
         self._warn_unused(cuts, engine.n)
@@ -359,7 +389,7 @@ class BacktrackBisect(Strategy):
         _check_threshold(self.threshold, "BacktrackBisect")
         _check_min_size(self.min_size, "BacktrackBisect")
 
-    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+    def run(self, engine: Measurer) -> tuple[list[Node], list[Edge]]:
         """Rounds of bisection over every open target; one batched call per round."""
         search = _Search(engine, self.name)
         queued = {engine.n - 1}
@@ -401,7 +431,7 @@ class SpanPair(Strategy):
     source: Node = Node(0, 1)
     target: Node = Node(0, 1)
 
-    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+    def run(self, engine: Measurer) -> tuple[list[Node], list[Edge]]:
         """Measure the token edges of the pair in one batched call."""
         check_pair(self.source, self.target, engine.n)
         pairs = [(s, t) for t in tokens_of(self.target) for s in tokens_of(self.source) if s.start <= t.start]
@@ -431,7 +461,7 @@ def _check_steps(value: Any, strategy: str) -> None:
         )
 
 
-def estimate_steps(strategy_steps: int | None, engine: FlowEngine) -> int:
+def estimate_steps(strategy_steps: int | None, engine: Measurer) -> int:
     """The path points an estimating strategy uses: its own ``steps``, else its engine's intervention's default."""
     return strategy_steps if strategy_steps is not None else engine.intervention.estimate_steps
 
@@ -459,7 +489,7 @@ class Attribution(Strategy):
     def __post_init__(self) -> None:
         _check_steps(self.steps, "Attribution")
 
-    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+    def run(self, engine: Measurer) -> tuple[list[Node], list[Edge]]:
         """Estimate all n(n+1)/2 token edges at once."""
         steps = estimate_steps(self.steps, engine)
         estimate = engine.estimate(steps)
@@ -501,7 +531,7 @@ class AttributionThenExact(Strategy):
             _check_threshold(self.threshold, "AttributionThenExact")
         _check_steps(self.steps, "AttributionThenExact")
 
-    def run(self, engine: FlowEngine) -> tuple[list[Node], list[Edge]]:
+    def run(self, engine: Measurer) -> tuple[list[Node], list[Edge]]:
         """Estimate everything, verify the strongest estimates in batches (in rounds for ``k="auto"``)."""
         _, estimated = Attribution(self.steps).run(engine)
         values = [e.effect for e in estimated]
