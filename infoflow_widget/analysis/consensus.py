@@ -290,8 +290,8 @@ class Comparison:
         ``intervention_text`` saying it is a consensus and ``consensus``: the interventions compared (params and
         labels), the reference's label, the rule and the number of inconsistent edges. Stats: the reference's,
         with ``forward_passes``, ``interventions`` and ``seconds`` summed over every graph (the cost of the
-        comparison; each graph's own under ``stats["consensus"]``). Its engine is the reference's, so
-        :meth:`FlowGraph.expand` measures under the reference intervention.
+        comparison; each graph's own under ``stats["consensus"]``). Plain data like every graph: an engine of the
+        reference intervention measures inside its edges (:meth:`FlowEngine.expand`).
 
         Args:
             reference: the index or the label of the reference intervention (the first by default).

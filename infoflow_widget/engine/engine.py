@@ -48,7 +48,7 @@ from ..graph import trust
 from ..graph.flowgraph import SELECTION_PROVENANCE, Edge, FlowGraph, Node
 from ..interventions.base import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero
 from ..search.strategies import MAX_STEPS, Full, SpanPair, Strategy, cost_stats
-from ..text.display import token_texts
+from ..text.display import describe, token_texts
 from .batching import Batch, Request, head_masks, measure
 from .metrics import KLDivergence, Metric, as_metric, check_first_order
 from .models import attention_modules, attention_sites, envoy, load_model
@@ -354,16 +354,23 @@ class FlowEngine:
                 "sinks": sinks,
                 **self.extra_stats,
             },
-            _engine=self,
         )
         return graph.filter(threshold) if threshold > 0 else graph
 
     def expand(self, graph: FlowGraph, edge: Edge) -> FlowGraph:
-        """The token edges inside one span edge of ``graph``, measured now: see :meth:`FlowGraph.expand`.
+        """The token edges inside one span edge of ``graph``, measured now with this engine.
 
-        Its stats count this expansion only; its provenance is the graph's, less how the graph's edges
-        were selected, plus the span pair expanded.
+        Every token j of the source span to every token i of the target span with j <= i, in one batched
+        call: a token graph over those positions. Its stats count this expansion only; its provenance is the
+        graph's, less how the graph's edges were selected, plus the span pair expanded. ``graph`` may be one
+        this engine measured, or one loaded from a file: it must be of this engine's prompt, intervention,
+        metric and layers.
+
+        Raises:
+            InfoFlowError: ``edge`` is not an edge of ``graph``, or ``graph`` was measured another way.
         """
+        graph.positions(edge)
+        self.check_measured_here(graph)
         strategy = SpanPair(graph.nodes[edge.source], graph.nodes[edge.target])
         before = (self.forward_passes, self.interventions, self.seconds)
         nodes, edges = strategy.run(self)
@@ -382,7 +389,33 @@ class FlowEngine:
         }
         kept = {k: v for k, v in graph.provenance.items() if k not in SELECTION_PROVENANCE}
         provenance = {**kept, "estimate": False, "expanded_from": strategy.params()}
-        return FlowGraph(list(graph.tokens), nodes, edges, graph.clean_metric, provenance, stats, _engine=self)
+        return FlowGraph(list(graph.tokens), nodes, edges, graph.clean_metric, provenance, stats)
+
+    def check_measured_here(self, graph: FlowGraph) -> None:
+        """Check that ``graph`` is of this engine's prompt, intervention, metric and layers.
+
+        The intervention, metric and layers are those its provenance names (a graph built by hand, without
+        them, is checked on its tokens only).
+
+        Raises:
+            InfoFlowError: naming the first thing that differs.
+        """
+        if list(graph.tokens) != self.tokens:
+            raise InfoFlowError(
+                "This graph is of another prompt than this engine's: measure it with an engine of its own."
+            )
+        ours = {
+            "intervention": self.intervention.params(),
+            "metric": self.metric.describe(),
+            "layers": None if self.layers == list(range(self.num_layers)) else self.layers,
+        }
+        for what, mine in ours.items():
+            theirs = graph.provenance.get(what, mine)
+            if theirs != mine:
+                raise InfoFlowError(
+                    f"This graph's {what} is {describe(theirs) or 'all'}, this engine's {describe(mine) or 'all'}: "
+                    "measure it with an engine of the same prompt, intervention, metric and layers."
+                )
 
     def anatomy(self, sources: int | Sequence[int], targets: int | Sequence[int]) -> Anatomy:
         """Where one edge's effect is carried: by layer, by (layer, head) and by window of layers.

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from .anatomy import Anatomy
 
 FORMAT = "infoflow-graph/1"
 """The ``format`` tag of :meth:`FlowGraph.to_dict`; bump it when the layout changes."""
@@ -115,8 +114,6 @@ class FlowGraph:
     clean_metric: float
     provenance: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
-    # The engine that measured the graph, for expand(); never serialised, so a loaded graph has none.
-    _engine: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return (
@@ -169,45 +166,21 @@ class FlowGraph:
             stats=dict(self.stats),
         )
 
-    def expand(self, edge: Edge) -> FlowGraph:
-        """The token-level edges inside one span edge, measured now with the engine that made this graph.
+    def positions(self, edge: Edge) -> tuple[list[int], list[int]]:
+        """The token positions of ``edge``'s source and target spans, for measuring it again.
 
-        Every token j of the source span to every token i of the target span with j <= i, in one
-        batched call. The result is a token graph over those positions; its stats count this expansion only.
-
-        Args:
-            edge: an edge of this graph.
+        ``engine.anatomy(*graph.positions(edge))`` is where the edge is carried (:meth:`FlowEngine.anatomy`);
+        ``engine.expand(graph, edge)`` measures the token edges inside it.
 
         Raises:
-            InfoFlowError: the graph has no engine (it was loaded from a file), or the edge is not one of its edges.
+            InfoFlowError: ``edge`` is not one of this graph's edges.
         """
-        self._check_measurable(edge, "expand")
-        return self._engine.expand(self, edge)
-
-    def anatomy(self, edge: Edge) -> Anatomy:
-        """Where ``edge`` is carried, by layer, (layer, head) and window: :meth:`FlowEngine.anatomy` on its positions.
-
-        Measured now with the engine that made this graph (its intervention, metric and layers); a span
-        edge is measured as the group edge of its spans.
-
-        Raises:
-            InfoFlowError: the graph has no engine (it was loaded from a file), or the edge is not one of its edges.
-        """
-        self._check_measurable(edge, "anatomy")
-        source, target = self.nodes[edge.source], self.nodes[edge.target]
-        return self._engine.anatomy(list(range(source.start, source.end)), list(range(target.start, target.end)))
-
-    def _check_measurable(self, edge: Any, method: str) -> None:
-        if self._engine is None:
-            raise InfoFlowError(
-                f"This graph has no model attached (it was loaded from a file or built by hand), so {method}() cannot "
-                f"measure anything: recompute it with compute_flow(...) and call {method}() on that graph."
-            )
         if not isinstance(edge, Edge) or edge not in self.edges:
             raise InfoFlowError(
-                f"{method}(edge) needs one of this graph's edges (from .edges or .top()); got {edge!r}: "
-                "not an edge of this graph."
+                f"Need one of this graph's edges (from .edges or .top()); got {edge!r}: not an edge of this graph."
             )
+        source, target = self.nodes[edge.source], self.nodes[edge.target]
+        return list(range(source.start, source.end)), list(range(target.start, target.end))
 
     # --- views -----------------------------------------------------------------------------------
 

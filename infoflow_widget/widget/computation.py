@@ -34,7 +34,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..analysis.consensus import compare_on
@@ -153,6 +152,9 @@ class Computation:
         self.cache: dict[Request, FlowGraph] = {}
         self.compute_lock = threading.Lock()  # one computation of this widget at a time (a stale one ends soon)
         self.engines: dict[tuple[str | None, str | None], FlowEngine] = {}  # a clean run per metric
+        # The engine that measured each request's graphs (by Request.measured()): drill-downs and anatomies
+        # measure with it, since graphs are plain data and hold none.
+        self.measuring: dict[Request, FlowEngine] = {}
         self.drill: list[FlowGraph] = []  # the graph on show, then the expansions opened from it
         self.stopped = threading.Event()  # set by stop(): drill-downs end, nothing new starts
         # The anatomy of the selected edge: its own generations (a graph's do not stop it, nor it a graph's status).
@@ -172,6 +174,19 @@ class Computation:
             metric = as_metric(None, request.answer, request.distractor)
             self.engines[key] = FlowEngine(self.model, self.prompt, metric, layers=self.layers, progress=False)
         return self.engines[key]
+
+    def measuring_engine(self, request: Request) -> FlowEngine:
+        """The engine of ``request``'s intervention and metric (a consensus: its reference's), kept per request.
+
+        Called under ``compute_lock``; an engine the widget has not built yet (a consensus's reference) is derived
+        from the metric's clean run.
+        """
+        if request.intervention == CONSENSUS:
+            request = request.alone(request.build_interventions()[0])
+        key = request.measured()
+        if key not in self.measuring:
+            self.measuring[key] = self.engine(request).with_intervention(request.build_intervention(), progress=False)
+        return self.measuring[key]
 
     def clean_metric(self, request: Request) -> float | None:
         """The clean metric of the request's metric, if its clean run is done (None: not yet)."""
@@ -247,6 +262,8 @@ class Computation:
             self._fail(generation, err)
             return
         engine.cancel = None  # finished: a later drill-down into this graph must not read as cancelled
+        with self.lock:
+            self.measuring[request.measured()] = engine
         if request.strategy == Full.name:
             self.full_seconds = engine.seconds - before
         self._publish(request, graph, generation, final=True)
@@ -265,8 +282,6 @@ class Computation:
             progress=self._progress_reporter(generation, ""),
             cancel=cancel,
         )
-        for graph in comparison.graphs.values():
-            graph._engine.cancel = None  # finished: drill-downs into these graphs must not read as cancelled
         with self.lock:
             for intervention, graph in zip(interventions, comparison.graphs.values()):
                 self.cache.setdefault(request.alone(intervention), graph)
@@ -318,14 +333,16 @@ class Computation:
         with self.lock:  # what was on show when the click arrived: the click refers to it
             if self.stopped.is_set():
                 return
-            shown = (self.generation, list(self.drill))
+            shown = (self.generation, list(self.drill), self.shown)
         self.expanding = threading.Thread(
             target=self._expand, args=(content, *shown), name="infoflow-expand", daemon=True
         )
         release_idle_threads()
         self.expanding.start()
 
-    def _expand(self, content: dict[str, Any], generation: int, drill: list[FlowGraph]) -> None:
+    def _expand(
+        self, content: dict[str, Any], generation: int, drill: list[FlowGraph], request: Request | None
+    ) -> None:
         """Measure the token edges inside one span edge of ``drill`` and send them back to the view that asked."""
         try:
             level = int(content["level"])
@@ -333,7 +350,12 @@ class Computation:
             edge = next(e for e in base.edges if (e.source, e.target) == (content["source"], content["target"]))
             nodes = base.nodes
             self._say(generation, f"expanding span edge {nodes[edge.source].label} → {nodes[edge.target].label}…")
-            expanded = _stoppable(base, self.stopped).expand(edge)
+            if request is None:
+                raise InfoFlowError("No graph is on show: there is no span edge to expand.")
+            with self.compute_lock:
+                engine = copy.copy(self.measuring_engine(request))
+            engine.cancel = self.stopped  # stops at its next batch once the widget stops
+            expanded = engine.expand(base, edge)
         except ComputationCancelled:
             return
         except Exception as err:  # noqa: BLE001 - shown in the widget
@@ -389,7 +411,7 @@ class Computation:
             self.view.measuring(_selection(level, edge), f"anatomy of {name}: starting…")
             self.anatomy_thread = threading.Thread(
                 target=self._measure_anatomy,
-                args=(key, level, graph, edge, generation, cancel),
+                args=(key, self.shown, level, graph, edge, generation, cancel),
                 name="infoflow-anatomy",
                 daemon=True,
             )
@@ -399,6 +421,7 @@ class Computation:
     def _measure_anatomy(
         self,
         key: tuple[Any, ...],
+        request: Request | None,
         level: int,
         graph: FlowGraph,
         edge: Edge,
@@ -411,13 +434,13 @@ class Computation:
             with self.compute_lock:
                 if cancel.is_set():
                     raise ComputationCancelled("another edge was selected")
-                if graph._engine is None:
-                    raise InfoFlowError("This graph has no model attached: its edges' anatomy cannot be measured.")
-                engine = copy.copy(graph._engine)
+                if request is None:
+                    raise InfoFlowError("No graph is on show: there is no edge to measure.")
+                engine = copy.copy(self.measuring_engine(request))
                 engine.progress = self._anatomy_reporter(generation, name)
                 engine.cancel = cancel
                 self._say_anatomy(generation, f"anatomy of {name}: measuring…", 0.0)
-                anatomy = replace(graph, _engine=engine).anatomy(edge)
+                anatomy = engine.anatomy(*graph.positions(edge))
                 if cancel.is_set():
                     raise ComputationCancelled("another edge was selected")
                 self._say_anatomy(generation, f"anatomy of {name}: logit lens of both ends…", None)
@@ -502,15 +525,6 @@ class Computation:
         for thread in self.busy():
             if thread is not threading.current_thread():  # a widget collected in its own thread
                 thread.join(timeout)
-
-
-def _stoppable(graph: FlowGraph, stopped: threading.Event) -> FlowGraph:
-    """``graph`` with a copy of its engine that stops (at its next batch) once ``stopped`` is set."""
-    if graph._engine is None:
-        return graph
-    engine = copy.copy(graph._engine)
-    engine.cancel = stopped
-    return replace(graph, _engine=engine)
 
 
 def _selection(level: int, edge: Edge) -> dict[str, int]:

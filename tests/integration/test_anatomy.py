@@ -85,7 +85,7 @@ def test_graph_anatomy_and_a_layer_subset(tiny_model):
     engine = FlowEngine(tiny_model, PROMPT, METRIC, Zero(), layers=[0, 2], progress=False)
     graph = engine.graph()
     edge = graph.strongest(1)[0] if hasattr(graph, "strongest") else max(graph.edges, key=lambda e: abs(e.effect))
-    anatomy = graph.anatomy(edge)
+    anatomy = engine.anatomy(*graph.positions(edge))
     assert anatomy.layer_indices == [0, 2] and anatomy.effect == pytest.approx(edge.effect, abs=1e-6)
     src, tgt = graph.nodes[edge.source], graph.nodes[edge.target]
     expected = reference(tiny_model, Zero(), ([src.start], [tgt.start]), [2])
@@ -129,7 +129,7 @@ def test_an_edge_of_another_graph_is_refused(tiny_model):
     one = FlowEngine(tiny_model, PROMPT, METRIC, Zero(), progress=False).graph()
     other = FlowEngine(tiny_model, "when john and mary went to the store", METRIC, Zero(), progress=False).graph()
     with pytest.raises(InfoFlowError, match="not an edge of this graph"):
-        one.anatomy(other.edges[-1])
+        one.positions(other.edges[-1])
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Auto-Corrupt (issue 10 section 3): the mean over generated corrupted prompts, exactly.
+"""Auto-Corrupt: the mean over generated corrupted prompts, exactly.
 
 An auto-Corrupt graph is the mean of the Corrupt graphs of its plan's prompts, edge by edge (effect, damage),
 with their sample standard deviation as ``effect_std``; its estimate is the mean of their estimates. Checked on
@@ -165,7 +165,7 @@ def test_span_edges_and_their_expansion_keep_the_spread(tiny):
     graph = engine.graph(Bisect(threshold=0.0, min_size=4))
     span = next(e for e in graph.edges if graph.nodes[e.source].end - graph.nodes[e.source].start > 1)
     assert span.effect_std is not None
-    expanded = graph.expand(span)
+    expanded = engine.expand(graph, span)
     assert all(e.effect_std is not None for e in expanded.edges)
     assert expanded.provenance["corruption"] == graph.provenance["corruption"]
 

@@ -66,7 +66,7 @@ def test_every_exact_edge_of_a_graph_carries_its_damage_and_flags():
         assert e.damage == engine.measurements[(tuple(range(s.start, s.end)), tuple(range(t.start, t.end)))]["damage"]
     # A drill-down gets its token edges' damage.
     wide = max(spans.edges, key=lambda e: abs(e.effect))
-    inside = spans.expand(wide)
+    inside = engine.expand(spans, wide)
     assert inside.edges and all(e.damage is not None for e in inside.edges) and "sinks" in inside.stats
 
 

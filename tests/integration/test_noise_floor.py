@@ -1,4 +1,4 @@
-"""The engine's noise floor (issue 16): every graph says below which |effect| its effects are numerical noise."""
+"""The engine's noise floor: every graph says below which |effect| its effects are numerical noise."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_graphs_and_expansions_carry_the_noise_floor(tiny):
     searched = engine.with_intervention(Dampen(0.3)).graph(Backtrack(threshold=0.0))
     assert searched.stats["noise_floor"] == graph.stats["noise_floor"], "the clean run's, whatever the intervention"
     spans = engine.graph(Backtrack(threshold=0.0))
-    assert spans.expand(spans.edges[0]).stats["noise_floor"] == graph.stats["noise_floor"]
+    assert engine.expand(spans, spans.edges[0]).stats["noise_floor"] == graph.stats["noise_floor"]
 
 
 def test_alpha_one_dampen_measures_only_noise(tiny):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
 
 import pytest
 
-from infoflow_widget import Edge, FlowEngine, FlowGraph, InfoFlowError, LogitDiff, Node
+from infoflow_widget import Dampen, Edge, FlowEngine, FlowGraph, InfoFlowError, LogitDiff, Node
 from infoflow_widget.search.strategies import (
     STRATEGIES,
     Backtrack,
@@ -53,7 +54,7 @@ def run(strategy, model, **kwargs):
     measure = engine.effects
     engine.effects = lambda groups, desc="edges": calls.append(len(groups)) or measure(groups, desc)
     nodes, edges = strategy.run(engine)
-    graph = FlowGraph(engine.tokens, nodes, edges, engine.clean_metric, _engine=engine)
+    graph = FlowGraph(engine.tokens, nodes, edges, engine.clean_metric)
     return engine, graph, calls
 
 
@@ -192,11 +193,11 @@ def test_backtrack_bisect_follows_strong_token_sources(model, full):
 
 
 def test_expand_measures_the_token_edges_of_a_span_pair(model, full):
-    _, graph, _ = run(Split(WORDS_SPLIT), model)
+    engine, graph, _ = run(Split(WORDS_SPLIT), model)
     disjoint = [e for e in graph.edges if graph.nodes[e.source].end <= graph.nodes[e.target].start]
     edge = max(disjoint, key=lambda e: abs(e.effect))
     source, target = graph.nodes[edge.source], graph.nodes[edge.target]
-    expanded = graph.top(len(disjoint)).expand(edge)  # copies keep the engine
+    expanded = engine.expand(graph.top(len(disjoint)), edge)
     got = {(expanded.nodes[e.source].start, expanded.nodes[e.target].start): e.effect for e in expanded.edges}
     assert set(got) == {(j, i) for j in range(source.start, source.end) for i in range(target.start, target.end)}
     assert list(got.values()) == pytest.approx([full[p] for p in got], abs=1e-4)
@@ -208,23 +209,28 @@ def test_expand_measures_the_token_edges_of_a_span_pair(model, full):
         e for e in graph.edges if e.source == e.target and graph.nodes[e.source].end - graph.nodes[e.source].start > 1
     )
     span = graph.nodes[within.source]
-    assert len(graph.expand(within).edges) == (span.end - span.start) * (span.end - span.start + 1) // 2
+    assert len(engine.expand(graph, within).edges) == (span.end - span.start) * (span.end - span.start + 1) // 2
 
 
-def test_a_loaded_graph_cannot_expand(model, tmp_path):
-    _, graph, _ = run(Bisect(), model)
-    assert "_engine" not in graph.to_dict() and "engine" not in graph.to_json()
+def test_a_loaded_graph_expands_as_one_just_computed_and_a_foreign_one_is_refused(model, tmp_path):
+    engine = engine_for(model)
+    graph = engine.graph(Bisect())
+    assert "engine" not in graph.to_json() and not any("engine" in f.name for f in dataclasses.fields(graph))
     loaded = FlowGraph.load(graph.save(tmp_path / "g.json"))
     assert loaded == graph
-    with pytest.raises(InfoFlowError, match="recompute"):
-        loaded.expand(loaded.edges[0])
+    edge = next(e for e in loaded.edges if loaded.nodes[e.source].end - loaded.nodes[e.source].start > 1)
+    assert engine.expand(loaded, edge).edges == engine.expand(graph, edge).edges
+    with pytest.raises(InfoFlowError, match=r"intervention is zero, this engine's dampen\(alpha=0.5\)"):
+        engine_for(model, intervention=Dampen(0.5)).expand(loaded, edge)
+    with pytest.raises(InfoFlowError, match="another prompt"):
+        FlowEngine(model, PROMPT + " again", METRIC, progress=False).expand(loaded, edge)
     with pytest.raises(InfoFlowError, match="one of this graph's edges"):
-        graph.expand(graph.edges[0].__class__(99, 0, 0.0))
+        engine.expand(graph, graph.edges[0].__class__(99, 0, 0.0))
     measured = {(e.source, e.target) for e in graph.edges}
     nodes = range(len(graph.nodes))
     missing = next(Edge(s, t, 1.0) for t in nodes for s in nodes if (s, t) not in measured)
     with pytest.raises(InfoFlowError, match="one of this graph's edges"):
-        graph.expand(missing)  # node indices in range, but no such edge was measured
+        engine.expand(graph, missing)  # node indices in range, but no such edge was measured
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ def module_name(path: Path, root: Path = PACKAGE) -> str:
 
 
 def imports_of(source: str, module: str, is_package: bool, known: set[str], typing: bool = False) -> set[str]:
-    """The modules of ``known`` that ``source`` (the module ``module``) imports; TYPE_CHECKING blocks only if ``typing``."""
+    """The modules of ``known`` that ``source`` (module ``module``) imports; TYPE_CHECKING blocks if ``typing``."""
     tree = ast.parse(source)
     skipped = {
         id(node)
@@ -146,9 +146,13 @@ def test_the_layer_check_sees_type_only_and_deferred_imports(tmp_path):
     (package / "core" / "low.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..engine.run import R\n"
     )
-    assert upward_imports(import_graph(package, typing=True)) == ["infoflow_widget.core.low -> infoflow_widget.engine.run"]
+    assert upward_imports(import_graph(package, typing=True)) == [
+        "infoflow_widget.core.low -> infoflow_widget.engine.run"
+    ]
     (package / "core" / "low.py").write_text("def f():\n    from ..engine import run\n")
-    assert upward_imports(import_graph(package, typing=True)) == ["infoflow_widget.core.low -> infoflow_widget.engine.run"]
+    assert upward_imports(import_graph(package, typing=True)) == [
+        "infoflow_widget.core.low -> infoflow_widget.engine.run"
+    ]
     (package / "core" / "low.py").write_text("")
     assert upward_imports(import_graph(package, typing=True)) == []
 
