@@ -264,7 +264,7 @@ def thread_costs(model) -> None:
 def startup() -> None:
     """Fresh processes, start to exit: what a user waits for before the first line of output."""
     script = Path(sys.executable).with_name("infoflow")  # the installed command, as a user runs it
-    cli = [str(script)] if script.exists() else [sys.executable, "-m", "infoflow_widget.cli.main"]
+    cli = [str(script)] if script.exists() else [sys.executable, "-m", "infoflow_widget.cli"]
     ioi = ["--prompt", IOI, "--answer", " Mary", "--distractor", " John", "--quiet", "--out", "-"]
     rows = [
         ("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"], 0),

@@ -15,7 +15,7 @@ IOI = ["--prompt", PROMPT, "--answer", " Mary", "--distractor", " John"]
 
 def infoflow(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infoflow_widget.cli.main", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "infoflow_widget.cli", *args], capture_output=True, text=True, timeout=600
     )
 
 

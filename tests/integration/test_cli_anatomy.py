@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from infoflow_widget import FlowEngine, LogitDiff, Zero, load_model
-from infoflow_widget.cli.main import main, parse_positions, resolve_positions
+from infoflow_widget.cli import main
+from infoflow_widget.cli.anatomy import parse_positions, resolve_positions
 from infoflow_widget.core.errors import InfoFlowError
 
 PROMPT = "when mary and john went to the store , john gave a book to"  # 14 tokens: S2 = 9, END = 13
@@ -160,7 +161,7 @@ def test_bad_position_text(text):
 
 def test_the_installed_command_writes_json_alone_on_stdout(tiny_model_folder):
     done = subprocess.run(
-        [sys.executable, "-m", "infoflow_widget.cli.main", "anatomy", "--model", str(tiny_model_folder), *IOI]
+        [sys.executable, "-m", "infoflow_widget.cli", "anatomy", "--model", str(tiny_model_folder), *IOI]
         + ["--source", "3", "--target", "9", "--out", "-"],
         capture_output=True,
         text=True,
@@ -171,7 +172,7 @@ def test_the_installed_command_writes_json_alone_on_stdout(tiny_model_folder):
     data = json.loads(done.stdout)
     assert data["sources"] == [3] and data["targets"] == [9] and data["tokens"][9] == "john"
     bad = subprocess.run(
-        [sys.executable, "-m", "infoflow_widget.cli.main", "anatomy", "--prompt", PROMPT]
+        [sys.executable, "-m", "infoflow_widget.cli", "anatomy", "--prompt", PROMPT]
         + ["--source", "9", "--target", "3", "--out", "-"],
         capture_output=True,
         text=True,
@@ -186,7 +187,7 @@ def test_the_installed_command_writes_json_alone_on_stdout(tiny_model_folder):
 )
 def test_help_and_bad_positions_load_no_torch(args):
     probe = (
-        "import json, sys\nfrom infoflow_widget.cli.main import main\n"
+        "import json, sys\nfrom infoflow_widget.cli import main\n"
         f"try:\n    status = main({args!r})\nexcept SystemExit as exc:\n    status = exc.code\n"
         "print(json.dumps([status, 'torch' in sys.modules]))"
     )

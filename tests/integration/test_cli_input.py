@@ -435,7 +435,7 @@ REPO = Path(__file__).resolve().parents[2]
 # main() in a fresh interpreter: its status, whether torch was imported (bad input must not need it), stderr.
 LIGHT_CLI = """
 import json, sys
-from infoflow_widget.cli.main import main
+from infoflow_widget.cli import main
 status = main({args!r})
 print(json.dumps({{"status": status, "torch": "torch" in sys.modules}}))
 """
@@ -455,7 +455,7 @@ def light_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, bool,
 
 def infoflow_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infoflow_widget.cli.main", *args],
+        [sys.executable, "-m", "infoflow_widget.cli", *args],
         capture_output=True,
         text=True,
         timeout=600,
@@ -513,7 +513,7 @@ PROMPT_FILES = [
 
 @pytest.mark.parametrize(("content", "prompt"), PROMPT_FILES, ids=[repr(c)[2:-1] for c, _ in PROMPT_FILES])
 def test_item3_prompt_file_is_read_exactly_less_one_final_newline(tmp_path, content, prompt):
-    from infoflow_widget.cli.main import read_prompt_file
+    from infoflow_widget.cli.options import read_prompt_file
 
     path = tmp_path / "prompt.txt"
     path.write_bytes(content)
@@ -524,7 +524,7 @@ def test_item3_prompt_file_is_read_exactly_less_one_final_newline(tmp_path, cont
 def test_item3_the_case_prompt_file_reads_as_the_case_prompt(code_case):
     from conftest import CASES
 
-    from infoflow_widget.cli.main import read_prompt_file
+    from infoflow_widget.cli.options import read_prompt_file
 
     assert read_prompt_file(CASES / code_case["prompt_file"]) == code_case["prompt"]
 
@@ -539,7 +539,8 @@ def readme_commands() -> list[list[str]]:
 
 
 def test_item3_the_readme_code_command_analyses_the_case_prompt(code_case):
-    from infoflow_widget.cli.main import build_parser, read_prompt_file
+    from infoflow_widget.cli import build_parser
+    from infoflow_widget.cli.options import read_prompt_file
 
     (command,) = [c for c in readme_commands() if "--prompt-file" in c]
     args = build_parser().parse_args(command[1:])
@@ -548,7 +549,7 @@ def test_item3_the_readme_code_command_analyses_the_case_prompt(code_case):
 
 
 def test_item3_help_says_what_happens_to_the_final_newline(capsys):
-    from infoflow_widget.cli.main import main
+    from infoflow_widget.cli import main
 
     with pytest.raises(SystemExit):
         main(["graph", "--help"])
@@ -580,7 +581,7 @@ def test_item3_the_readme_code_command_reproduces_the_case_on_gemma(gemma, code_
     from conftest import CASES
 
     from infoflow_widget import FlowEngine, LogitDiff
-    from infoflow_widget.cli.main import read_prompt_file
+    from infoflow_widget.cli.options import read_prompt_file
 
     prompt = read_prompt_file(CASES / code_case["prompt_file"])
     with warnings.catch_warnings():
@@ -617,7 +618,7 @@ def test_item8_infoflow_cache_that_is_not_a_folder(tmp_path, monkeypatch, where)
 
 
 def test_item8_an_empty_layer_range_is_refused_before_loading():
-    from infoflow_widget.cli.main import parse_layers
+    from infoflow_widget.cli.options import parse_layers
 
     with pytest.raises(InfoFlowError, match="5-2 is an empty range; did you mean 2-5?"):
         parse_layers("5-2")

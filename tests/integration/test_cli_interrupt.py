@@ -16,7 +16,7 @@ from conftest import WORDS
 def test_ctrl_c_while_computing(tiny_model_folder, tmp_path, out):
     prompt = " ".join((WORDS * 4)[:60])  # 1830 edges, one per forward pass: seconds of work to interrupt
     target = "-" if out == "-" else str(tmp_path / out)
-    command = [sys.executable, "-m", "infoflow_widget.cli.main", "graph", "--model", str(tiny_model_folder)]
+    command = [sys.executable, "-m", "infoflow_widget.cli", "graph", "--model", str(tiny_model_folder)]
     command += ["--prompt", prompt, "--batch-size", "1", "--device", "cpu", "--out", target]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

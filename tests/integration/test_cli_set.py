@@ -11,7 +11,8 @@ import pytest
 
 from infoflow_widget import Dampen, RoleGraph, Zero, load_model
 from infoflow_widget.analysis.flowset import compute_flow_set
-from infoflow_widget.cli.main import SET_SLOT_WORDS, build_parser, main, set_template
+from infoflow_widget.cli import build_parser, main
+from infoflow_widget.cli.prompt_set import SET_SLOT_WORDS, set_template
 from infoflow_widget.text.promptset import PromptSet, ioi_words
 
 TEMPLATE = "when {IO} and {S} went to the store , {S} gave a book to"  # 14 words of the tiny vocabulary
@@ -185,7 +186,7 @@ def test_bad_input_fails_before_the_model_loads(capsys, tmp_path, monkeypatch, a
     def no_model(*_args, **_kwargs):
         raise AssertionError("the model loaded before the arguments were checked")
 
-    monkeypatch.setattr("infoflow_widget.cli.main.load_cli_model", no_model)
+    monkeypatch.setattr("infoflow_widget.cli.prompt_set.load_cli_model", no_model)
     out = tmp_path / "roles.json"
     status = main(["set", "--model", "gpt-17", *args, "--out", str(out)])
     stdout, err = capsys.readouterr()
@@ -244,7 +245,7 @@ def test_bad_input_and_help_load_no_torch(tmp_path):
         (["set", "--template", "when {IO} and {X} went", "--answer", "{IO}", "--out", str(out)], 2),
     ):
         probe = (
-            "import json, sys\nfrom infoflow_widget.cli.main import main\n"
+            "import json, sys\nfrom infoflow_widget.cli import main\n"
             f"try:\n    status = main({args!r})\nexcept SystemExit as exc:\n    status = exc.code\n"
             "print(json.dumps([status, 'torch' in sys.modules]))"
         )

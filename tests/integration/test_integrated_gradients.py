@@ -367,7 +367,7 @@ def test_auto_verification_holds_the_exact_top_10_of_the_tiny_models():
 
 
 def test_the_command_line_takes_verify_auto_and_steps(tiny_model_folder, capsys):
-    from infoflow_widget.cli.main import main
+    from infoflow_widget.cli import main
 
     args = ["graph", "--model", str(tiny_model_folder), "--prompt", PROMPT, "--answer", "mary", "--distractor", "john"]
     status = main([*args, "--strategy", "attribution-then-exact", "--verify", "auto", "--steps", "2", "--quiet",

@@ -19,7 +19,7 @@ status = None
 print(json.dumps({{"status": status, "heavy": [m for m in {heavy!r} if m in sys.modules]}}))
 """
 CLI = """
-from infoflow_widget.cli.main import main
+from infoflow_widget.cli import main
 try:
     status = main({args!r})
 except SystemExit as exc:  # argparse's --help and usage errors
