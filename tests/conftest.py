@@ -1,8 +1,15 @@
-"""Shared fixtures: tiny random models of five architectures, the bundled real models, and the case files."""
+"""Shared fixtures: tiny random models of five architectures, the bundled real models, and the case files.
+
+Also the helpers more than one module needs: places a graph cannot be saved to, and the ``infoflow`` command run
+as a user runs it.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +182,35 @@ def code_case() -> dict:
     """The code-completion case of cases/code_completion.json, with its prompt read (trailing newline removed)."""
     case = json.loads((CASES / "code_completion.json").read_text())
     return {**case, "prompt": (CASES / case["prompt_file"]).read_text().rstrip("\n")}
+
+
+def unwritable(tmp_path: Path, case: str) -> Path:
+    """A destination no graph can be saved to, made under ``tmp_path``: ``case`` says why (the parametrize ids)."""
+    if case == "proc":
+        return Path("/proc/x.json")  # no file can be created there, not even by root
+    if case == "folder":
+        (tmp_path / "x.json").mkdir()
+        (tmp_path / "x.json" / "keep.txt").write_text("kept")
+        return tmp_path / "x.json"
+    if case == "missing-folder":
+        return tmp_path / "no-such-folder" / "x.json"
+    (tmp_path / "plain.txt").write_text("a file, not a folder")
+    return tmp_path / "plain.txt" / "x.json"
+
+
+def infoflow_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m infoflow_widget.cli ARGS`` in a fresh interpreter, ``env`` added to this one's."""
+    return subprocess.run(
+        [sys.executable, "-m", "infoflow_widget.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+    )
+
+
+def one_line(stderr: str) -> str:
+    """The one line a command wrote to stderr (a failure when it wrote more or none)."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]

@@ -1,4 +1,4 @@
-"""Auto-Corrupt on the write-up's IOI case and a second IOI template, on SmolLM2-135M and Gemma 3 270M (issue 10).
+"""Auto-Corrupt on the write-up's IOI case and a second IOI template, on SmolLM2-135M and Gemma 3 270M.
 
 ``Corrupt.auto(n=4, seed=0)``: the mean over four generated corrupted prompts (the names replaced, ABB -> CDD).
 Both prompts are checked against the case's expectations (cases/ioi.json), exactly as tests/acceptance/test_ioi.py

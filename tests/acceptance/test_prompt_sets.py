@@ -1,4 +1,4 @@
-"""Prompt sets on SmolLM2-135M and Gemma 3 270M (issue 12): the IOI circuit's edges into END, over 50 prompts.
+"""Prompt sets on SmolLM2-135M and Gemma 3 270M: the IOI circuit's edges into END, over 50 prompts.
 
 Two templates of different word order, filled with the bundled IOI words (``ioi_words()``), 50 prompts each:
 

@@ -1,6 +1,6 @@
 """Trust flags on the write-up's IOI case (cases/ioi.json) with SmolLM2-135M: hemorrhage flagged, the circuit not.
 
-Issue 10's acceptance: "When -> Mary" is flagged under Zero; IO -> END, S2 -> END and S1 -> S2 are not
+What must hold: "When -> Mary" is flagged under Zero; IO -> END, S2 -> END and S1 -> S2 are not
 flagged and keep their sign under Zero, Dampen(0.5), Knockout and auto-Corrupt.
 """
 

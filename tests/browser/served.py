@@ -1,9 +1,10 @@
-"""Helpers for the end-to-end tests of the widget in clients other than JupyterLab: marimo and Voila.
+"""Helpers for the browser tests; their fixtures are in conftest.py next to this file.
 
-Each test starts the client's server on a free localhost port as a subprocess (:func:`serve`, which always stops
-it and whatever it started), opens the page in the system Chromium, and drives the widget with the helpers below.
-The widget may sit inside a shadow root (marimo draws outputs in web components): Playwright's CSS locators pierce
-open shadow roots, ``document.querySelector`` does not, so every check goes through a locator.
+The end-to-end tests in clients other than JupyterLab (marimo, Voila) start the client's server on a free localhost
+port as a subprocess (:func:`serve`, which always stops it and whatever it started), open the page in the system
+Chromium, and drive the widget with the helpers below. The widget may sit inside a shadow root (marimo draws outputs
+in web components): Playwright's CSS locators pierce open shadow roots, ``document.querySelector`` does not, so every
+check goes through a locator.
 """
 
 from __future__ import annotations
@@ -36,24 +37,6 @@ def chromium_launch_args(args: dict[str, Any]) -> dict[str, Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: `make install` installs it (apt-get install chromium)")
     return {**args, "executable_path": str(CHROMIUM), "args": CHROMIUM_FLAGS}
-
-
-# Fixtures for every browser test module: import them there (``from served import artifacts,
-# browser_type_launch_args``); a second conftest.py would shadow ``from conftest import make_tiny``.
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium for pytest-playwright, since Playwright cannot download its own browsers here."""
-    return chromium_launch_args(browser_type_launch_args)
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    """Where screenshots go (git-ignored), for people to look at after a run."""
-    folder = REPO / "test-artifacts"
-    folder.mkdir(exist_ok=True)
-    return folder
 
 
 def require_built_bundle() -> None:

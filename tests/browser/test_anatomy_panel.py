@@ -1,4 +1,4 @@
-"""The anatomy panel (issue 11 section 3), in Chromium, over a live widget.
+"""The anatomy panel of a selected edge, in Chromium, over a live widget.
 
 The page renders the built front end over a stand-in model wired to a real :class:`InfoFlowWidget` in this
 process (:class:`Bridge`), as a kernel's comm would: what the page saves goes to ``widget.set_state`` (an exception,
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from served import REPO, artifacts, browser_type_launch_args  # noqa: F401 - fixtures for this module
+
+from .served import REPO
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.browser

@@ -11,7 +11,8 @@ import urllib.request
 import uuid
 
 import pytest
-from served import REPO, artifacts, browser_type_launch_args, free_port  # noqa: F401 - fixtures for this module
+
+from .served import REPO, free_port
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.browser

@@ -1,8 +1,8 @@
-"""What a first-time reader sees (issue 16), in Chromium: no noise drawn as evidence, saved pages that say which
+"""What a first-time reader sees, in Chromium: no noise drawn as evidence, saved pages that say which
 controls need a kernel, labels in words, notes on what familiar arcs mean, a pin that goes with its graph.
 
 Pages come from the public API: ``InfoFlowWidget.save_html`` (a tiny random Llama; Dampen with alpha = 1 changes
-nothing, the issue's noise case) and ``FlowGraph.save`` to ``.html`` (a graph written by hand, with a real
+nothing: every effect is float noise) and ``FlowGraph.save`` to ``.html`` (a graph written by hand, with a real
 tokenizer's spaces). Where the test must play the kernel (a new graph arriving, a drill-down answered), it renders
 the same built front end over a stand-in model it can reach (:func:`kernel_page`). Screenshots go to
 ``test-artifacts/meaning-*.png``.
@@ -15,7 +15,8 @@ import re
 from pathlib import Path
 
 import pytest
-from served import REPO, artifacts, browser_type_launch_args  # noqa: F401 - fixtures for this module
+
+from .served import REPO
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.browser
@@ -73,7 +74,7 @@ def open_page(page, path: Path) -> list[str]:
 
 
 def test_noise_draws_no_arc_and_says_so(dampen_nothing, page, artifacts):
-    """Item 1: the alpha = 1 case draws no arc at all, the drawing and the legend say why, the SVG download too."""
+    """The alpha = 1 case draws no arc at all, the drawing and the legend say why, the SVG download too."""
     widget, path = dampen_nothing
     graph = widget.wait()
     assert len(graph.edges) == 105 and max(abs(e.effect) for e in graph.edges) < 1e-4
@@ -97,7 +98,7 @@ def test_noise_draws_no_arc_and_says_so(dampen_nothing, page, artifacts):
 
 
 def test_saved_page_disables_what_needs_a_kernel(dampen_nothing, zero, page, artifacts):
-    """Item 3: recomputing controls are disabled with a reason; top k and the threshold filter stay live."""
+    """Recomputing controls are disabled with a reason; top k and the threshold filter stay live."""
     _, path = zero
     errors = open_page(page, path)
     root = page.locator(".if-root")
@@ -125,7 +126,7 @@ def test_saved_page_disables_what_needs_a_kernel(dampen_nothing, zero, page, art
 
 
 def test_tooltips_name_tokens_in_words(zero, page, artifacts):
-    """Item 4: a token edge's tooltip names its ends by position and text, never by slice."""
+    """A token edge's tooltip names its ends by position and text, never by slice."""
     widget, path = zero
     tokens = widget.wait().tokens
     open_page(page, path)
@@ -145,7 +146,7 @@ def test_tooltips_name_tokens_in_words(zero, page, artifacts):
 
 
 def test_legend_explains_marks_and_the_first_position(page, artifacts, tmp_path):
-    """Item 4: the legend explains the strip's whitespace marks; strongest arcs from position 0 get the sink note."""
+    """The legend explains the strip's whitespace marks; strongest arcs from position 0 get the sink note."""
     from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
 
     tokens = ["The", " Eiffel", " Tower", " is", " located", " in", " the", " city", " of"]
@@ -207,7 +208,7 @@ def kernel_page(widget, path: Path) -> Path:
 
 
 def test_a_pin_goes_with_its_graph(zero, tiny, page, artifacts, tmp_path):
-    """Item 5: a pin shows as a removable chip, and a new graph or a drill-down clears it."""
+    """A pin shows as a removable chip, and a new graph or a drill-down clears it."""
     widget, saved = zero
     # In a saved page: pin, see the chip, remove it.
     open_page(page, saved)
@@ -260,7 +261,7 @@ def test_a_pin_goes_with_its_graph(zero, tiny, page, artifacts, tmp_path):
 
 
 def test_controls_keep_their_places(zero, page, artifacts, tmp_path):
-    """Item 6: the alpha field and the estimates line keep their room: nothing below them moves when they appear."""
+    """The alpha field and the estimates line keep their room: nothing below them moves when they appear."""
     widget, _ = zero
     open_page(page, kernel_page(widget, tmp_path / "live.html"))
     root = page.locator(".if-root")
@@ -279,8 +280,8 @@ def test_controls_keep_their_places(zero, page, artifacts, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_issue_case_on_smollm2(smollm, page, artifacts, tmp_path):
-    """Item 1 on the issue's own case: 'The Eiffel Tower is located in the city of', ' Paris' vs ' London', Dampen
+def test_float_noise_on_a_real_prompt_draws_no_arc_on_smollm2(smollm, page, artifacts, tmp_path):
+    """The noise case on a real model: 'The Eiffel Tower is located in the city of', ' Paris' vs ' London', Dampen
     with alpha = 1: float32 noise of about 1e-6 on every edge, which the widget once drew as 55 thick arcs."""
     from infoflow_widget import InfoFlowWidget
 
@@ -303,7 +304,7 @@ def test_the_issue_case_on_smollm2(smollm, page, artifacts, tmp_path):
 
 @pytest.mark.slow
 def test_control_characters_export_as_well_formed_svg_and_png(smollm, page, artifacts, tmp_path):
-    """Issue 15 item 1: a prompt with ESC, NUL and BEL (pasted ANSI colours) draws, and its SVG download is
+    """A prompt with ESC, NUL and BEL (pasted ANSI colours) draws, and its SVG download is
     well-formed XML (the characters shown by their codes, <0x1B>) and its PNG download succeeds."""
     import xml.etree.ElementTree as ET
 

@@ -1,4 +1,4 @@
-"""Trust flags in the widget (issue 10), in Chromium, on a saved page (:meth:`FlowGraph.save` to ``.html``).
+"""Trust flags in the widget, in Chromium, on a saved page (:meth:`FlowGraph.save` to ``.html``).
 
 The graph is written by hand: its strongest arcs leave the first position (an attention sink), and edges carry
 ``sink``, ``damage`` and ``inconsistent`` flags with their damage and spread, as the engine and a consensus graph
@@ -13,7 +13,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from served import REPO, artifacts, browser_type_launch_args  # noqa: F401 - fixtures for this module
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.browser

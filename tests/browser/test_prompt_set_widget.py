@@ -1,4 +1,4 @@
-"""A prompt set's widget (issue 12 section 4), in Chromium, over a live widget.
+"""A prompt set's widget, in Chromium, over a live widget.
 
 ``InfoFlowWidget(model, prompt_set)`` draws the set's role graph: role labels on the strip, arcs by mean effect,
 tooltips with the 95% interval and the sign consistency; the prompt stepper switches to one prompt's own graph
@@ -15,8 +15,8 @@ import time
 from typing import Any
 
 import pytest
-from served import artifacts, browser_type_launch_args  # noqa: F401 - fixtures for this module
-from test_anatomy_panel import Bridge
+
+from .test_anatomy_panel import Bridge
 
 pytest.importorskip("playwright")
 pytestmark = [
@@ -167,7 +167,7 @@ def test_a_set_that_cannot_be_measured_says_why_in_the_error_box(tiny, page, tmp
 
 @pytest.mark.slow
 def test_ten_ioi_prompts_on_smollm2(smollm, page, tmp_path, artifacts):
-    """The screenshot of the issue: ten IOI prompts' role graph on smollm2-135m, an arc's tooltip open."""
+    """A screenshot of ten IOI prompts' role graph on smollm2-135m, an arc's tooltip open."""
     from infoflow_widget import InfoFlowWidget, PromptSet, ioi_words
 
     words = ioi_words()

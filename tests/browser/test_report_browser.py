@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from served import browser_type_launch_args  # noqa: F401 - a fixture for this module
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.browser

@@ -7,10 +7,9 @@ import shutil
 import sys
 
 import pytest
-from served import (  # noqa: F401 - artifacts and browser_type_launch_args are fixtures for this module
+
+from .served import (
     REPO,
-    artifacts,
-    browser_type_launch_args,
     check_alpha_slider_recomputes,
     collect_errors,
     free_port,

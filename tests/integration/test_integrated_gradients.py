@@ -196,8 +196,9 @@ SHORT_OF_FIRST_ORDER = pytest.mark.xfail(
     [pytest.param("gpt2", marks=SHORT_OF_FIRST_ORDER), pytest.param("llama", marks=SHORT_OF_FIRST_ORDER), "gemma3"],
 )
 def test_integrated_estimates_are_closer_to_exact_than_first_order_on_average(arch):
-    """The issue's claim, for Corrupt (which integrates by default), edge by edge: it holds on Gemma 3 (mean error
-    2.4e-3 -> 1.5e-3), not on GPT-2 and Llama, where it is expected to fail (strictly: a pass is news)."""
+    """Integrating brings estimates closer to exact, for Corrupt (which integrates by default), edge by edge: this
+    holds on Gemma 3 (mean error 2.4e-3 -> 1.5e-3), not on GPT-2 and Llama, where it is expected to fail (strictly:
+    a pass is news)."""
     engine = FlowEngine(make_tiny(arch), PROMPT, METRIC, Corrupt(CORRUPTED), progress=False)
     exact = numpy.array(engine.effects(PAIRS))
 

@@ -1,6 +1,6 @@
 """The static HTML report: the widget's offline page (its front end draws the arcs), the heatmap and the table.
 
-The drawing itself is the front end's (js/ tests, and tests/widget/test_report_browser.py in Chromium);
+The drawing itself is the front end's (js/ tests, and tests/browser/test_report_browser.py in Chromium);
 here: the page holds the bundle and the graph's state, the heatmap, the table, and needs no network.
 """
 

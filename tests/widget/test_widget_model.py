@@ -447,6 +447,49 @@ def test_unknown_keyword_names_the_valid_ones(tiny):
         InfoFlowWidget(tiny, PROMPT, alhpa=0.3)
 
 
+@pytest.fixture(scope="module")
+def tiny_widget(tiny):
+    """One widget for the trait checks below, each of which leaves it as it found it."""
+    widget = InfoFlowWidget(tiny, PROMPT, answer="mary", distractor="john")
+    widget.wait(timeout=60)
+    yield widget
+    widget.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("top_k", -5, "top_k must be a whole number >= 0"),
+        ("threshold", -1.0, "threshold must be a finite number >= 0"),
+        ("threshold", math.nan, "threshold must be a finite number >= 0"),
+        ("threshold", math.inf, "threshold must be a finite number >= 0"),
+    ],
+)
+def test_trait_changes_are_checked_like_the_constructor(tiny_widget, name, value, message):
+    shown, before = tiny_widget.graph_object, getattr(tiny_widget, name)
+    with pytest.raises(InfoFlowError, match=message):
+        setattr(tiny_widget, name, value)
+    assert getattr(tiny_widget, name) == before, "the trait keeps its last good value"
+    assert message in tiny_widget.error, "the error shows in the widget too"
+    assert tiny_widget.graph_object is shown
+    setattr(tiny_widget, name, before)  # a valid setting again: the failure is gone
+    tiny_widget.error = ""
+
+
+def test_undoing_a_failed_change_clears_the_failed_status(tiny_widget):
+    shown = tiny_widget.graph_object
+    tiny_widget.set_state({"strategy": "sideways"})  # as the browser would send it
+    with pytest.raises(InfoFlowError):
+        tiny_widget.wait(timeout=60)
+    assert tiny_widget.status.startswith("failed")
+    tiny_widget.set_state({"strategy": "full"})  # undone: the graph on show is this setting's
+    tiny_widget.wait(timeout=60)
+    assert tiny_widget.graph_object is shown
+    assert tiny_widget.error == ""
+    assert not tiny_widget.status.startswith("failed"), tiny_widget.status
+    assert "shown again" in tiny_widget.status
+
+
 def test_selected_is_a_synced_token_position(tiny):
     widget = make(tiny)
     widget.set_state({"selected": 3})
@@ -562,7 +605,7 @@ def measured_and_skipped(status):
 
 
 def test_a_search_chosen_at_threshold_0_gets_a_default_threshold_and_says_what_it_skipped(tiny, calls):
-    """Issue 16: backtrack at threshold 0 measured every edge, slower than full, with no word why."""
+    """Left at threshold 0, backtrack would measure every edge, slower than full, with no word why."""
     from infoflow_widget.widget.requests import SEARCH_THRESHOLD, default_threshold
 
     widget = make(tiny)
@@ -648,7 +691,7 @@ def test_loading_a_model_by_name_writes_no_progress_bar(tiny_model_folder, capfd
     assert transformers_logging.is_progress_bar_enabled(), "the bars come back for the rest of the session"
 
 
-# --- the anatomy of a selected edge (issue 11 section 3) ----------------------------------------------------------
+# --- the anatomy of a selected edge ---------------------------------------------------------------------------
 
 
 def test_a_selected_edge_gets_its_anatomy_and_lens_in_the_background_with_progress(tiny, monkeypatch):
