@@ -14,14 +14,41 @@ Examples:
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from .widget import report  # noqa: F401 - registers the ".html" format of FlowGraph.save (plain Python, no torch)
+# Imported for its effect: it registers the ".html" format of FlowGraph.save (plain Python, no torch).
+from .widget import report  # noqa: F401  # pyright: ignore[reportUnusedImport]
+
+if TYPE_CHECKING:  # what type checkers see of the public names; at run time each is imported on first use (below)
+    from .analysis.consensus import Comparison, compare_interventions
+    from .analysis.flowset import compute_flow_set
+    from .core.errors import ComputationCancelled, InfoFlowError, PromptLengthError, UnsupportedModelError
+    from .engine.engine import FlowEngine, compute_flow, trace_lock
+    from .engine.lens import LogitLens
+    from .engine.metrics import Custom, KLDivergence, Logit, LogitDiff, LogProb, Metric, Prob
+    from .engine.models import BUNDLED_MODELS, load_model, wrap_model
+    from .graph.anatomy import Anatomy
+    from .graph.flowgraph import Edge, FlowGraph, Node
+    from .graph.rolegraph import RoleEdge, RoleGraph
+    from .interventions.base import AutoCorrupt, Corrupt, Crop, Dampen, Intervention, Knockout, Zero
+    from .search.strategies import (
+        Attribution,
+        AttributionThenExact,
+        Backtrack,
+        BacktrackBisect,
+        Bisect,
+        Full,
+        Split,
+        Strategy,
+    )
+    from .text.promptset import PromptSet, ioi_words
+    from .widget.widget import InfoFlowWidget
 
 __version__ = "0.1.0"
 
-# The public names and the module that defines each: the single source of ``__all__``. Each is imported
-# on first use (PEP 562), so ``import infoflow_widget``, ``infoflow --help`` and the CLI's checks of bad
-# input load neither torch, transformers, nnsight nor the widget's ipywidgets and anywidget.
+# The public names and the module that defines each (``__all__`` and the type checkers' imports above list the
+# same names). Each is imported on first use (PEP 562), so ``import infoflow_widget``, ``infoflow --help`` and the
+# CLI's checks of bad input load neither torch, transformers, nnsight nor the widget's ipywidgets and anywidget.
 _PUBLIC = {
     "Anatomy": "graph.anatomy",
     "Comparison": "analysis.consensus",
@@ -70,7 +97,54 @@ _PUBLIC = {
     "InfoFlowWidget": "widget.widget",
 }
 
-__all__ = sorted([*_PUBLIC, "__version__"])
+__all__ = [
+    "Anatomy",
+    "Attribution",
+    "AttributionThenExact",
+    "AutoCorrupt",
+    "BUNDLED_MODELS",
+    "Backtrack",
+    "BacktrackBisect",
+    "Bisect",
+    "Comparison",
+    "ComputationCancelled",
+    "Corrupt",
+    "Crop",
+    "Custom",
+    "Dampen",
+    "Edge",
+    "FlowEngine",
+    "FlowGraph",
+    "Full",
+    "InfoFlowError",
+    "InfoFlowWidget",
+    "Intervention",
+    "KLDivergence",
+    "Knockout",
+    "LogProb",
+    "Logit",
+    "LogitDiff",
+    "LogitLens",
+    "Metric",
+    "Node",
+    "Prob",
+    "PromptLengthError",
+    "PromptSet",
+    "RoleEdge",
+    "RoleGraph",
+    "Split",
+    "Strategy",
+    "UnsupportedModelError",
+    "Zero",
+    "__version__",
+    "compare_interventions",
+    "compute_flow",
+    "compute_flow_set",
+    "ioi_words",
+    "load_model",
+    "trace_lock",
+    "wrap_model",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..core.checks import check_progress_and_cancel
 from ..core.errors import ComputationCancelled, InfoFlowError, is_whole
@@ -34,6 +34,8 @@ from ..text.promptset import PromptSet
 
 if TYPE_CHECKING:
     from nnsight.modeling.transformers import TransformersModel
+
+    from ..engine.batching import Group
 
 EXECUTORS = ("local", "ray")
 
@@ -127,7 +129,8 @@ def flow_graphs(
         engines.append(engine)
     if strategy.groups(engines[0]) is None:
         return labelled, _searched(engines, strategy, progress)
-    requests = [Request(engine, strategy.groups(engine)) for engine in engines]
+    # A strategy that names its groups (not a search) names them for every prompt.
+    requests = [Request(engine, cast("list[Group]", strategy.groups(engine))) for engine in engines]
     effects = measure(requests, engines[0], "prompt set", progress, cancel)
     return labelled, [engine.graph_of(strategy, found) for engine, found in zip(engines, effects)]
 
@@ -144,7 +147,8 @@ def _ray_flow_graphs(
     if started:  # a cluster the user joined (or started) stays up; one started here goes down after
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        actor = ray.remote(**options)(_Worker)
+        # Ray's stubs type remote(**options) as a function decorator: here it decorates a class, an actor.
+        actor = cast(Any, ray.remote(**options))(_Worker)
         shards = _shards(len(prompt_set), workers)
         actors = [actor.remote(model) for _ in shards]
         futures = [a.run.remote(_subset(prompt_set, shard), *settings) for a, shard in zip(actors, shards)]
@@ -238,7 +242,8 @@ def _role_graph(
         "interventions": sum(g.stats["interventions"] for g in graphs),
         "seconds": round(seconds, 3),
     }
-    role_graph = RoleGraph.from_flow_graphs(graphs, labelled.labels, labelled.roles, provenance=provenance, stats=stats)
+    labels = cast("tuple[tuple[str, ...], ...]", labelled.labels)  # the set is labelled: flow_graphs labels it
+    role_graph = RoleGraph.from_flow_graphs(graphs, labels, labelled.roles, provenance=provenance, stats=stats)
     role_graph.prompt_set = labelled
     return role_graph
 

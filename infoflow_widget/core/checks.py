@@ -6,8 +6,8 @@ that says what was expected.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, cast
 
 from .errors import InfoFlowError, is_whole
 
@@ -35,9 +35,11 @@ def check_layers(layers: Sequence[int] | None, count: int) -> list[int]:
 
 def check_edge(sources: Any, targets: Any, n: int) -> tuple[list[int], list[int]]:
     """An edge's (sources, targets) as sorted position lists, checked against a prompt of ``n`` tokens."""
-    found = []
-    for role, given in (("source", sources), ("target", targets)):
-        positions = [given] if not isinstance(given, (Sequence, set, frozenset)) or isinstance(given, str) else given
+    found: list[list[int]] = []
+    ends: tuple[tuple[str, Any], ...] = (("source", sources), ("target", targets))
+    for role, given in ends:
+        many = isinstance(given, (Sequence, set, frozenset)) and not isinstance(given, str)
+        positions: Collection[Any] = cast("Collection[Any]", given) if many else [given]
         if not positions or not all(is_whole(p, minimum=None) for p in positions):
             raise InfoFlowError(f"The {role} must be a token position or a list of them; got {given!r}.")
         bad = [p for p in positions if not 0 <= p < n]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, cast
 
 
 def is_non_negative(value: Any, *, finite: bool = True) -> bool:
@@ -18,7 +18,7 @@ def is_whole(value: Any, minimum: int | None = 0) -> bool:
     """Whether ``value`` is a whole number (an int or numpy integer, not a bool) >= ``minimum`` (None: any)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         return False
-    return minimum is None or value >= minimum
+    return minimum is None or int(value) >= minimum
 
 
 def plain(value: Any) -> Any:
@@ -33,9 +33,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, (list, tuple)):
-        return type(value)(plain(item) for item in value)
+        items = cast("list[Any] | tuple[Any, ...]", value)  # JSON-like data: the items' types are not known
+        return type(items)(plain(item) for item in items)
     if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
+        fields = cast("dict[Any, Any]", value)
+        return {key: plain(item) for key, item in fields.items()}
     return value
 
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 import ctypes
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _ctypes import CFuncPtr
 
 _RUNTIMES = ("libgomp", "libiomp", "libomp")
 
@@ -28,12 +32,12 @@ def release_idle_threads() -> bool:
 
 
 @functools.cache
-def _pause_function() -> ctypes._CFuncPtr | None:
+def _pause_function() -> CFuncPtr | None:
     """``omp_pause_resource_all`` of the OpenMP runtime this process has loaded (torch's), or None."""
     maps = Path("/proc/self/maps")
     if not maps.is_file():  # not Linux: leave the runtime alone
         return None
-    import torch  # noqa: F401 - loads the runtime whose threads are to be freed
+    import torch  # noqa: F401  # pyright: ignore[reportUnusedImport] - loads the runtime whose threads are to be freed
 
     libraries = {line.split()[-1] for line in maps.read_text().splitlines() if ".so" in line}
     for library in sorted(libraries):

@@ -284,4 +284,5 @@ def _stacked_context(contexts: list[dict[int, Any]]) -> dict[int, Any]:
 
 def _heads(engine: FlowEngine) -> int:
     """The model's query heads per layer: the head axis of its attention patterns."""
-    return engine.hf_model.config.num_attention_heads
+    hf_model: Any = engine.hf_model  # a transformers model: torch's Module does not type its ``config``
+    return hf_model.config.num_attention_heads

@@ -19,7 +19,7 @@ import json
 import math
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from ..core.errors import InfoFlowError, is_whole
 from ..text.display import token_texts
@@ -148,7 +148,8 @@ def logit_lens(engine: FlowEngine, position: int, top: int = 5) -> LogitLens:
         metric = engine._score(logits, engine.clean_logits).float().tolist()
     engine.forward_passes += 1
     engine.positions += position + 1
-    exact = _check_exact(logits[-1], model_logits, engine.hf_model.dtype, position)
+    dtype = cast("torch.dtype", engine.hf_model.dtype)  # a transformers model's dtype (torch's Module types none)
+    exact = _check_exact(logits[-1], model_logits, dtype, position)
     rows = _top_rows(engine.tokenizer, logits, min(int(top), logits.shape[-1]), metric)
     return LogitLens(position, engine.tokens[position], engine.metric.describe(), rows, exact)
 

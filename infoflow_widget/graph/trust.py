@@ -136,7 +136,7 @@ def attach(
     those of its node spans. Estimated edges get nothing: they were not measured.
     """
     known = {f.name for f in fields(Edge)} - {"source", "target", "effect", "level", "exact", "flags"}
-    out = []
+    out: list[Edge] = []
     for edge in edges:
         s, t = nodes[edge.source], nodes[edge.target]
         found = measurements.get((tuple(range(s.start, s.end)), tuple(range(t.start, t.end)))) if edge.exact else None
@@ -164,7 +164,7 @@ def damage_flags(
     if len(ratios) < 3:
         return [False] * len(edges)
     median = statistics.median(ratios)
-    flags = []
+    flags: list[bool] = []
     for e in edges:
         if e.damage is None or not math.isfinite(e.effect):
             flags.append(False)
@@ -192,13 +192,13 @@ def flag(
         reference: the edges the damage rule compares with (by default ``edges``; a drill-down adds its parent's).
         damage_rule: False turns the damage rule off (for the KL divergence, whose effect is the damage).
     """
-    sinks = set(sinks)
+    sink_positions = set(sinks)
     damaged = damage_flags(edges, noise_floor, reference) if damage_rule else [False] * len(edges)
-    out = []
+    out: list[Edge] = []
     for edge, hurt in zip(edges, damaged):
         source = nodes[edge.source]
         names = set(edge.flags) - {"sink", "damage"}
-        if any(source.start <= p < source.end for p in sinks):
+        if any(source.start <= p < source.end for p in sink_positions):
             names.add("sink")
         if hurt:
             names.add("damage")

@@ -48,7 +48,7 @@ returns a float64 ``(target, source)`` matrix, zero above the diagonal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -693,9 +693,9 @@ class AutoCorrupt(Intervention):
 
     n: int = 4
     seed: int = 0
-    avoid: tuple[str, ...] = ()
-    keep: tuple[str, ...] = ()
-    kinds: tuple[str, ...] | None = None
+    avoid: Collection[str] = ()  # any collection of texts (one string: one text); stored as a tuple
+    keep: Collection[str] = ()
+    kinds: Collection[str] | None = None
     consistent: bool = True
     code: bool | None = None
     kind: ClassVar[str] = "corrupt"
@@ -821,7 +821,7 @@ def build_intervention(name: str, **parameters: Any) -> Intervention:
     return INTERVENTIONS[name].build(**{key: value for key, value in parameters.items() if value is not None})
 
 
-def edit_masks(groups: list[tuple[list[int], list[int]]], n: int, device: Any = None) -> torch.Tensor:
+def edit_masks(groups: Sequence[tuple[Sequence[int], Sequence[int]]], n: int, device: Any = None) -> torch.Tensor:
     """Build the ``(batch, 1, n, n)`` edit mask of (sources, targets) groups, one batch row each."""
     import torch
 

@@ -75,7 +75,8 @@ def cut_positions(tokens: Sequence[str], delimiters: Sequence[str]) -> set[int]:
 
 def partition(span: Node, cuts: set[int]) -> list[Node]:
     """``span`` cut after each position in ``cuts``; without a cut inside it, ``[span]``."""
-    parts, start = [], span.start
+    parts: list[Node] = []
+    start = span.start
     for p in sorted(c for c in cuts if span.start <= c < span.end - 1):
         parts.append(Node(start, p + 1))
         start = p + 1

@@ -14,7 +14,7 @@ import math
 import warnings
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Protocol
 
 from ..core.errors import InfoFlowError, is_non_negative, is_whole
 from ..graph.flowgraph import Edge, Node, strongest
@@ -444,7 +444,7 @@ class SpanPair(Strategy):
         return {"name": self.name, "source": self.source.label, "target": self.target.label}
 
 
-AUTO = "auto"
+AUTO: Final = "auto"
 """``AttributionThenExact(k="auto")``: verify in rounds until the exact top 10 is settled (:func:`verify_in_rounds`)."""
 
 
@@ -517,7 +517,7 @@ class AttributionThenExact(Strategy):
 
     name: ClassVar[str] = "attribution-then-exact"
     estimates: ClassVar[bool] = True
-    k: int | str = 50
+    k: int | Literal["auto"] = 50
     threshold: float | None = None
     steps: int | None = None
 

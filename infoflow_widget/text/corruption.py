@@ -76,7 +76,7 @@ import random
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..core.errors import InfoFlowError, is_whole
 from .display import token_texts
@@ -831,7 +831,8 @@ class _Search:
                 break
         if last is None:  # every draw clashed: the first group's value that fits alone
             group = groups[0]
-            last = [(p, self._probe[id(group)]) for p in group.pieces]
+            probe = cast(str, self._probe[id(group)])  # the groups sampled are replaceable: each has a probe value
+            last = [(p, probe) for p in group.pieces]
         return self._sample(last)
 
     def _rule_out(self, chosen: list[tuple[_Group, str]]) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..core.errors import InfoFlowError, is_whole
 from ..core.files import read_text, write_atomic
@@ -116,9 +116,10 @@ class PromptSet:
         set_field(self, "prompts", tuple(prompts))
         set_field(self, "answers", tuple(answers))
         set_field(self, "distractors", tuple(distractors))
-        set_field(self, "roles", tuple(record[3] for record in records))
+        checked_roles = tuple(record[3] for record in records)
+        set_field(self, "roles", checked_roles)
         if self.labels is not None:
-            set_field(self, "labels", _check_labels(self.labels, self.roles))
+            set_field(self, "labels", _check_labels(self.labels, checked_roles))
         if self.slots is not None:
             set_field(self, "slots", tuple(dict(s) for s in _sequence(self.slots, "slots", n)))
         set_field(self, "provenance", dict(self.provenance))
@@ -130,6 +131,16 @@ class PromptSet:
     def __len__(self) -> int:
         return len(self.prompts)
 
+    # ``distractors`` and ``roles`` may be given as None, but ``__post_init__`` stores a tuple in each: these are
+    # the two as stored, for the type checker.
+    @property
+    def _distractors(self) -> tuple[str | None, ...]:
+        return cast("tuple[str | None, ...]", self.distractors)
+
+    @property
+    def _roles(self) -> tuple[dict[str, int], ...]:
+        return cast("tuple[dict[str, int], ...]", self.roles)
+
     def __getitem__(self, index: int) -> PromptRecord:
         """The prompt ``index`` with its answer, distractor, roles, labels and slot values."""
         if not is_whole(index, None) or not -len(self) <= index < len(self):
@@ -137,8 +148,8 @@ class PromptSet:
         return PromptRecord(
             prompt=self.prompts[index],
             answer=self.answers[index],
-            distractor=self.distractors[index],
-            roles=dict(self.roles[index]),
+            distractor=self._distractors[index],
+            roles=dict(self._roles[index]),
             labels=None if self.labels is None else self.labels[index],
             slots=None if self.slots is None else dict(self.slots[index]),
         )
@@ -155,7 +166,7 @@ class PromptSet:
     def role_names(self) -> list[str]:
         """Every role name of the set, ordered by its mean token position over the prompts that have it."""
         positions: dict[str, list[int]] = {}
-        for roles in self.roles:
+        for roles in self._roles:
             for name, position in roles.items():
                 positions.setdefault(name, []).append(position)
         return sorted(positions, key=lambda name: (sum(positions[name]) / len(positions[name]), name))
@@ -193,7 +204,7 @@ class PromptSet:
         """
         tokenizer = _tokenizer_of(tokenizer)
         all_roles, all_labels = [], []
-        for i, (prompt, roles) in enumerate(zip(self.prompts, self.roles)):
+        for i, (prompt, roles) in enumerate(zip(self.prompts, self._roles)):
             texts = token_texts(tokenizer, _ids(tokenizer, prompt))
             roles = dict(roles)
             if END not in roles and len(texts) - 1 not in roles.values():
@@ -289,7 +300,7 @@ class PromptSet:
         """Write the set as JSONL (prompt, answer, distractor, roles per line), readable by :meth:`from_jsonl`."""
         lines = [
             _escape_line_breaks(json.dumps({"prompt": p, "answer": a, "distractor": d, "roles": r}, ensure_ascii=False))
-            for p, a, d, r in zip(self.prompts, self.answers, self.distractors, self.roles)
+            for p, a, d, r in zip(self.prompts, self.answers, self._distractors, self._roles)
         ]
         path = Path(path)
         write_atomic(path, "".join(line + "\n" for line in lines))
@@ -619,13 +630,13 @@ class _Filler:
             "notes": notes,
         }
         return PromptSet(
-            prompts=[prompt for _, prompt, _, _ in rows],
-            answers=[self._answer("answer", fill) for fill in fills],
-            distractors=[self._answer("distractor", fill) for fill in fills],
-            roles=[roles for *_, roles, _ in rows],
-            labels=[labels for *_, labels in rows],
+            prompts=tuple(prompt for _, prompt, _, _ in rows),
+            answers=tuple(self._slot_answer("answer", fill) for fill in fills),
+            distractors=tuple(self._answer("distractor", fill) for fill in fills),
+            roles=tuple(roles for *_, roles, _ in rows),
+            labels=tuple(labels for *_, labels in rows),
             template=self.parsed.text,
-            slots=fills,
+            slots=tuple(fills),
             provenance=provenance,
         )
 
@@ -642,7 +653,13 @@ class _Filler:
         kind, text = reference
         if kind == "literal":
             return text
-        value = fill[text]
+        return self._next_word(fill[text])
+
+    def _slot_answer(self, role: str, fill: Mapping[str, str]) -> str:
+        """:meth:`_answer` of a role that has a reference (the answer always has one): never None."""
+        return cast(str, self._answer(role, fill))
+
+    def _next_word(self, value: str) -> str:
         # The answer follows the prompt, so it takes a space unless the prompt ends in one or the value has one.
         return value if value[0].isspace() or self.parsed.text[-1].isspace() else " " + value
 
@@ -669,7 +686,7 @@ class _Filler:
     def _answer_problem(self, slot: str, fill: Mapping[str, str]) -> str | None:
         for role in ("answer", "distractor"):
             if self.references[role] == ("slot", slot):
-                text = self._answer(role, fill)
+                text = self._next_word(fill[slot])
                 if len(_ids(self.tokenizer, text, special=False)) != 1:
                     return f"as the {role}, {text!r} is {_pieces(self.tokenizer, text)}"
         return None

@@ -275,8 +275,11 @@ def flag_reasons(graph: FlowGraph, edge: Edge) -> list[str]:
             reasons.append(f"source is an attention sink{percent}: cutting it tends to break the model — “hemorrhage”")
         elif name == "damage":
             damage = getattr(edge, "damage", None)
-            known = isinstance(damage, (int, float)) and math.isfinite(damage)
-            size = f" {format_magnitude(damage)} nats" if known else ""
+            size = (
+                f" {format_magnitude(damage)} nats"
+                if isinstance(damage, (int, float)) and math.isfinite(damage)
+                else ""
+            )
             reasons.append(f"damage{size}: far above edges of similar effect")
         elif name == "inconsistent":
             reasons.append("sign differs between interventions")
@@ -580,7 +583,7 @@ def legend_html(graph: FlowGraph, shown: dict[str, Any]) -> str:
     drawn = [e for _, e in shown["edges"]]
     outline = flag_outline(2)
 
-    def flagged_sample(opacity: float) -> str:
+    def flagged_sample(opacity: float | str) -> str:
         under = (
             f'<path d="M2,10 C2,1 32,1 32,10" fill="none" stroke="{outline["color"]}" '
             f'stroke-width="{js_number(outline["width"])}" stroke-opacity="{js_number(outline["opacity"])}" '

@@ -115,8 +115,10 @@ def graph_state(graph: FlowGraph, *, top_k: int | None = 10, threshold: float = 
     in a graph's provenance (its metric is), so their boxes stay empty.
     """
     p = graph.provenance or {}
-    intervention = p.get("intervention") if isinstance(p.get("intervention"), dict) else {}
-    strategy = p.get("strategy") if isinstance(p.get("strategy"), dict) else {}
+    intervention = p.get("intervention")
+    intervention = intervention if isinstance(intervention, dict) else {}
+    strategy = p.get("strategy")
+    strategy = strategy if isinstance(strategy, dict) else {}
     menu = intervention_menu()
     consensus = p.get("consensus") if isinstance(p.get("consensus"), dict) else None
     if consensus is not None:  # a consensus graph: the menu shows the widget's consensus entry, with its parameters

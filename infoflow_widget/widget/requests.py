@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..core.errors import InfoFlowError, is_non_negative, is_whole
 from ..engine.metrics import as_metric
@@ -116,7 +117,7 @@ def strategy_menu() -> list[dict[str, Any]]:
     return [
         {
             "name": name,
-            "description": inspect.getdoc(strategy).splitlines()[0].replace("``", ""),
+            "description": cast(str, inspect.getdoc(strategy)).splitlines()[0].replace("``", ""),  # each has one
             "prunes": prunes(strategy),
         }
         for name, strategy in STRATEGIES.items()
@@ -284,7 +285,9 @@ class Request:
             raise InfoFlowError(f"strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}.")
         if self.threshold is None:
             return STRATEGIES[self.strategy]()
-        return STRATEGIES[self.strategy](threshold=self.threshold)
+        # A request has a threshold only for a strategy that prunes with it (see :meth:`of`): one that takes it.
+        build = cast("Callable[..., Strategy]", STRATEGIES[self.strategy])
+        return build(threshold=self.threshold)
 
     def measured(self) -> Request:
         """This request less how its edges are selected (strategy and threshold): the key of the anatomy cache.

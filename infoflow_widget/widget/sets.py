@@ -147,7 +147,8 @@ class SetComputation(Computation):
         except Exception as err:  # noqa: BLE001 - any failure is shown in the widget, not lost in a thread
             self._fail(generation, err)
             return
-        self._publish(request, roles, generation, final=True)
+        # Computation._publish is typed for a FlowGraph; this cache holds role graphs, which _show (above) takes.
+        self._publish(request, roles, generation, final=True)  # pyright: ignore[reportArgumentType]
 
     def _set_reporter(self, generation: int, count: int, by_prompt: bool) -> Any:
         unit = "prompts" if by_prompt else "edge measurements"  # a search runs prompt by prompt
