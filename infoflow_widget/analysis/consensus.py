@@ -158,13 +158,13 @@ class Agreement:
     n_signed: int
 
 
-def agreement(effects: Sequence[float], noise_floors: Sequence[float]) -> Agreement:
+def sign_agreement(effects: Sequence[float], noise_floors: Sequence[float]) -> Agreement:
     """The :class:`Agreement` of one edge's effects (NaN where an intervention did not measure it).
 
     Examples:
-        >>> agreement([2.0, 0.5, -1e-6], [1e-4, 1e-4, 1e-4])
+        >>> sign_agreement([2.0, 0.5, -1e-6], [1e-4, 1e-4, 1e-4])
         Agreement(signs_agree=True, n_agree=2, n_signed=2)
-        >>> agreement([2.0, -0.5, math.nan], [1e-4, 1e-4, 1e-4])
+        >>> sign_agreement([2.0, -0.5, math.nan], [1e-4, 1e-4, 1e-4])
         Agreement(signs_agree=False, n_agree=1, n_signed=2)
     """
     signed = [e for e, floor in zip(effects, noise_floors) if counts(e, floor)]
@@ -237,7 +237,7 @@ class Comparison:
     def agreements(self) -> dict[SpanKey, Agreement]:
         """Each span pair's :class:`Agreement` (see :data:`SIGN_RULE`)."""
         floors = self.noise_floors()
-        return {key: agreement(self.effects(key), floors) for key in self.keys()}
+        return {key: sign_agreement(self.effects(key), floors) for key in self.keys()}
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per span pair; rows follow the first intervention's ranking (pairs it lacks after).
@@ -257,7 +257,7 @@ class Comparison:
             (s0, s1), (t0, t1) = key
             found = [cell.get(key) for cell in cells]
             effects = [math.nan if f is None else f[0].effect for f in found]
-            agree = agreement(effects, floors)
+            agree = sign_agreement(effects, floors)
             names = {name for f in found if f is not None for name in f[0].flags}
             if not agree.signs_agree:
                 names.add(INCONSISTENT)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..core.checks import check_progress_and_cancel
 from ..core.errors import ComputationCancelled, InfoFlowError, is_whole
-from ..engine.batching import Request, measure
+from ..engine.batching import Rows, measure
 from ..engine.engine import DEFAULT_MEMORY_BUDGET, FlowEngine, check_graph_request
 from ..engine.metrics import as_metric
 from ..engine.models import BUNDLED_MODELS, load_model
@@ -130,7 +130,7 @@ def flow_graphs(
     if strategy.groups(engines[0]) is None:
         return labelled, _searched(engines, strategy, progress)
     # A strategy that names its groups (not a search) names them for every prompt.
-    requests = [Request(engine, cast("list[Group]", strategy.groups(engine))) for engine in engines]
+    requests = [Rows(engine, cast("list[Group]", strategy.groups(engine))) for engine in engines]
     effects = measure(requests, engines[0], "prompt set", progress, cancel)
     return labelled, [engine.graph_of(strategy, found) for engine, found in zip(engines, effects)]
 

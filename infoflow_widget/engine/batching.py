@@ -30,11 +30,12 @@ if TYPE_CHECKING:
 
     from .engine import FlowEngine
 
-Group = tuple[list[int], list[int]]
+Group = tuple[Sequence[int], Sequence[int]]
+"""An edge between position groups: (source positions, target positions)."""
 
 
 @dataclass(frozen=True)
-class Request:
+class Rows:
     """Edge groups to measure on one engine, optionally each only in some heads of some layers.
 
     Attributes:
@@ -63,7 +64,7 @@ class Batch:
 
 
 def measure(
-    requests: Sequence[Request],
+    requests: Sequence[Rows],
     owner: FlowEngine,
     desc: str,
     progress: bool | Callable[[int, int, str], None],
@@ -131,7 +132,7 @@ def head_masks(layers: int, heads: int) -> dict[str, list[torch.Tensor]]:
     }
 
 
-def _collect(request: Request, slot: list[list[int]], effects: list[float], damages: list[float]) -> list[float]:
+def _collect(request: Rows, slot: list[list[int]], effects: list[float], damages: list[float]) -> list[float]:
     """A request's effects: each group's row, or the mean over its sample rows (with their spread recorded)."""
     found = []
     for group, rows in zip(request.groups, slot):

@@ -49,7 +49,7 @@ from ..graph.flowgraph import SELECTION_PROVENANCE, Edge, FlowGraph, Node
 from ..interventions.base import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero
 from ..search.strategies import MAX_STEPS, Full, SpanPair, Strategy, cost_stats
 from ..text.display import describe, token_texts
-from .batching import Batch, Request, head_masks, measure
+from .batching import Batch, Group, Rows, head_masks, measure
 from .metrics import KLDivergence, Metric, as_metric, check_first_order
 from .models import attention_modules, attention_sites, envoy, load_model
 from .planning import PASS_FIXED_BYTES, RowCost
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
     from ..graph.anatomy import Anatomy
     from .lens import LogitLens
 
-Group = tuple[Sequence[int], Sequence[int]]
-"""An edge between position groups: (source positions, target positions)."""
 
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
 """Bytes of activations one batched forward pass may use (suits a 24 GB machine)."""
@@ -185,7 +183,7 @@ class FlowEngine:
         if not math.isfinite(self.clean_metric):
             raise InfoFlowError(f"The metric is {self.clean_metric} on the clean prompt; it must be finite.")
         self.metric.check_clean(self.tokenizer, self.clean_logits)  # warns of "Mary" where " Mary" was meant
-        self.noise_floor = noise_floor(self.clean_metric, float(self.clean_logits.abs().max()), self.hf_model.dtype)
+        self.noise_floor = numerical_noise(self.clean_metric, float(self.clean_logits.abs().max()), self.hf_model.dtype)
         self._derive_samples()  # they share the clean run
         self.seconds += time.perf_counter() - start
 
@@ -445,7 +443,7 @@ class FlowEngine:
         wheres = [m for part in ("layers", "heads", "up_to", "from") for m in masks[part]]
         before = (self.forward_passes, self.interventions, self.seconds)
         measured = measure(
-            [Request(self, [group] * len(wheres), wheres, record=False), Request(self, [group])],
+            [Rows(self, [group] * len(wheres), wheres, record=False), Rows(self, [group])],
             self,
             "anatomy",
             self.progress,
@@ -505,7 +503,7 @@ class FlowEngine:
         mean ``damage``; progress counts every sample's edges.
         """
         groups = self._checked_groups(groups)
-        return measure([Request(self, groups)], self, desc, self.progress, self.cancel)[0]
+        return measure([Rows(self, groups)], self, desc, self.progress, self.cancel)[0]
 
     def _checked_groups(self, groups: Sequence[Group]) -> list[tuple[list[int], list[int]]]:
         checked = [(list(s), list(t)) for s, t in groups]
@@ -859,7 +857,7 @@ class FlowEngine:
         return getattr(envoy(self.model, self._attention_paths[layer]).source, self._sites.call).source
 
 
-def noise_floor(clean_metric: float, largest_logit: float, dtype: torch.dtype) -> float:
+def numerical_noise(clean_metric: float, largest_logit: float, dtype: torch.dtype) -> float:
     """The |effect| below which an effect is numerical noise for a model computing in ``dtype``.
 
     float32 and wider: :data:`NOISE_RELATIVE` x max(1, |clean metric|). Alpha = 1 Dampen, which changes
@@ -879,9 +877,9 @@ def noise_floor(clean_metric: float, largest_logit: float, dtype: torch.dtype) -
 
     Examples:
         >>> import torch
-        >>> noise_floor(5.9, 32.0, torch.float32)
+        >>> numerical_noise(5.9, 32.0, torch.float32)
         0.00059
-        >>> round(noise_floor(5.9, 32.0, torch.bfloat16), 3)
+        >>> round(numerical_noise(5.9, 32.0, torch.bfloat16), 3)
         0.5
     """
     import torch

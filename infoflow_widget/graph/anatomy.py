@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InfoFlowError, is_whole
+from ..core.style import colour
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,7 +107,7 @@ class Anatomy:
             go.Heatmap(
                 z=self.heads,
                 y=self.layer_indices,
-                colorscale=[[0, "#c0392b"], [0.5, "#f7f7f7"], [1, "#1e8449"]],
+                colorscale=[[0, colour("hurts")], [0.5, colour("zero")], [1, colour("helps")]],
                 zmin=-limit,
                 zmax=limit,
                 colorbar={"title": "effect", "x": 0.52},

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InfoFlowError, is_non_negative, is_whole, plain
 from ..core.files import check_destination, read_json, write_atomic
-from ..text.display import GREEN, RED, describe, visible
+from ..core.style import colour
+from ..text.display import describe, visible
 from . import schema
 
 if TYPE_CHECKING:
@@ -248,7 +249,7 @@ class FlowGraph:
                 y=[n.label for n in self.nodes],
                 text=hover,
                 hovertemplate="%{text}<extra></extra>",
-                colorscale=[[0.0, RED], [0.5, "#ffffff"], [1.0, GREEN]],
+                colorscale=[[0.0, colour("hurts")], [0.5, colour("zero")], [1.0, colour("helps")]],
                 zmid=0,
                 colorbar={"title": {"text": "effect"}},
                 hoverongaps=False,

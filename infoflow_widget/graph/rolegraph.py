@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InfoFlowError, is_whole, plain
 from ..core.files import check_destination, read_json, write_atomic
-from ..text.display import GREEN, RED, describe, visible
+from ..core.style import colour
+from ..text.display import describe, visible
 from . import schema
 from .flowgraph import Edge, FlowGraph, Node, strongest
 
@@ -342,7 +343,7 @@ class RoleGraph:
             go.Bar(
                 x=names,
                 y=[e.mean for e in edges],
-                marker_color=[GREEN if e.mean >= 0 else RED for e in edges],
+                marker_color=[colour("helps") if e.mean >= 0 else colour("hurts") for e in edges],
                 error_y={
                     "type": "data",
                     "symmetric": False,

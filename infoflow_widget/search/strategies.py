@@ -553,7 +553,9 @@ class AttributionThenExact(Strategy):
             edges[k] = Edge(estimated[k].source, estimated[k].target, effect)
         if exact:
             verified = sorted(exact)
-            engine.extra_stats["agreement"] = agreement([values[k] for k in verified], [exact[k] for k in verified])
+            engine.extra_stats["agreement"] = estimate_agreement(
+                [values[k] for k in verified], [exact[k] for k in verified]
+            )
         return tokens_of(Node(0, engine.n)), edges
 
 
@@ -648,7 +650,7 @@ def _error(estimate: float, exact: float) -> float:
     return math.inf if math.isnan(error) else error
 
 
-def agreement(estimates: list[float], exact: list[float]) -> dict[str, float | int | None]:
+def estimate_agreement(estimates: list[float], exact: list[float]) -> dict[str, float | int | None]:
     """How well estimates ranked and matched exact values: Pearson correlation and top-10 overlap.
 
     The overlap counts the edges among the 10 strongest by estimate that are also among the 10

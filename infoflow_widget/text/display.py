@@ -1,4 +1,4 @@
-"""How a graph reads on screen, shared by every view of it: colours, short texts and each token's text."""
+"""How a graph reads on screen, shared by every view of it: short texts and each token's text (colours: core.style)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,6 @@ import functools
 import re
 from collections.abc import Sequence
 from typing import Any
-
-GREEN, RED = "#1a9850", "#d73027"
-"""Edge colours: the edge helps the metric (positive effect) or hurts it (negative)."""
-
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 """Control characters other than newline and tab: invisible on screen, and XML cannot hold most of them."""

@@ -304,7 +304,7 @@ def max_abs_effect(edges: list[Edge]) -> float:
     return max((abs(e.effect) for e in edges if math.isfinite(e.effect)), default=0.0)
 
 
-def noise_floor(graph: FlowGraph) -> float:
+def floor_of(graph: FlowGraph) -> float:
     """The |effect| below which an effect is numerical noise, not drawn.
 
     That is ``stats["noise_floor"]`` when the engine gave one, else ``style.json``'s relative noise x
@@ -345,7 +345,7 @@ def frame(graph: FlowGraph, threshold: float = 0.0, top_k: int | None = None) ->
     reaches it (``all_noise``); how many edges drawn carry trust flags (``flagged``; the static drawing
     has no "hide flagged" box: it draws them all).
     """
-    floor = noise_floor(graph)
+    floor = floor_of(graph)
     kept = filter_edges(graph.edges, threshold, top_k)
     edges = [(i, e) for i, e in kept if above_noise(e, floor)]
     ranks = {i: rank for rank, (i, _) in enumerate(kept, start=1)}  # noise hides edges, ranks stay

@@ -4,7 +4,7 @@
 // differs between interventions); other names are shown as they are. Pure: no DOM here.
 
 import { flagText, formatMagnitude } from "./format.js";
-import { flags as look } from "./style.json"; // shared with the Python static drawing (infoflow_widget/drawing.py)
+import { flags as look } from "./style.json"; // shared with the Python static drawing (infoflow_widget/widget/drawing.py)
 
 export const FLAG_COLOR = look.color;
 export const FLAGGED_TEXT = "flagged: may be damage rather than a route (hover for why)";

@@ -38,7 +38,7 @@ def code_case_model(tokens: int):
 
 def main(name: str, tokens: int, budget: int, path: str) -> dict:
     from infoflow_widget import Corrupt, FlowEngine, LogitDiff, Zero
-    from infoflow_widget.engine.batching import Request, measure
+    from infoflow_widget.engine.batching import Rows, measure
 
     model, prompts, (answer, distractor) = (tiny_long_model if name == "tiny" else code_case_model)(tokens)
     metric = LogitDiff(answer, distractor)
@@ -56,7 +56,7 @@ def main(name: str, tokens: int, budget: int, path: str) -> dict:
         engine.estimate(steps=4)
     elif path == "stacked":
         groups = [([0], [1 + k % (n - 1)]) for k in range(2 * rows)]
-        measure([Request(engine, groups), Request(other, groups)], engine, "stacked", False, None)
+        measure([Rows(engine, groups), Rows(other, groups)], engine, "stacked", False, None)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"baseline": baseline, "peak": peak, "rows": rows, "passes": engine.forward_passes, "n": n}
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow
 PROMPT = "When Mary and John went to the store, John gave a book to"
 IOI = ["--prompt", PROMPT, "--answer", " Mary", "--distractor", " John"]
+# `infoflow graph` on the IOI case, written before the package moved into its layers (tests/data/PROVENANCE.md):
+# refactors must leave what users get unchanged.
+COMMITTED = Path(__file__).resolve().parents[1] / "data" / "cli_graph_ioi.json"
 
 
 def infoflow(*args: str) -> subprocess.CompletedProcess[str]:
@@ -32,6 +36,26 @@ def test_json_to_stdout_has_the_documented_keys(ioi_case):
     assert len(graph["edges"]) == n * (n + 1) // 2
     assert all(0 <= e["source"] <= e["target"] < len(graph["nodes"]) for e in graph["edges"])
     assert graph["stats"]["forward_passes"] >= 2 and graph["stats"]["seconds"] > 0
+    committed = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    for data in (graph, committed):
+        del data["stats"]["seconds"]  # the one figure of the machine, not of the graph
+    assert_same_json(graph, committed)
+
+
+def assert_same_json(got: object, want: object, where: str = "") -> None:
+    """Equal JSON: the same keys, lists, strings and flags; floats to 1e-6 (BLAS may sum in another order)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), where
+        for key in want:
+            assert_same_json(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert_same_json(g, w, f"{where}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, abs=1e-6), where
+    else:
+        assert got == want and type(got) is type(want), where
 
 
 def test_html_csv_and_json_files(tmp_path):

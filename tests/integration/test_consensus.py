@@ -22,7 +22,7 @@ from infoflow_widget import (
     compare_interventions,
     compute_flow,
 )
-from infoflow_widget.analysis.consensus import SIGN_RULE, agreement, compare_on, labels_of, span_key
+from infoflow_widget.analysis.consensus import SIGN_RULE, compare_on, labels_of, sign_agreement, span_key
 from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
 
 PROMPT = "when mary and john went to the store , john gave a book to"
@@ -175,7 +175,7 @@ def test_sub_noise_and_unmeasured_effects_neither_agree_nor_disagree():
     assert table.loc[("0:1", "1:2"), ["n_agree", "n_signed"]].tolist() == [1, 1]
     flags = {(e.source, e.target): e.flags for e in comparison.consensus().edges}
     assert flags == {(0, 1): (), (1, 2): ("inconsistent",), (0, 2): ()}
-    assert agreement([0.0, 1.0, -1e-9], [0.0, 0.0, 1e-6]).signs_agree, "zero has no sign"
+    assert sign_agreement([0.0, 1.0, -1e-9], [0.0, 0.0, 1e-6]).signs_agree, "zero has no sign"
 
 
 def test_labels_are_short_and_unique():

@@ -9,7 +9,7 @@ import torch
 
 from infoflow_widget import Backtrack, Dampen, FlowEngine, LogitDiff
 from infoflow_widget.core.style import style
-from infoflow_widget.engine.engine import NOISE_RELATIVE, noise_floor
+from infoflow_widget.engine.engine import NOISE_RELATIVE, numerical_noise
 
 PROMPT = "when mary and john went to the store , john gave a book to"
 
@@ -24,21 +24,23 @@ def tiny():
 def test_the_float32_factor_is_the_front_ends():
     """The front end draws graphs without stats.noise_floor with style.json's factor: one constant, two copies."""
     assert NOISE_RELATIVE == style()["noise"]["relative"]
-    assert noise_floor(5.9, 32.0, torch.float32) == pytest.approx(5.9e-4)
-    assert noise_floor(0.0, 32.0, torch.float32) == NOISE_RELATIVE, "max(1, |clean|): the KL divergence's 0"
-    assert noise_floor(-3.0, 32.0, torch.float64) == pytest.approx(3e-4)
+    assert numerical_noise(5.9, 32.0, torch.float32) == pytest.approx(5.9e-4)
+    assert numerical_noise(0.0, 32.0, torch.float32) == NOISE_RELATIVE, "max(1, |clean|): the KL divergence's 0"
+    assert numerical_noise(-3.0, 32.0, torch.float64) == pytest.approx(3e-4)
 
 
 def test_half_precision_floors_follow_their_epsilon():
     """Two units in the last place of the largest clean logit, which the metric reads rounded to the dtype."""
-    assert noise_floor(5.9, 32.0, torch.bfloat16) == pytest.approx(2 * 2**-7 * 32)
-    assert noise_floor(5.9, 32.0, torch.float16) == pytest.approx(2 * 2**-10 * 32)
-    assert noise_floor(5.9, 0.5, torch.bfloat16) == pytest.approx(2 * 2**-7 * 5.9), "the metric when logits are small"
-    assert noise_floor(5.9, math.inf, torch.float16) == pytest.approx(2 * 2**-10 * 5.9)
+    assert numerical_noise(5.9, 32.0, torch.bfloat16) == pytest.approx(2 * 2**-7 * 32)
+    assert numerical_noise(5.9, 32.0, torch.float16) == pytest.approx(2 * 2**-10 * 32)
+    assert numerical_noise(5.9, 0.5, torch.bfloat16) == pytest.approx(2 * 2**-7 * 5.9), (
+        "the metric when logits are small"
+    )
+    assert numerical_noise(5.9, math.inf, torch.float16) == pytest.approx(2 * 2**-10 * 5.9)
     assert (
-        noise_floor(5.9, 32.0, torch.bfloat16)
-        > noise_floor(5.9, 32.0, torch.float16)
-        > noise_floor(5.9, 32.0, torch.float32)
+        numerical_noise(5.9, 32.0, torch.bfloat16)
+        > numerical_noise(5.9, 32.0, torch.float16)
+        > numerical_noise(5.9, 32.0, torch.float32)
     )
 
 

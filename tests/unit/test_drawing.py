@@ -12,7 +12,6 @@ import pytest
 
 from infoflow_widget.core.style import STATIC, colour, style, theme
 from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
-from infoflow_widget.text import display
 from infoflow_widget.widget.drawing import (
     MAX_STATIC_ARCS,
     arc_height,
@@ -61,11 +60,20 @@ def test_style_comes_from_the_built_copy_of_the_front_ends_json():
 
     source = Path(__file__).resolve().parents[2] / "js" / "src" / "style.json"
     assert json.loads((STATIC / "style.json").read_text(encoding="utf-8")) == json.loads(source.read_text("utf-8"))
-    assert style()["colors"] == {"helps": "#1a9850", "hurts": "#d73027", "nan": "#8a8a8a"}
+    assert style()["colors"] == {"helps": "#1a9850", "hurts": "#d73027", "nan": "#8a8a8a", "zero": "#f7f7f7"}
 
 
-def test_the_heatmaps_colours_are_the_drawings():
-    assert (display.GREEN, display.RED) == (colour("helps"), colour("hurts"))
+def test_every_plotly_figure_takes_the_drawings_palette():
+    from infoflow_widget.graph.anatomy import Anatomy
+    from infoflow_widget.graph.rolegraph import RoleGraph
+
+    diverging = [[0, colour("hurts")], [0.5, colour("zero")], [1, colour("helps")]]
+    graph = FlowGraph(["a", "b"], [Node(0, 1), Node(1, 2)], [Edge(0, 1, 0.5), Edge(1, 1, -0.25)], 1.0)
+    assert [list(stop) for stop in graph.heatmap().data[0].colorscale] == diverging
+    roles = RoleGraph.from_flow_graphs([graph, graph], [["A", "B"], ["A", "B"]])
+    assert set(roles.plot().data[0].marker.color) == {colour("helps"), colour("hurts")}
+    anatomy = Anatomy([0], [1], ["a", "b"], 1.0, 0.5, [0], [0.5], [[0.5, -0.1]], [0.5], [0.5])
+    assert [list(stop) for stop in anatomy.heatmap().data[0].colorscale] == diverging
 
 
 def test_the_light_theme_comes_from_the_stylesheets_fallbacks():

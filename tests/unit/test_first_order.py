@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from infoflow_widget.interventions.base import Corrupt, Crop, Dampen, Knockout, Zero, edit_masks
-from infoflow_widget.search.strategies import agreement
+from infoflow_widget.search.strategies import estimate_agreement
 
 H, N, D = 3, 7, 4
 
@@ -60,17 +60,17 @@ def test_corrupt_estimate_is_exact_for_a_linear_metric():
             assert estimate[i, j].item() == pytest.approx(exact.item(), abs=1e-9), (i, j)
 
 
-def test_agreement():
-    result = agreement([1.0, 2.0, 3.0, -4.0], [1.1, 2.2, 2.9, -3.8])
+def test_estimate_agreement():
+    result = estimate_agreement([1.0, 2.0, 3.0, -4.0], [1.1, 2.2, 2.9, -3.8])
     assert result["verified"] == 4 and 0.99 < result["correlation"] <= 1
     assert result["top10_overlap"] is None, "4 verified edges are their own top 10: no overlap to report"
-    assert agreement([1.0, 1.0], [2.0, 3.0])["correlation"] is None
+    assert estimate_agreement([1.0, 1.0], [2.0, 3.0])["correlation"] is None
 
 
 def test_top10_overlap_ranks_by_magnitude_with_nan_last():
     estimates = [float(k) for k in range(20)]  # strongest: 10..19
     exact = [float(k) for k in range(20)]
     exact[19], exact[0] = -100.0, float("nan")  # sign does not matter; NaN is never among the strongest
-    assert agreement(estimates, exact)["top10_overlap"] == 10
+    assert estimate_agreement(estimates, exact)["top10_overlap"] == 10
     exact[10] = 0.0  # 10 leaves the exact top 10 and 9 (an edge outside the estimated top 10) joins it
-    assert agreement(estimates, exact)["top10_overlap"] == 9
+    assert estimate_agreement(estimates, exact)["top10_overlap"] == 9

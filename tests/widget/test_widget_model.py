@@ -707,7 +707,8 @@ def test_a_selected_edge_gets_its_anatomy_and_lens_in_the_background_with_progre
     data, anatomy = widget.anatomy, widget.anatomy_object
     assert data["status"] == "done" and progress[0] == 0.0 and progress[-1] == 1.0  # one batch on the tiny model
     assert any("measurements" in s and " of " in s for s in statuses) and "exact measurements" in widget.status
-    expected = widget.graph_object.anatomy(edge)
+    engine = FlowEngine(tiny, PROMPT, as_metric(None, "mary", "john"), progress=False)
+    expected = engine.anatomy(*widget.graph_object.positions(edge))
     assert anatomy.heads == expected.heads and anatomy.top_heads(5) == expected.top_heads(5)
     assert data["top_heads"] == [list(item) for item in expected.top_heads(5)]
     assert [data["lens"][end]["position"] for end in ("source", "target")] == [edge.source, edge.target]

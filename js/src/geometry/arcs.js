@@ -1,7 +1,7 @@
 // Pure geometry of the arcs: they rise above the strip from a source node to a target node (see strip.js
 // for the anchors they attach to). No DOM here: every number is unit-tested.
 
-import { arcs } from "../style.json"; // shared with the Python static drawing (infoflow_widget/_style.py)
+import { arcs } from "../style.json"; // shared with the Python static drawing (infoflow_widget/core/style.py)
 
 export const MAX_ARC = arcs.maxArc; // tallest arc control height at zoom 1
 const CORNER = 6; // radius of the bends of an arc between rows

@@ -1,7 +1,7 @@
 // Which edges are drawn and how: ranking and filtering as FlowGraph does it, colour and width by effect.
 // Pure: no DOM here.
 
-import { colors, noise, edge as scale } from "../style.json"; // shared with the Python static drawing (infoflow_widget/_style.py)
+import { colors, noise, edge as scale } from "../style.json"; // shared with the Python static drawing (infoflow_widget/core/style.py)
 
 export const GREEN = colors.helps;
 export const RED = colors.hurts;

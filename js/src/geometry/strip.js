@@ -2,7 +2,7 @@
 // arcs attach to, and the span brackets that hang below the boxes. No DOM here: every number is unit-tested.
 
 import { visible } from "../format.js";
-import { strip } from "../style.json"; // shared with the Python static drawing (infoflow_widget/_style.py)
+import { strip } from "../style.json"; // shared with the Python static drawing (infoflow_widget/core/style.py)
 
 export const CHAR_WIDTH = strip.charWidth; // px per character of the 12px monospace token font
 export const MAX_CHARS = strip.maxChars; // longer tokens are cut in their box
