@@ -302,7 +302,11 @@ class Comparison:
         labels = self.labels
         if isinstance(reference, str) and reference in self.graphs:
             label = reference
-        elif is_whole(reference, minimum=None) and -len(labels) <= reference < len(labels):
+        elif (
+            not isinstance(reference, str)
+            and is_whole(reference, minimum=None)
+            and -len(labels) <= reference < len(labels)
+        ):
             label = labels[int(reference)]
         else:
             raise InfoFlowError(

@@ -109,9 +109,9 @@ def run(args: argparse.Namespace) -> None:
     given = check_inputs(args)
     model = load_cli_model(args)
 
-    from ..engine.engine import FlowEngine  # torch, transformers and nnsight from here on
+    from ..engine.engine import FlowEngine, tokenizer_of  # torch, transformers and nnsight from here on
 
-    n = len(model.tokenizer(given.prompt)["input_ids"])  # as the engine tokenizes it: checked before the clean run
+    n = len(tokenizer_of(model)(given.prompt)["input_ids"])  # as the engine tokenizes it: checked before the clean run
     sources = resolve_positions(source, n, "--source")
     targets = resolve_positions(target, n, "--target")
     check_order(sources, targets, args.source, args.target)

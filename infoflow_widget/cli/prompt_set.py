@@ -28,6 +28,8 @@ from .options import (
 if TYPE_CHECKING:
     from nnsight.modeling.transformers import TransformersModel
 
+    from ..text.promptset import PromptSet
+
 NAME = "set"
 """The command's name on the command line."""
 
@@ -163,7 +165,7 @@ def set_json(role_graph: RoleGraph) -> dict[str, Any]:
     reads the file back (it ignores the two added keys).
     """
     data = role_graph.to_dict()
-    prompt_set = role_graph.prompt_set
+    prompt_set = _measured_set(role_graph)
     return {
         "format": data.pop("format"),
         "roles": prompt_set.role_names,
@@ -184,22 +186,24 @@ def run(args: argparse.Namespace) -> None:
     template = set_template(args)
     from ..text.promptset import PromptSet
 
-    prompt_set = PromptSet.from_jsonl(args.prompts) if template is None else None
+    # A --prompts file is read now, before the model loads; a template is filled with the model's tokenizer.
+    given = PromptSet.from_jsonl(args.prompts) if template is None else template
     intervention = _intervention(args, from_template=template is not None)
     check_batch_size(args)
     layers = parse_layers(args.layers) if args.layers else None
     strategy = _strategy(args)
     workers = _workers(args)
-    model = _load_model(args, needs_tokenizer=template is not None)
-    if template is not None:
-        values = template.pop("slot_values")
-        prompt_set = PromptSet.from_template(tokenizer=model, **template, **values)
+    measured, model = _load_model(args, needs_tokenizer=template is not None)
+    if isinstance(given, PromptSet):
+        prompt_set = given
+    else:
+        values = given.pop("slot_values")
+        prompt_set = PromptSet.from_template(tokenizer=model, **given, **values)
 
     from ..analysis.flowset import compute_flow_set  # torch, transformers and nnsight from here on
 
-    loadable = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model  # for Ray's workers
     role_graph = compute_flow_set(
-        model if args.executor == "local" else loadable,
+        measured,
         prompt_set,
         intervention,
         strategy=strategy,
@@ -210,7 +214,7 @@ def run(args: argparse.Namespace) -> None:
         address=args.address,
         workers=workers,
     )
-    _report_dropped(role_graph.prompt_set.dropped)
+    _report_dropped(_measured_set(role_graph).dropped)
     _write(role_graph, args.out)
 
 
@@ -256,13 +260,31 @@ def _workers(args: argparse.Namespace) -> int:
     return workers
 
 
-def _load_model(args: argparse.Namespace, needs_tokenizer: bool) -> TransformersModel | None:
-    """The model here: for the local executor; for Ray only a template's tokenizer needs it (on the CPU)."""
+def _load_model(
+    args: argparse.Namespace, needs_tokenizer: bool
+) -> tuple[TransformersModel | str, TransformersModel | None]:
+    """What the set is measured with, and the model here (if any).
+
+    The local executor measures with the model loaded here. Ray's workers load it from its name or path;
+    here only a template's tokenizer needs it (on the CPU).
+    """
     if args.executor == "local":
-        return load_cli_model(args)
+        model = load_cli_model(args)
+        return model, model
+    loadable = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model
     if needs_tokenizer:
-        return load_cli_model(argparse.Namespace(**{**vars(args), "device": "cpu"}))
-    return None
+        return loadable, load_cli_model(argparse.Namespace(**{**vars(args), "device": "cpu"}))
+    return loadable, None
+
+
+def _measured_set(role_graph: RoleGraph) -> PromptSet:
+    """The prompt set ``role_graph`` was measured on (``compute_flow_set`` keeps it with the graph)."""
+    if role_graph.prompt_set is None:
+        raise InfoFlowError(
+            "This role graph holds no prompt set (a loaded one has none): its set JSON needs the prompts it was "
+            "measured on, as compute_flow_set returns them."
+        )
+    return role_graph.prompt_set
 
 
 def _report_dropped(dropped: list[dict[str, Any]]) -> None:

@@ -34,7 +34,7 @@ import time
 import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..core.checks import (
     check_edge,
@@ -57,6 +57,7 @@ from .planning import PASS_FIXED_BYTES, RowCost
 if TYPE_CHECKING:
     import torch
     from nnsight.modeling.transformers import TransformersModel
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
     from ..graph.anatomy import Anatomy
     from .lens import LogitLens
@@ -88,6 +89,20 @@ def trace_lock(model: TransformersModel) -> threading.RLock:
     """
     with _TRACE_LOCKS_GUARD:
         return _TRACE_LOCKS.setdefault(model._module, threading.RLock())
+
+
+def tokenizer_of(model: TransformersModel) -> PreTrainedTokenizerBase:
+    """``model``'s tokenizer, the one the engine tokenizes prompts with.
+
+    Raises:
+        InfoFlowError: the model has none (an nnsight model built without one).
+    """
+    if model.tokenizer is None:
+        raise InfoFlowError(
+            "This model has no tokenizer: load it with load_model(), or wrap a transformers model with "
+            "wrap_model(model, tokenizer)."
+        )
+    return model.tokenizer
 
 
 class FlowEngine:
@@ -141,12 +156,13 @@ class FlowEngine:
             raise InfoFlowError(f"memory_budget must be a positive number of bytes; got {memory_budget!r}.")
         check_progress_and_cancel(progress, cancel)
         self.model = load_model(model) if isinstance(model, str) else model
-        self.hf_model = self.model._module
+        self.tokenizer = tokenizer_of(self.model)
+        # nnsight types the wrapped module as a torch Module; the engine's are transformers models (load_model).
+        self.hf_model = cast("PreTrainedModel", self.model._module)
         self._trace_lock = trace_lock(self.model)
         if self.hf_model.config._attn_implementation != "eager":
             # Only eager attention computes the softmax as a reachable call, under the explicit mask.
             self.hf_model.set_attn_implementation("eager")
-        self.tokenizer = self.model.tokenizer
         self.metric = as_metric(metric)
         self.progress = progress
         self.cancel = cancel
@@ -161,7 +177,13 @@ class FlowEngine:
         self._chosen = set(self.layers)
         self._score = self.metric.prepare(self.tokenizer)
         # A metric of the wrong shape fails on two rows of zero logits here, not after the clean run.
-        vocab = self.hf_model.get_output_embeddings().weight.shape[0]
+        unembedding = self.hf_model.get_output_embeddings()
+        if unembedding is None:
+            raise InfoFlowError(
+                f"{type(self.hf_model).__name__} has no language-modelling head (output embeddings): the engine "
+                "needs a causal language model."
+            )
+        vocab = unembedding.weight.shape[0]
         probe = torch.zeros(2, vocab, device=self.hf_model.device)
         self._score(probe, probe[0])
         if batch_size is not None and not is_whole(batch_size, minimum=1):
@@ -505,13 +527,15 @@ class FlowEngine:
         groups = self._checked_groups(groups)
         return measure([Rows(self, groups)], self, desc, self.progress, self.cancel)[0]
 
-    def _checked_groups(self, groups: Sequence[Group]) -> list[tuple[list[int], list[int]]]:
-        checked = [(list(s), list(t)) for s, t in groups]
-        for sources, targets in checked:
+    def _checked_groups(self, groups: Sequence[Group]) -> list[Group]:
+        checked: list[Group] = []
+        for s, t in groups:
+            sources, targets = list(s), list(t)
             if not sources or not targets or min(sources + targets) < 0 or max(sources + targets) >= self.n:
                 raise InfoFlowError(
                     f"Edge groups need non-empty positions in 0..{self.n - 1}; got {sources} -> {targets}."
                 )
+            checked.append((sources, targets))
         return checked
 
     def estimate(self, steps: int = 1) -> torch.Tensor:
@@ -668,6 +692,9 @@ class FlowEngine:
         rows = 1 if fractions is None else len(fractions)
         t = None if fractions is None else fractions.to(self.hf_model.device, self.hf_model.dtype).view(-1, 1, 1, 1)
         start, end = segment
+        # Bound in the trace (nnsight writes saved values back): leaf at layer start; at the segment's end, the
+        # final logits when it is the last layer, else the input of layer end.
+        leaf = logits = output = None
         try:
             for p in frozen:  # gradients are wanted at activations only, not at the weights
                 p.requires_grad_(False)
@@ -698,9 +725,11 @@ class FlowEngine:
                     saved[layer] = {name: (value.save(), moved.save()) for name, (value, moved) in tensors.items()}
                 if end == self.num_layers:
                     logits = self.model.output.logits[:, -1].save()
-            if end == self.num_layers:
+            assert leaf is not None  # every trace reaches layer start (it runs from layer 0 or from start)
+            if logits is not None:  # end is the last layer
                 self._score(logits.float(), self.clean_logits).sum().backward()  # rows are independent: each its own
             else:
+                assert output is not None  # a lower segment: the trace passed layer end
                 output.backward(upstream)
         finally:
             for p in frozen:

@@ -48,9 +48,13 @@ from .requests import CONSENSUS, Request, check_selected_edge, json_safe, search
 
 if TYPE_CHECKING:
     from ..graph.anatomy import Anatomy
+    from ..graph.rolegraph import RoleGraph
 
 PROGRESS_INTERVAL = 0.1
 """Seconds between progress updates sent to the view."""
+
+AnatomyKey = tuple[Request | None, tuple[int, ...], tuple[int, ...]]
+"""An anatomy's cache key: the measured request on show (None: none, never cached), source and target positions."""
 
 
 def throttled(
@@ -149,7 +153,7 @@ class Computation:
         self.running: Request | None = None  # the request a live thread computes
         self.shown: Request | None = None  # the request whose graph is on show
         self.graph: FlowGraph | None = None  # its graph
-        self.cache: dict[Request, FlowGraph] = {}
+        self.cache: dict[Request, FlowGraph | RoleGraph] = {}  # a prompt set's widget (SetComputation): role graphs
         self.compute_lock = threading.Lock()  # one computation of this widget at a time (a stale one ends soon)
         self.engines: dict[tuple[str | None, str | None], FlowEngine] = {}  # a clean run per metric
         # The engine that measured each request's graphs (by Request.measured()): drill-downs and anatomies
@@ -162,7 +166,7 @@ class Computation:
         self.anatomy_cancel: threading.Event | None = None
         self.anatomy_thread: threading.Thread | None = None
         self.anatomy: Anatomy | None = None  # the anatomy on show
-        self.anatomies: dict[tuple[Request, tuple[int, ...], tuple[int, ...]], tuple[Anatomy, dict[str, Any]]] = {}
+        self.anatomies: dict[AnatomyKey, tuple[Anatomy, dict[str, Any]]] = {}
         _LIVE.add(self)
 
     # --- requests --------------------------------------------------------------------------------
@@ -287,7 +291,7 @@ class Computation:
                 self.cache.setdefault(request.alone(intervention), graph)
         self._publish(request, comparison.consensus(), generation, final=True)
 
-    def _publish(self, request: Request, graph: FlowGraph, generation: int, *, final: bool) -> None:
+    def _publish(self, request: Request, graph: FlowGraph | RoleGraph, generation: int, *, final: bool) -> None:
         """Cache ``graph``; show it if its generation is still the newest (an estimate keeps ``computing``)."""
         with self.lock:
             self.cache[request] = graph
@@ -299,8 +303,9 @@ class Computation:
             else:
                 self._show(request, graph, ESTIMATE_SHOWN, computing=True)
 
-    def _show(self, request: Request, graph: FlowGraph, status: str, *, computing: bool = False) -> None:
+    def _show(self, request: Request, graph: FlowGraph | RoleGraph, status: str, *, computing: bool = False) -> None:
         """Put the graph of ``request`` on show (the caller holds ``lock``)."""
+        assert isinstance(graph, FlowGraph)  # this class computes flow graphs; SetComputation shows its role graphs
         self.shown = request
         self.graph = graph
         self.drill = [graph]
@@ -394,7 +399,7 @@ class Computation:
             level, edge = found
             graph = self.drill[level]
             source, target = graph.nodes[edge.source], graph.nodes[edge.target]
-            key = (
+            key: AnatomyKey = (
                 self.shown.measured() if self.shown is not None else None,
                 tuple(range(source.start, source.end)),
                 tuple(range(target.start, target.end)),
@@ -420,7 +425,7 @@ class Computation:
 
     def _measure_anatomy(
         self,
-        key: tuple[Any, ...],
+        key: AnatomyKey,
         request: Request | None,
         level: int,
         graph: FlowGraph,

@@ -147,8 +147,7 @@ class SetComputation(Computation):
         except Exception as err:  # noqa: BLE001 - any failure is shown in the widget, not lost in a thread
             self._fail(generation, err)
             return
-        # Computation._publish is typed for a FlowGraph; this cache holds role graphs, which _show (above) takes.
-        self._publish(request, roles, generation, final=True)  # pyright: ignore[reportArgumentType]
+        self._publish(request, roles, generation, final=True)  # cached as a role graph, which _show (below) takes
 
     def _set_reporter(self, generation: int, count: int, by_prompt: bool) -> Any:
         unit = "prompts" if by_prompt else "edge measurements"  # a search runs prompt by prompt

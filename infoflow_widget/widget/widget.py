@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anywidget
 import traitlets
@@ -79,6 +79,12 @@ __all__ = [
     "strategy_menu",
     "widget_intervention_menu",
 ]
+
+
+def _optional_dict() -> traitlets.TraitType[dict[str, Any] | None, dict[str, Any] | None]:
+    """A synced dict trait that may be None (its default): traitlets' types leave Dict's allow_none out."""
+    trait = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    return cast("traitlets.TraitType[dict[str, Any] | None, dict[str, Any] | None]", trait)
 
 
 class InfoFlowWidget(anywidget.AnyWidget):
@@ -133,7 +139,7 @@ class InfoFlowWidget(anywidget.AnyWidget):
 
     tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """The prompt's tokens, each decoded on its own. Type: list[str]. Default: []."""
-    graph = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    graph = _optional_dict()
     """The graph on show, as :meth:`FlowGraph.to_dict`. Type: dict | None. Default: None until computed."""
     intervention = traitlets.Unicode("zero").tag(sync=True)
     """An intervention (``zero``, ``dampen``, ``crop``, ``corrupt``, ``knockout``) or ``consensus``. Type: str.
@@ -168,12 +174,12 @@ class InfoFlowWidget(anywidget.AnyWidget):
     selected = traitlets.Int(None, allow_none=True).tag(sync=True)
     """The token position pinned by a click in the drawing; a new graph on show unpins it (here and in every view).
     Type: int | None. Default: None."""
-    selected_edge = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    selected_edge = _optional_dict()
     """The edge whose anatomy is open below the drawing: ``{"source": i, "target": j}``, node indices of an edge of
     the graph on show (``"level": k`` for one inside the k-th drill-down); a click on an arc (or Enter on it) sets it,
     and so may a cell: a value that names no edge on show is refused (and shown in the error box). A new graph on show
     unselects it. Type: dict | None. Default: None."""
-    anatomy = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    anatomy = _optional_dict()
     """The anatomy panel's data for ``selected_edge``: ``{"edge": ..., "status": "computing"}`` while it is measured,
     then ``"status": "done"`` with :meth:`Anatomy.to_dict` (effects by layer, by head, by window), ``top_heads``,
     ``lens`` (the logit lens of the source and of the target: :meth:`LogitLens.to_dict`), or ``"status": "failed"``
@@ -210,14 +216,14 @@ class InfoFlowWidget(anywidget.AnyWidget):
             raise InfoFlowError(
                 "A prompt set carries each prompt's answer and distractor: leave answer= and distractor= out."
             )
-        self._prompt = prompt if self._prompt_set is None else f"role graph of {len(prompt)} prompts"
+        self._prompt = f"role graph of {len(prompt)} prompts" if isinstance(prompt, PromptSet) else prompt
         self._auto_threshold: float | None = None  # the threshold a search strategy was given by default
         self._ready = False  # the constructor's own trait assignments trigger nothing
         self._displayed = False  # whether _ipython_display_ published the display data under _display_id
         self._static_drawn = False  # whether the displayed static drawing holds a graph (see _update_display)
         self._selection: dict[str, Any] | None = None  # the selected_edge last accepted (see _valid_selected_edge)
-        if self._prompt_set is not None:
-            self._computation: Computation = SetComputation(_TraitView(self), model, self._prompt_set, layers)
+        if isinstance(prompt, PromptSet):
+            self._computation: Computation = SetComputation(_TraitView(self), model, prompt, layers)
         else:
             self._computation = Computation(_TraitView(self), model, prompt, layers, preview_seconds)
         super().__init__(
@@ -239,8 +245,8 @@ class InfoFlowWidget(anywidget.AnyWidget):
         try:
             request.build_strategy()
             engine = self._computation.engine(request)
-            for intervention in request.build_interventions():
-                engine.with_intervention(intervention)  # a corrupted prompt's length, say
+            for built in request.build_interventions():
+                engine.with_intervention(built)  # a corrupted prompt's length, say
         except BaseException:
             self.close()  # no model left behind in the front end for a widget that never was
             raise
@@ -518,7 +524,8 @@ def _set_tokens(prompt_set: PromptSet, model: Any) -> list[str]:
         labelled = prompt_set if prompt_set.labels is not None else prompt_set.labelled(model.tokenizer)
     except InfoFlowError:
         return []
-    return list(labelled.labels[0]) if labelled.aligned() else labelled.role_names
+    labels = labelled.labels
+    return list(labels[0]) if labels is not None and labelled.aligned() else labelled.role_names
 
 
 class _TraitView:
