@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ComputationCancelled
-from ..interventions.base import edit_masks
+from ..interventions.edges import edit_masks
 from .planning import DAMAGE_ELEMENTS, plan_batches
 
 if TYPE_CHECKING:

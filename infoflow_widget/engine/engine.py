@@ -47,6 +47,7 @@ from ..core.errors import InfoFlowError, is_non_negative, is_whole
 from ..graph import trust
 from ..graph.flowgraph import SELECTION_PROVENANCE, Edge, FlowGraph, Node
 from ..interventions.base import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero
+from ..interventions.edges import EdgeSet
 from ..search.strategies import MAX_STEPS, Full, SpanPair, Strategy, cost_stats
 from ..text.display import describe, token_texts
 from .batching import Batch, Group, Rows, head_masks, measure
@@ -411,11 +412,12 @@ class FlowEngine:
         provenance = {**kept, "estimate": False, "expanded_from": strategy.params()}
         return FlowGraph(list(graph.tokens), nodes, edges, graph.clean_metric, provenance, stats)
 
-    def check_measured_here(self, graph: FlowGraph) -> None:
+    def check_measured_here(self, graph: FlowGraph, intervention: bool = True) -> None:
         """Check that ``graph`` is of this engine's prompt, intervention, metric and layers.
 
         The intervention, metric and layers are those its provenance names (a graph built by hand, without
-        them, is checked on its tokens only).
+        them, is checked on its tokens only); ``intervention=False`` leaves the intervention out (faithfulness
+        may ablate with another).
 
         Raises:
             InfoFlowError: naming the first thing that differs.
@@ -425,7 +427,7 @@ class FlowEngine:
                 "This graph is of another prompt than this engine's: measure it with an engine of its own."
             )
         ours = {
-            "intervention": self.intervention.params(),
+            **({"intervention": self.intervention.params()} if intervention else {}),
             "metric": self.metric.describe(),
             "layers": None if self.layers == list(range(self.num_layers)) else self.layers,
         }
@@ -526,6 +528,24 @@ class FlowEngine:
         """
         groups = self._checked_groups(groups)
         return measure([Rows(self, groups)], self, desc, self.progress, self.cancel)[0]
+
+    def effects_of_sets(self, sets: Sequence[EdgeSet], desc: str = "edge sets") -> list[float]:
+        """Return metric(clean) - metric(every edge of the set intervened) for each :class:`EdgeSet`, batched.
+
+        One row of a forward pass per set, through the same edit path as a group edge; a pass starts at the sets'
+        earliest target (no clean prefix is reused when position 0 is intervened). Not kept in :attr:`measurements`
+        (a set is not a graph's edge).
+
+        Raises:
+            InfoFlowError: an empty set, or an edge j -> i outside 0 <= j <= i < n.
+        """
+        for edge_set in sets:
+            bad = [(j, i) for j, i in edge_set.pairs if not 0 <= j <= i < self.n]
+            if not edge_set.pairs or bad:
+                raise InfoFlowError(
+                    f"An edge set needs edges j -> i with 0 <= j <= i < {self.n}; got {sorted(bad)[:3] or 'none'}."
+                )
+        return measure([Rows(self, list(sets), record=False)], self, desc, self.progress, self.cancel)[0]
 
     def _checked_groups(self, groups: Sequence[Group]) -> list[Group]:
         checked: list[Group] = []

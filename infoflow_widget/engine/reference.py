@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from ..interventions.base import EagerCall
+from ..interventions.edges import EdgeSet
 from .metrics import Metric, as_metric
 from .models import attention_modules
 
@@ -69,7 +70,7 @@ def reference_effects(
             return original(module, query, key2, value2, mask, *args, **kwargs)[0]
 
         call = EagerCall(query, key, value, output, weights, state["context"].get(layer), rerun, attention_mask)
-        edited = intervention.reference_edit(call, *state["edge"])
+        edited = _edited(intervention, call, state["edge"])
         if heads is None:
             return edited, weights
         kept = output.clone()  # (batch, position, head, dim): heads are independent until the output projection
@@ -96,10 +97,24 @@ def reference_effects(
         clean_metric = float(score(clean, clean[0])[0])
         state["context"] = intervention.reference_prepare(record)
         effects = []
-        for sources, targets in groups:
-            state["edge"] = (list(sources), list(targets))
+        for group in groups:
+            state["edge"] = group if isinstance(group, EdgeSet) else (list(group[0]), list(group[1]))
             effects.append(clean_metric - float(score(logits(), clean[0])[0]))
     return clean_metric, effects
+
+
+def _edited(intervention: Intervention, call: EagerCall, edge: Any) -> torch.Tensor:
+    """The call's head outputs with ``edge`` intervened: a group edge at once, an :class:`EdgeSet` row by row.
+
+    A query row's output depends only on its own attention row, so an edge set is exact as each target's row
+    edited with that target's sources alone (every intervention's reference edit leaves other rows clean).
+    """
+    if not isinstance(edge, EdgeSet):
+        return intervention.reference_edit(call, *edge)
+    edited = call.output.clone()  # (batch, position, head, dim)
+    for target, sources in edge.by_target().items():
+        edited[:, target] = intervention.reference_edit(call, sources, [target])[:, target]
+    return edited
 
 
 @contextmanager

@@ -48,7 +48,7 @@ returns a float64 ``(target, source)`` matrix, zero above the diagonal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -819,16 +819,6 @@ def build_intervention(name: str, **parameters: Any) -> Intervention:
     if name not in INTERVENTIONS:
         raise InfoFlowError(f"intervention must be one of {', '.join(INTERVENTIONS)}; got {name!r}.")
     return INTERVENTIONS[name].build(**{key: value for key, value in parameters.items() if value is not None})
-
-
-def edit_masks(groups: Sequence[tuple[Sequence[int], Sequence[int]]], n: int, device: Any = None) -> torch.Tensor:
-    """Build the ``(batch, 1, n, n)`` edit mask of (sources, targets) groups, one batch row each."""
-    import torch
-
-    mask = torch.zeros(len(groups), 1, n, n, dtype=torch.bool, device=device)
-    for row, (sources, targets) in enumerate(groups):
-        mask[row, 0, torch.as_tensor(list(targets)).unsqueeze(1), torch.as_tensor(list(sources)).unsqueeze(0)] = True
-    return mask & torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
 def _check_same_length(clean: torch.Tensor, corrupt: torch.Tensor, tokenizer: Any) -> None:

@@ -32,7 +32,7 @@ from infoflow_widget import (
     wrap_model,
 )
 from infoflow_widget.graph.flowgraph import strongest
-from infoflow_widget.interventions.base import edit_masks
+from infoflow_widget.interventions.edges import edit_masks
 from infoflow_widget.search.strategies import verify_in_rounds
 
 PROMPT = "when mary and john went to the store , john gave a book to"

@@ -19,9 +19,9 @@ from infoflow_widget.interventions.base import (
     Site,
     Zero,
     build_intervention,
-    edit_masks,
     intervention_menu,
 )
+from infoflow_widget.interventions.edges import edit_masks
 
 N = 6
 
