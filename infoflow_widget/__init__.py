@@ -30,7 +30,9 @@ if TYPE_CHECKING:  # what type checkers see of the public names; at run time eac
     from .graph.anatomy import Anatomy
     from .graph.flowgraph import Edge, FlowGraph, Node
     from .graph.rolegraph import RoleEdge, RoleGraph
-    from .interventions.base import AutoCorrupt, Corrupt, Crop, Dampen, Intervention, Knockout, Zero
+    from .interventions.base import Intervention
+    from .interventions.corrupt import AutoCorrupt, Corrupt
+    from .interventions.patterns import Crop, Dampen, Knockout, Zero
     from .search.strategies import (
         Attribution,
         AttributionThenExact,
@@ -64,13 +66,13 @@ _PUBLIC = {
     "FlowGraph": "graph.flowgraph",
     "Node": "graph.flowgraph",
     "compute_flow_set": "analysis.flowset",
-    "AutoCorrupt": "interventions.base",
-    "Corrupt": "interventions.base",
-    "Crop": "interventions.base",
-    "Dampen": "interventions.base",
+    "AutoCorrupt": "interventions.corrupt",
+    "Corrupt": "interventions.corrupt",
+    "Crop": "interventions.patterns",
+    "Dampen": "interventions.patterns",
     "Intervention": "interventions.base",
-    "Knockout": "interventions.base",
-    "Zero": "interventions.base",
+    "Knockout": "interventions.patterns",
+    "Zero": "interventions.patterns",
     "LogitLens": "engine.lens",
     "Custom": "engine.metrics",
     "KLDivergence": "engine.metrics",

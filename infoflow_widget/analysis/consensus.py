@@ -39,7 +39,9 @@ from ..engine.engine import DEFAULT_MEMORY_BUDGET, FlowEngine, check_graph_reque
 from ..engine.metrics import Metric, as_metric
 from ..graph.flowgraph import Edge, FlowGraph, strongest
 from ..graph.trust import FLAGS
-from ..interventions.base import INTERVENTIONS, Dampen, Intervention, Knockout, Zero, build_intervention
+from ..interventions.base import Intervention
+from ..interventions.patterns import Dampen, Knockout, Zero
+from ..interventions.registry import INTERVENTIONS, build_intervention
 from ..search.strategies import Strategy
 from ..text.display import describe
 

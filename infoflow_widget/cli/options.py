@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InfoFlowError, is_non_negative, is_whole
-from ..interventions.base import AUTO, INTERVENTIONS, Intervention, build_intervention, intervention_menu
-from ..search.strategies import AUTO as VERIFY_AUTO
-from ..search.strategies import Strategy
+from ..interventions.base import Intervention
+from ..interventions.corrupt import AUTO_PROMPTS
+from ..interventions.registry import INTERVENTIONS, build_intervention, intervention_menu
+from ..search.strategies import AUTO_VERIFY, Strategy
 from ..text.corruption import plan_notes
 
 if TYPE_CHECKING:
@@ -122,8 +123,8 @@ def intervention_from_args(args: argparse.Namespace) -> Intervention:
             raise InfoFlowError(f"--{option} applies only to --intervention {' or '.join(takers)}.")
     auto = {parameter: getattr(args, option) for parameter, option in AUTO_OPTIONS.items()}
     for parameter, option in AUTO_OPTIONS.items():
-        if auto[parameter] is not None and (args.corrupted or "").strip().lower() != AUTO:
-            raise InfoFlowError(f"--{option} applies only to --corrupted {AUTO} (generated corrupted prompts).")
+        if auto[parameter] is not None and (args.corrupted or "").strip().lower() != AUTO_PROMPTS:
+            raise InfoFlowError(f"--{option} applies only to --corrupted {AUTO_PROMPTS} (generated corrupted prompts).")
     if auto["n"] is not None and auto["n"] < 1:
         raise InfoFlowError(f"--samples must be at least 1; got {auto['n']}.")
     return build_intervention(args.intervention, **given, **auto)
@@ -156,12 +157,12 @@ def verify_count(text: str) -> int | str:
     Raises:
         argparse.ArgumentTypeError: neither (argparse turns it into a usage error).
     """
-    if text.strip().lower() == VERIFY_AUTO:
-        return VERIFY_AUTO
+    if text.strip().lower() == AUTO_VERIFY:
+        return AUTO_VERIFY
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of edges or {VERIFY_AUTO!r}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number of edges or {AUTO_VERIFY!r}, got {text!r}") from None
 
 
 def check_threshold(args: argparse.Namespace) -> None:

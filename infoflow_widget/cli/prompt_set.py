@@ -13,7 +13,8 @@ from ..core.errors import InfoFlowError, is_whole
 from ..core.files import check_destination, write_atomic
 from ..graph.rolegraph import SAVE_SUFFIXES as SET_SUFFIXES
 from ..graph.rolegraph import RoleGraph
-from ..interventions.base import AUTO, Intervention
+from ..interventions.base import Intervention
+from ..interventions.corrupt import AUTO_PROMPTS
 from ..search.strategies import STRATEGIES, Strategy
 from .options import (
     add_intervention_options,
@@ -229,7 +230,7 @@ def _check_out(out: str) -> None:
 
 
 def _intervention(args: argparse.Namespace, from_template: bool) -> Intervention:
-    auto = (args.corrupted or "").strip().lower() == AUTO
+    auto = (args.corrupted or "").strip().lower() == AUTO_PROMPTS
     if not from_template and args.seed is not None and not auto:
         raise InfoFlowError("--seed applies only to --template (its draw of values) or --corrupted auto.")
     # --seed seeds the template's draw; it reaches the intervention only as --corrupted auto's seed.

@@ -46,8 +46,10 @@ from ..core.checks import (
 from ..core.errors import InfoFlowError, is_non_negative, is_whole
 from ..graph import trust
 from ..graph.flowgraph import SELECTION_PROVENANCE, Edge, FlowGraph, Node
-from ..interventions.base import INTERVENTIONS, AttentionTensor, Context, Intervention, Samples, Zero
+from ..interventions.base import AttentionTensor, Context, Intervention, Samples
 from ..interventions.edges import EdgeSet
+from ..interventions.patterns import Zero
+from ..interventions.registry import INTERVENTIONS
 from ..search.strategies import MAX_STEPS, Full, SpanPair, Strategy, cost_stats
 from ..text.display import describe, token_texts
 from .batching import Batch, Group, Rows, head_masks, measure

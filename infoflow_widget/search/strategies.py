@@ -444,7 +444,7 @@ class SpanPair(Strategy):
         return {"name": self.name, "source": self.source.label, "target": self.target.label}
 
 
-AUTO: Final = "auto"
+AUTO_VERIFY: Final = "auto"
 """``AttributionThenExact(k="auto")``: verify in rounds until the exact top 10 is settled (:func:`verify_in_rounds`)."""
 
 
@@ -522,10 +522,10 @@ class AttributionThenExact(Strategy):
     steps: int | None = None
 
     def __post_init__(self) -> None:
-        if self.k != AUTO and not is_whole(self.k):
+        if self.k != AUTO_VERIFY and not is_whole(self.k):
             raise InfoFlowError(
-                f"AttributionThenExact(k=...) needs a whole number >= 0 or {AUTO!r} (verify until the exact top 10 "
-                f"is settled); got {self.k!r}."
+                f"AttributionThenExact(k=...) needs a whole number >= 0 or {AUTO_VERIFY!r} (verify until the exact "
+                f"top 10 is settled); got {self.k!r}."
             )
         if self.threshold is not None:
             _check_threshold(self.threshold, "AttributionThenExact")
@@ -541,7 +541,7 @@ class AttributionThenExact(Strategy):
             pairs = [([estimated[k].source], [estimated[k].target]) for k in indices]
             return engine.effects(pairs, desc="verify")
 
-        if self.k == AUTO:
+        if self.k == AUTO_VERIFY:
             mass = engine.attention_mass
             risk = [float(mass[e.target, e.source]) for e in estimated]
             exact, engine.extra_stats["verification"] = verify_in_rounds(values, measure, also=also, risk=risk)

@@ -19,7 +19,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..core.style import STATIC, unbuilt_message
-from ..interventions.base import intervention_menu
+from ..interventions.registry import intervention_menu
 from .drawing import static_html
 from .requests import CONSENSUS, json_safe, strategy_menu, widget_intervention_menu
 

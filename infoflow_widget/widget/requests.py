@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..core.errors import InfoFlowError, is_non_negative, is_whole
 from ..engine.metrics import as_metric
-from ..interventions.base import INTERVENTIONS, Intervention, Zero, build_intervention, intervention_menu
+from ..interventions.base import Intervention
+from ..interventions.patterns import Zero
+from ..interventions.registry import INTERVENTIONS, build_intervention, intervention_menu
 from ..search.strategies import STRATEGIES, Attribution, Strategy
 
 if TYPE_CHECKING:

@@ -43,7 +43,7 @@ from ..engine.models import load_model
 from ..graph.anatomy import Anatomy
 from ..graph.flowgraph import FlowGraph
 from ..graph.rolegraph import RoleGraph
-from ..interventions.base import intervention_menu
+from ..interventions.registry import intervention_menu
 from ..text.promptset import PromptSet
 from .computation import ESTIMATE_SHOWN, Computation
 from .page import executed_without_front_end, fallback_html, widget_page

@@ -26,7 +26,8 @@ from infoflow_widget import (
     compute_flow,
 )
 from infoflow_widget.engine.planning import plan_batches
-from infoflow_widget.interventions.base import AutoCorrupt, build_intervention
+from infoflow_widget.interventions.corrupt import AutoCorrupt
+from infoflow_widget.interventions.registry import build_intervention
 from infoflow_widget.text.corruption import ADJECTIVES, NAMES, NOUNS, PAST_VERBS, VERBS
 
 PROMPT = "when mary and john went to the store , john gave a book to"

@@ -286,7 +286,7 @@ def test_the_widget_refuses_a_bad_consensus_in_the_constructor(tiny):
 
 @pytest.mark.slow
 def test_ioi_edges_keep_their_sign_across_interventions(smollm, ioi_case):
-    from infoflow_widget.interventions.base import INTERVENTIONS
+    from infoflow_widget.interventions.registry import INTERVENTIONS
 
     if "knockout" not in INTERVENTIONS:
         pytest.skip("Knockout is not in INTERVENTIONS yet: the IOI consensus compares Zero, Dampen(0.5) and Knockout")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infoflow_widget.interventions.base import Corrupt, Crop, Dampen, Knockout, Zero
+from infoflow_widget.interventions.corrupt import Corrupt
 from infoflow_widget.interventions.edges import edit_masks
+from infoflow_widget.interventions.patterns import Crop, Dampen, Knockout, Zero
 from infoflow_widget.search.strategies import estimate_agreement
 
 H, N, D = 3, 7, 4

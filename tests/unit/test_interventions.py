@@ -9,19 +9,11 @@ import pytest
 import torch
 
 from infoflow_widget.core.errors import InfoFlowError
-from infoflow_widget.interventions.base import (
-    INTERVENTIONS,
-    AttentionTensor,
-    Corrupt,
-    Crop,
-    Dampen,
-    Knockout,
-    Site,
-    Zero,
-    build_intervention,
-    intervention_menu,
-)
+from infoflow_widget.interventions.base import AttentionTensor, Site
+from infoflow_widget.interventions.corrupt import Corrupt
 from infoflow_widget.interventions.edges import edit_masks
+from infoflow_widget.interventions.patterns import Crop, Dampen, Knockout, Zero
+from infoflow_widget.interventions.registry import INTERVENTIONS, build_intervention, intervention_menu
 
 N = 6
 

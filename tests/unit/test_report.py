@@ -15,7 +15,7 @@ import pytest
 from infoflow_widget.core.errors import InfoFlowError
 from infoflow_widget.core.style import STATIC
 from infoflow_widget.graph.flowgraph import Edge, FlowGraph, Node
-from infoflow_widget.interventions.base import intervention_menu
+from infoflow_widget.interventions.registry import intervention_menu
 from infoflow_widget.widget.page import SAVED_STATUS
 from infoflow_widget.widget.report import to_html
 
