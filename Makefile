@@ -60,6 +60,7 @@ bench-quick: install
 
 lint: $(STAMP) js/node_modules/.package-lock.json
 	$(VENV)/bin/ruff check infoflow_widget tests benchmarks
+	$(VENV)/bin/ruff format --check infoflow_widget tests benchmarks
 	$(VENV)/bin/pyright
 	npm --prefix js run lint
 
