@@ -21,6 +21,7 @@ from .widget import report  # noqa: F401  # pyright: ignore[reportUnusedImport]
 
 if TYPE_CHECKING:  # what type checkers see of the public names; at run time each is imported on first use (below)
     from .analysis.consensus import Comparison, compare_interventions
+    from .analysis.faithfulness import faithfulness
     from .analysis.flowset import compute_flow_set
     from .core.errors import ComputationCancelled, InfoFlowError, PromptLengthError, UnsupportedModelError
     from .engine.engine import FlowEngine, compute_flow, trace_lock
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # what type checkers see of the public names; at run time eac
     from .engine.metrics import Custom, KLDivergence, Logit, LogitDiff, LogProb, Metric, Prob
     from .engine.models import BUNDLED_MODELS, load_model, wrap_model
     from .graph.anatomy import Anatomy
+    from .graph.faithfulness import Faithfulness
     from .graph.flowgraph import Edge, FlowGraph, Node
     from .graph.rolegraph import RoleEdge, RoleGraph
     from .interventions.base import Intervention
@@ -55,6 +57,8 @@ _PUBLIC = {
     "Anatomy": "graph.anatomy",
     "Comparison": "analysis.consensus",
     "compare_interventions": "analysis.consensus",
+    "Faithfulness": "graph.faithfulness",
+    "faithfulness": "analysis.faithfulness",
     "FlowEngine": "engine.engine",
     "compute_flow": "engine.engine",
     "trace_lock": "engine.engine",
@@ -115,6 +119,7 @@ __all__ = [
     "Custom",
     "Dampen",
     "Edge",
+    "Faithfulness",
     "FlowEngine",
     "FlowGraph",
     "Full",
@@ -142,6 +147,7 @@ __all__ = [
     "compare_interventions",
     "compute_flow",
     "compute_flow_set",
+    "faithfulness",
     "ioi_words",
     "load_model",
     "trace_lock",

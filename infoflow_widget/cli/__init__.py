@@ -15,9 +15,11 @@ from types import ModuleType
 from typing import NoReturn
 
 from ..core.errors import InfoFlowError
-from . import anatomy, graph, models, prompt_set
+from . import anatomy, faithfulness, graph, models, prompt_set
 
-COMMANDS: dict[str, ModuleType] = {command.NAME: command for command in (models, graph, anatomy, prompt_set)}
+COMMANDS: dict[str, ModuleType] = {
+    command.NAME: command for command in (models, graph, anatomy, faithfulness, prompt_set)
+}
 """The commands by name, in the order ``infoflow --help`` lists them."""
 
 

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 from ..core.errors import InfoFlowError, is_whole
 from ..core.files import check_destination
 from ..graph.flowgraph import FlowGraph, save_suffixes
-from ..search.strategies import STRATEGIES
 from .options import (
     add_computation_options,
+    add_strategy_options,
     check_inputs,
-    check_threshold,
     load_cli_model,
+    measure_graph,
     print_corruption_notes,
-    strategy_from_args,
-    verify_count,
+    strategy_and_threshold,
 )
 
 NAME = "graph"
@@ -28,26 +26,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``graph`` command and its options to ``commands``."""
     graph = commands.add_parser(NAME, help="compute an information-flow graph")
     add_computation_options(graph)
-    graph.add_argument("--strategy", choices=list(STRATEGIES), default="full")
-    graph.add_argument(
-        "--threshold",
-        type=float,
-        default=0.0,
-        help="full, attribution: keep edges with |effect| >= threshold; search strategies: descend only past it; "
-        "attribution-then-exact: also verify every estimate past it",
-    )
-    graph.add_argument(
-        "--verify",
-        type=verify_count,
-        help="attribution-then-exact: edges verified exactly (default 50), or 'auto': in rounds until the exact "
-        "top 10 is settled",
-    )
-    graph.add_argument(
-        "--steps",
-        type=int,
-        help="attribution, attribution-then-exact: points on the estimate's integration path (1: plain first "
-        "order; default: the intervention's own, 1 or 8 for corrupt)",
-    )
+    add_strategy_options(graph)
     graph.add_argument("--top-k", type=int, default=10, help="edges drawn in the .html figure")
     graph.add_argument(
         "--out", required=True, help="graph.json, graph.csv, graph.html (any case), or - for JSON on stdout"
@@ -63,28 +42,12 @@ def run(args: argparse.Namespace) -> None:
     if args.out != "-":
         # Suffix, folder, and that a file can be created there: before any work.
         check_destination(args.out, save_suffixes())
-    check_threshold(args)
     given = check_inputs(args)
     if not is_whole(args.top_k, minimum=1):
         raise InfoFlowError(f"--top-k must be at least 1; got {args.top_k}.")
-    # Strategies with a threshold of their own use it as they go; the others' finished graphs are filtered by it.
-    strategy = strategy_from_args(args, STRATEGIES[args.strategy])
-    filters = "threshold" not in {f.name for f in dataclasses.fields(strategy)}
+    strategy, threshold = strategy_and_threshold(args)
     model = load_cli_model(args)
-
-    from ..engine.engine import compute_flow  # torch, transformers and nnsight from here on
-
-    graph = compute_flow(
-        model,
-        given.prompt,
-        given.metric,
-        given.intervention,
-        strategy=strategy,
-        threshold=args.threshold if filters else 0.0,
-        layers=given.layers,
-        batch_size=args.batch_size,
-        progress=not args.quiet,
-    )
+    _, graph = measure_graph(args, given, model, strategy, threshold)
     _report(graph)
     _write(graph, args)
 

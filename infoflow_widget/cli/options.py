@@ -15,13 +15,15 @@ from ..core.errors import InfoFlowError, is_non_negative, is_whole
 from ..interventions.base import Intervention
 from ..interventions.corrupt import AUTO_PROMPTS
 from ..interventions.registry import INTERVENTIONS, build_intervention, intervention_menu
-from ..search.strategies import AUTO_VERIFY, Strategy
+from ..search.strategies import AUTO_VERIFY, STRATEGIES, Strategy
 from ..text.corruption import plan_notes
 
 if TYPE_CHECKING:
     from nnsight.modeling.transformers import TransformersModel
 
+    from ..engine.engine import FlowEngine
     from ..engine.metrics import Metric
+    from ..graph.flowgraph import FlowGraph
 
 INTERVENTION_OPTIONS = {"alpha": "alpha", "corrupted_prompt": "corrupted"}
 """The option (``--alpha``, ``--corrupted``) that sets each intervention parameter."""
@@ -107,6 +109,60 @@ def add_intervention_options(
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     parser.add_argument("--dtype", help="float32 (default), bfloat16 or float16")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_strategy_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose a graph's edges: strategy, threshold, verify and steps (``graph``, ``faithfulness``)."""
+    parser.add_argument("--strategy", choices=list(STRATEGIES), default="full")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        help="full, attribution: keep edges with |effect| >= threshold; search strategies: descend only past it; "
+        "attribution-then-exact: also verify every estimate past it",
+    )
+    parser.add_argument(
+        "--verify",
+        type=verify_count,
+        help="attribution-then-exact: edges verified exactly (default 50), or 'auto': in rounds until the exact "
+        "top 10 is settled",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="attribution, attribution-then-exact: points on the estimate's integration path (1: plain first "
+        "order; default: the intervention's own, 1 or 8 for corrupt)",
+    )
+
+
+def strategy_and_threshold(args: argparse.Namespace) -> tuple[Strategy, float]:
+    """The strategy of :func:`add_strategy_options` and the threshold that filters its finished graph.
+
+    Strategies with a threshold of their own use it as they go; the others' finished graphs are filtered by it.
+    """
+    check_threshold(args)
+    strategy = strategy_from_args(args, STRATEGIES[args.strategy])
+    filters = "threshold" not in {f.name for f in dataclasses.fields(strategy)}
+    return strategy, args.threshold if filters else 0.0
+
+
+def measure_graph(
+    args: argparse.Namespace, given: Inputs, model: TransformersModel, strategy: Strategy, threshold: float
+) -> tuple[FlowEngine, FlowGraph]:
+    """The engine of the checked inputs on ``model`` and the graph it measures (``compute_flow``'s steps)."""
+    from ..engine.engine import FlowEngine, check_graph_request  # torch, transformers and nnsight from here on
+
+    check_graph_request(strategy, threshold, given.metric)  # before the clean run
+    engine = FlowEngine(
+        model,
+        given.prompt,
+        given.metric,
+        given.intervention,
+        layers=given.layers,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
+    return engine, engine.graph(strategy, threshold)
 
 
 def intervention_from_args(args: argparse.Namespace) -> Intervention:
