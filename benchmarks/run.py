@@ -41,8 +41,15 @@
    AttributionThenExact(k="auto") (integrated gradients in segments of layers), and Split.code()'s first level,
    estimated from a timed sample of block pairs and the positions its plan computes.
 
+12. Faithfulness: on the IOI case (smollm2-135m), the default curve (ks 1, 2, 3, 5, 10 and MIB's fractions, with
+   necessity and 8 random kept sets per k) against the full graph it evaluates, both timed (best of 3, in
+   alternation), under Zero and Corrupt.auto(4); then estimators judged by their circuits: CPR and CMD of the
+   rankings of the exact graph, Attribution() and AttributionThenExact(k="auto") under Zero and Corrupt.auto(4), on
+   the IOI case and a second IOI prompt on both bundled models, and the code prompt's exact line graph (Zero,
+   gemma-3-270m).
+
 Each section runs in its own process so that its peak memory (max RSS) is its own.
-Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5,6,7,8,9,10,11]`.
+Run with `make bench`, or `.venv/bin/python benchmarks/run.py [--sections 1,2,3,4,5,6,7,8,9,10,11,12]`.
 """
 
 from __future__ import annotations
@@ -62,7 +69,9 @@ from typing import Any
 import torch
 
 from infoflow_widget import (
+    Attribution,
     AttributionThenExact,
+    Corrupt,
     Dampen,
     FlowEngine,
     LogitDiff,
@@ -70,6 +79,7 @@ from infoflow_widget import (
     Split,
     Zero,
     compute_flow,
+    faithfulness,
     load_model,
 )
 from infoflow_widget.engine.reference import reference_effects
@@ -621,6 +631,59 @@ def long_prompt() -> None:
     )
 
 
+IOI_SECOND = ("When Tom and Kate went to the park, Kate gave a ball to", " Tom", " Kate")
+
+
+ESTIMATORS = (("exact", None), ("attribution", Attribution()), ("then-exact auto", AttributionThenExact(k="auto")))
+
+
+def estimator_row(engine: FlowEngine, label: str, strategy: Any) -> str:
+    """CPR and CMD of the circuits a strategy's graph ranks, under the engine's own intervention."""
+    seconds, graph = timed(engine.graph, strategy)
+    curve = faithfulness(engine, graph, random=0, necessity=False)
+    return f"{label} CPR {curve.cpr:.3f} CMD {curve.cmd:.3f} top10 {curve.at(10):.2f} ({seconds:.1f} s)"
+
+
+def faithfulness_cost() -> None:
+    """The default curve against the graph it evaluates; estimators' circuits by CPR and CMD."""
+    model = load_model("smollm2-135m", quiet=True)
+    metric = LogitDiff(" Mary", " John")
+    print("12. Faithfulness (default curve: necessity and 8 random kept sets per k)")
+    for intervention in (Zero(), Corrupt.auto(n=4, seed=0)):
+        engine = FlowEngine(model, IOI, metric, intervention, progress=False)
+        graph_s, curve_s = [], []
+        for _ in range(3):
+            seconds, graph = timed(engine.graph)
+            graph_s.append(seconds)
+            seconds, curve = timed(faithfulness, engine, graph)
+            curve_s.append(seconds)
+        print(
+            f"   IOI, smollm2-135m, {intervention.describe()[:40]}: graph {min(graph_s):.2f} s "
+            f"({graph.stats['forward_passes']} passes), curve {min(curve_s):.2f} s ({curve.stats['forward_passes']} "
+            f"passes, {curve.stats['rows']} rows): ratio {min(curve_s) / min(graph_s):.2f}; {curve}"
+        )
+    cases = [(IOI, " Mary", " John"), IOI_SECOND]
+    for name in ("smollm2-135m", "gemma-3-270m"):
+        model = load_model(name, quiet=True)
+        for prompt, answer, distractor in cases:
+            for intervention in (Zero(), Corrupt.auto(n=4, seed=0)):
+                engine = FlowEngine(model, prompt, LogitDiff(answer, distractor), intervention, progress=False)
+                row = [estimator_row(engine, label, strategy) for label, strategy in ESTIMATORS]
+                kind = intervention.describe().split(":")[0]
+                print(f"   {name}, {prompt[:22]!r}, {kind}: " + "; ".join(row))
+    gemma = load_model("gemma-3-270m", quiet=True)
+    engine = FlowEngine(gemma, CODE.read_text().rstrip("\n"), LogitDiff("bar", "foo"), Zero(), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no edge above the threshold": every line pair, no descent, wanted here
+        seconds, lines = timed(engine.graph, Split((("\n",),), threshold=1e9))
+    curve_seconds, curve = timed(faithfulness, engine, lines, random=2)
+    print(
+        f"   code case line graph (gemma-3-270m, Zero, {len(lines.edges)} line pairs): graph {seconds:.0f} s, curve "
+        f"{curve_seconds:.0f} s ({curve.stats['forward_passes']} passes, {curve.stats['rows']} rows); {curve}"
+    )
+    print(curve.to_pandas().round(3).to_string(index=False))
+
+
 SECTIONS = {
     "1": full_ioi_graph,
     "2": scaling,
@@ -633,6 +696,7 @@ SECTIONS = {
     "9": prompt_set_cost,
     "10": integrated_gradients,
     "11": long_prompt,
+    "12": faithfulness_cost,
 }
 
 
