@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InfoFlowError
 from ..core.files import check_destination, write_atomic
-from .options import add_computation_options, check_inputs, load_cli_model, print_corruption_notes
+from .options import add_computation_options, build_engine, check_inputs, load_cli_model, print_corruption_notes
 
 if TYPE_CHECKING:
     from ..graph.anatomy import Anatomy
@@ -109,21 +109,13 @@ def run(args: argparse.Namespace) -> None:
     given = check_inputs(args)
     model = load_cli_model(args)
 
-    from ..engine.engine import FlowEngine, tokenizer_of  # torch, transformers and nnsight from here on
+    from ..engine.engine import tokenizer_of  # torch, transformers and nnsight from here on
 
     n = len(tokenizer_of(model)(given.prompt)["input_ids"])  # as the engine tokenizes it: checked before the clean run
     sources = resolve_positions(source, n, "--source")
     targets = resolve_positions(target, n, "--target")
     check_order(sources, targets, args.source, args.target)
-    engine = FlowEngine(
-        model,
-        given.prompt,
-        given.metric,
-        given.intervention,
-        layers=given.layers,
-        batch_size=args.batch_size,
-        progress=not args.quiet,
-    )
+    engine = build_engine(args, given, model)
     anatomy = engine.anatomy(sources, targets)
     print_corruption_notes(anatomy.provenance)
     data = anatomy.to_dict()

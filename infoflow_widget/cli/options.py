@@ -150,10 +150,18 @@ def measure_graph(
     args: argparse.Namespace, given: Inputs, model: TransformersModel, strategy: Strategy, threshold: float
 ) -> tuple[FlowEngine, FlowGraph]:
     """The engine of the checked inputs on ``model`` and the graph it measures (``compute_flow``'s steps)."""
-    from ..engine.engine import FlowEngine, check_graph_request  # torch, transformers and nnsight from here on
+    from ..engine.engine import check_graph_request  # torch, transformers and nnsight from here on
 
     check_graph_request(strategy, threshold, given.metric)  # before the clean run
-    engine = FlowEngine(
+    engine = build_engine(args, given, model)
+    return engine, engine.graph(strategy, threshold)
+
+
+def build_engine(args: argparse.Namespace, given: Inputs, model: TransformersModel) -> FlowEngine:
+    """The engine of the checked inputs on ``model``, with ``--batch-size`` and ``--quiet`` (its clean run is done)."""
+    from ..engine.engine import FlowEngine  # torch, transformers and nnsight from here on
+
+    return FlowEngine(
         model,
         given.prompt,
         given.metric,
@@ -162,7 +170,6 @@ def measure_graph(
         batch_size=args.batch_size,
         progress=not args.quiet,
     )
-    return engine, engine.graph(strategy, threshold)
 
 
 def intervention_from_args(args: argparse.Namespace) -> Intervention:
